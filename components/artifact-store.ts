@@ -1,0 +1,102 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { tlsOnlyBucketPolicy } from "../lib/iam-policies";
+
+export interface ArtifactStoreArgs {
+    /** Bucket name. Defaults to an auto-generated `mlflow-artifacts-<stack>-<suffix>`. */
+    readonly bucketName?: pulumi.Input<string>;
+    /** Prefix of the generated name when bucketName is unset. Defaults to `mlflow-artifacts-<stack>-`. */
+    readonly bucketPrefix?: pulumi.Input<string>;
+    /** Allow `pulumi destroy` to delete a non-empty bucket. Defaults to false: the bucket holds every model. */
+    readonly forceDestroy?: pulumi.Input<boolean>;
+    /** Days a replaced object version is kept. Defaults to 90. */
+    readonly noncurrentVersionDays?: pulumi.Input<number>;
+    /** Days before an unfinished multipart upload is aborted. Defaults to 7. */
+    readonly abortIncompleteUploadDays?: pulumi.Input<number>;
+    /** KMS key for default encryption. Defaults to SSE-S3 (AES256). */
+    readonly kmsKeyArn?: pulumi.Input<string>;
+}
+
+/**
+ * The S3 bucket that holds MLflow's artifacts (models, datasets, logged files): versioned, encrypted,
+ * private, owner-enforced, TLS-only, with lifecycle rules for old versions and abandoned uploads.
+ * The bucket is retained when the stack is destroyed: losing it loses every model.
+ */
+export class ArtifactStore extends pulumi.ComponentResource {
+    /** The bucket's name. */
+    public readonly bucketName: pulumi.Output<string>;
+    /** The bucket's ARN. */
+    public readonly bucketArn: pulumi.Output<string>;
+    /** s3://<bucket> */
+    public readonly rootUri: pulumi.Output<string>;
+
+    constructor(name: string, args: ArtifactStoreArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlflow-platform:storage:ArtifactStore", name, {}, opts);
+        const child = { parent: this };
+
+        const bucket = new aws.s3.Bucket(
+            name,
+            {
+                bucket: args.bucketName,
+                bucketPrefix: args.bucketName === undefined ? args.bucketPrefix : undefined,
+                forceDestroy: args.forceDestroy ?? false,
+                tags: { "mlflow-platform/purpose": "mlflow-artifacts" },
+            },
+            { ...child, retainOnDelete: true },
+        );
+        const ownership = new aws.s3.BucketOwnershipControls(name, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, child);
+        const publicAccess = new aws.s3.BucketPublicAccessBlock(
+            name,
+            { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+            child,
+        );
+        new aws.s3.BucketVersioning(name, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } }, child);
+        new aws.s3.BucketServerSideEncryptionConfiguration(
+            name,
+            {
+                bucket: bucket.id,
+                rules: [
+                    {
+                        applyServerSideEncryptionByDefault: args.kmsKeyArn
+                            ? { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.kmsKeyArn }
+                            : { sseAlgorithm: "AES256" },
+                        bucketKeyEnabled: args.kmsKeyArn ? true : undefined,
+                    },
+                ],
+            },
+            child,
+        );
+        new aws.s3.BucketLifecycleConfiguration(
+            name,
+            {
+                bucket: bucket.id,
+                rules: [
+                    {
+                        id: "expire-noncurrent-versions",
+                        status: "Enabled",
+                        filter: {},
+                        noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays ?? 90 },
+                    },
+                    {
+                        id: "abort-incomplete-multipart-uploads",
+                        status: "Enabled",
+                        filter: {},
+                        abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortIncompleteUploadDays ?? 7 },
+                    },
+                ],
+            },
+            child,
+        );
+        new aws.s3.BucketPolicy(
+            name,
+            { bucket: bucket.id, policy: bucket.bucket.apply((b) => JSON.stringify(tlsOnlyBucketPolicy(b))) },
+            // The policy is public-access-checked by S3: write it after the block is in place.
+            { ...child, dependsOn: [publicAccess, ownership] },
+        );
+
+        this.bucketName = bucket.bucket;
+        this.bucketArn = bucket.arn;
+        this.rootUri = pulumi.interpolate`s3://${bucket.bucket}`;
+        this.registerOutputs({ bucketName: this.bucketName, bucketArn: this.bucketArn, rootUri: this.rootUri });
+    }
+}

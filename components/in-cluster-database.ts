@@ -1,0 +1,90 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { Resources } from "../config";
+import { meta } from "../manifests/common";
+import { postgresHost, postgresService, postgresStatefulSet, postgresUri, POSTGRES_COMPONENT, POSTGRES_NAME } from "../manifests/postgres";
+import { BACKEND_URI_KEY } from "../manifests/tracking-server";
+
+export interface InClusterDatabaseArgs {
+    /** Namespace of the StatefulSet. */
+    readonly namespace: string;
+    /** PostgreSQL image. Defaults to `postgres:16.10`. */
+    readonly image?: string;
+    /** Size of the data volume. Defaults to `20Gi`. */
+    readonly storageSize?: string;
+    /** StorageClass of the data volume. Defaults to the cluster default. */
+    readonly storageClassName?: string;
+    /** Requests and limits of the PostgreSQL container. */
+    readonly resources: Resources;
+    /** Database name. Defaults to `mlflow`. */
+    readonly database?: string;
+    /** Database user. Defaults to `mlflow`. */
+    readonly username?: string;
+}
+
+/**
+ * PostgreSQL 16 in the cluster (the current state's backend store): a StatefulSet whose volume claim
+ * outlives the StatefulSet, a Service, a generated password held as a Pulumi secret, and a Secret with the
+ * backend-store URI for the tracking server.
+ */
+export class InClusterDatabase extends pulumi.ComponentResource {
+    /** Secret holding `uri`: the SQLAlchemy URI of the MLflow database. */
+    public readonly backendStoreSecretName: pulumi.Output<string>;
+    /** Secret holding `password`. */
+    public readonly passwordSecretName: pulumi.Output<string>;
+    /** The generated password (secret). */
+    public readonly password: pulumi.Output<string>;
+    /** The in-cluster host name. */
+    public readonly host: string;
+
+    constructor(name: string, args: InClusterDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlflow-platform:database:InClusterDatabase", name, {}, opts);
+        const child = { parent: this };
+        const database = args.database ?? "mlflow";
+        const username = args.username ?? "mlflow";
+        this.host = postgresHost(args.namespace);
+
+        // URL-safe characters only: the password goes into a connection URI.
+        const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { ...child, additionalSecretOutputs: ["result"] });
+        this.password = pulumi.secret(password.result);
+
+        const passwordSecret = new k8s.core.v1.Secret(
+            `${name}-password`,
+            { metadata: meta(`${POSTGRES_NAME}-credentials`, args.namespace, POSTGRES_COMPONENT), type: "Opaque", stringData: { password: this.password } },
+            child,
+        );
+        const backendSecret = new k8s.core.v1.Secret(
+            `${name}-backend-store`,
+            {
+                metadata: meta("mlflow-backend-store", args.namespace, POSTGRES_COMPONENT),
+                type: "Opaque",
+                stringData: {
+                    [BACKEND_URI_KEY]: pulumi.secret(this.password.apply((p) => postgresUri({ username, password: p, host: this.host, database }))),
+                },
+            },
+            child,
+        );
+        new k8s.core.v1.Service(`${name}`, postgresService(args.namespace), child);
+        new k8s.apps.v1.StatefulSet(
+            name,
+            postgresStatefulSet({
+                namespace: args.namespace,
+                image: args.image ?? "postgres:16.10",
+                storageSize: args.storageSize ?? "20Gi",
+                storageClassName: args.storageClassName,
+                resources: args.resources,
+                database,
+                username,
+                passwordSecretName: passwordSecret.metadata.name,
+            }),
+            // The volume claim survives the StatefulSet (retention policy Retain); keep the StatefulSet
+            // itself too when the stack moves to RDS, until database.retireInCluster removes it.
+            { ...child, retainOnDelete: true },
+        );
+
+        this.passwordSecretName = passwordSecret.metadata.name;
+        this.backendStoreSecretName = backendSecret.metadata.name;
+        this.registerOutputs({ backendStoreSecretName: this.backendStoreSecretName, host: this.host });
+    }
+}

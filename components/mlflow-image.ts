@@ -1,0 +1,79 @@
+import * as aws from "@pulumi/aws";
+import * as dockerBuild from "@pulumi/docker-build";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
+import { directoryDigest, projectRoot } from "../lib/paths";
+
+export interface MlflowImageArgs {
+    /** ECR repository name. Defaults to `mlflow-platform/mlflow`. */
+    readonly repositoryName?: string;
+    /** Build context with the Dockerfile. Defaults to images/mlflow of this project. */
+    readonly contextPath?: string;
+    /** Target platform. Defaults to `linux/amd64`. */
+    readonly platform?: string;
+}
+
+/** Pins a pushed image by digest: <repository>@sha256:... (the tag is dropped). */
+export function pinnedRef(repositoryUrl: string, digest: string): string {
+    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`expected an image digest sha256:<64 hex> (got ${JSON.stringify(digest)})`);
+    return `${repositoryUrl}@${digest}`;
+}
+
+/**
+ * The custom tracking-server image (MLflow + boto3 + psycopg2, non-root) built from images/mlflow and
+ * pushed to a private ECR repository with immutable tags. `ref` is pinned by digest, so a rebuild with
+ * new content rolls the Deployment and an unchanged build does not.
+ */
+export class MlflowImage extends pulumi.ComponentResource {
+    /** <repository>@sha256:<digest> */
+    public readonly ref: pulumi.Output<string>;
+    public readonly repositoryUrl: pulumi.Output<string>;
+    /** sha256 of the build context: changes exactly when the image's inputs change. */
+    public readonly contextDigest: string;
+
+    constructor(name: string, args: MlflowImageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlflow-platform:image:MlflowImage", name, {}, opts);
+        const child = { parent: this };
+        const repository = new aws.ecr.Repository(
+            name,
+            {
+                name: args.repositoryName ?? "mlflow-platform/mlflow",
+                imageTagMutability: "IMMUTABLE",
+                imageScanningConfiguration: { scanOnPush: true },
+                encryptionConfigurations: [{ encryptionType: "AES256" }],
+                forceDelete: false,
+            },
+            child,
+        );
+        new aws.ecr.LifecyclePolicy(
+            name,
+            {
+                repository: repository.name,
+                policy: JSON.stringify({
+                    rules: [{ rulePriority: 1, description: "keep the 30 newest images", selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 30 }, action: { type: "expire" } }],
+                }),
+            },
+            child,
+        );
+        const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repository.registryId }, child);
+        const contextPath = args.contextPath ?? path.join(projectRoot(), "images", "mlflow");
+        this.contextDigest = directoryDigest(contextPath);
+        const image = new dockerBuild.Image(
+            name,
+            {
+                context: { location: contextPath },
+                dockerfile: { location: path.join(contextPath, "Dockerfile") },
+                platforms: [(args.platform ?? "linux/amd64") as dockerBuild.Platform],
+                push: true,
+                // Content-addressed tag: the repository's tags are immutable, and the same content is the same tag.
+                tags: [pulumi.interpolate`${repository.repositoryUrl}:${this.contextDigest.slice(0, 16)}`],
+                registries: [{ address: repository.repositoryUrl, username: auth.userName, password: pulumi.secret(auth.password) }],
+                buildOnPreview: false,
+            },
+            child,
+        );
+        this.repositoryUrl = repository.repositoryUrl;
+        this.ref = pulumi.all([repository.repositoryUrl, image.digest]).apply(([url, digest]) => pinnedRef(url, digest));
+        this.registerOutputs({ ref: this.ref, repositoryUrl: this.repositoryUrl });
+    }
+}

@@ -1,0 +1,63 @@
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { artifactAccessPolicy } from "../lib/iam-policies";
+import { meta } from "../manifests/common";
+
+export const AWS_KEYS_SECRET = "mlflow-aws-credentials";
+
+export interface StaticArtifactCredentialsArgs {
+    /** Namespace of the keys Secret. */
+    readonly namespace: string;
+    /** The artifact bucket the key may use. */
+    readonly bucketName: pulumi.Input<string>;
+    /** A key to use instead of creating an IAM user. Defaults to a new IAM user and access key. */
+    readonly accessKeyId?: pulumi.Input<string>;
+    /** The secret of accessKeyId (a Pulumi secret). */
+    readonly secretAccessKey?: pulumi.Input<string>;
+}
+
+/**
+ * Static AWS keys for artifact access (the current state): an IAM user allowed only MLflow's object
+ * operations on the artifact bucket, its access key as secret outputs, and the Kubernetes Secret
+ * `mlflow-aws-credentials` with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. With keys given in config, no
+ * IAM resources are created.
+ */
+export class StaticArtifactCredentials extends pulumi.ComponentResource {
+    public readonly secretName: pulumi.Output<string>;
+    public readonly accessKeyId: pulumi.Output<string>;
+    public readonly secretAccessKey: pulumi.Output<string>;
+    /** Name of the IAM user, when one was created. */
+    public readonly userName?: pulumi.Output<string>;
+
+    constructor(name: string, args: StaticArtifactCredentialsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlflow-platform:identity:StaticArtifactCredentials", name, {}, opts);
+        const child = { parent: this };
+        if (args.accessKeyId !== undefined && args.secretAccessKey !== undefined) {
+            this.accessKeyId = pulumi.secret(pulumi.output(args.accessKeyId));
+            this.secretAccessKey = pulumi.secret(pulumi.output(args.secretAccessKey));
+        } else {
+            const user = new aws.iam.User(name, { path: "/mlflow-platform/", tags: { "mlflow-platform/purpose": "mlflow-artifacts" } }, child);
+            new aws.iam.UserPolicy(
+                name,
+                { user: user.name, policy: pulumi.output(args.bucketName).apply((b) => JSON.stringify(artifactAccessPolicy([{ bucket: b, access: "readWrite" }]))) },
+                child,
+            );
+            const key = new aws.iam.AccessKey(name, { user: user.name }, { ...child, additionalSecretOutputs: ["secret"] });
+            this.userName = user.name;
+            this.accessKeyId = pulumi.secret(key.id);
+            this.secretAccessKey = pulumi.secret(key.secret);
+        }
+        const secret = new k8s.core.v1.Secret(
+            name,
+            {
+                metadata: meta(AWS_KEYS_SECRET, args.namespace, "artifact-credentials"),
+                type: "Opaque",
+                stringData: { AWS_ACCESS_KEY_ID: this.accessKeyId, AWS_SECRET_ACCESS_KEY: this.secretAccessKey },
+            },
+            child,
+        );
+        this.secretName = secret.metadata.name;
+        this.registerOutputs({ secretName: this.secretName, accessKeyId: this.accessKeyId, secretAccessKey: this.secretAccessKey });
+    }
+}

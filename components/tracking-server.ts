@@ -1,0 +1,118 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "node:crypto";
+import type { Resources } from "../config";
+import { AwsCredentialSource, meta } from "../manifests/common";
+import {
+    COMPONENT,
+    dbUpgradeJob,
+    TrackingAuth,
+    trackingServerDeployment,
+    trackingServerPdb,
+    trackingServerService,
+    trackingUri,
+    TRACKING_SERVICE_NAME,
+} from "../manifests/tracking-server";
+
+export const TRACKING_SERVICE_ACCOUNT = "mlflow";
+
+export interface TrackingServerArgs {
+    /** Namespace of the server. */
+    readonly namespace: string;
+    /** Tracking-server image, ideally pinned by digest. */
+    readonly image: pulumi.Input<string>;
+    /** Pods. Defaults to 2. */
+    readonly replicas?: number;
+    /** Server workers per pod. Defaults to 2. */
+    readonly workers?: number;
+    /** Requests and limits of each pod. */
+    readonly resources: Resources;
+    /** Secret whose key `uri` is the backend-store URI. */
+    readonly backendStoreSecretName: pulumi.Input<string>;
+    /** Default artifact root of new experiments, e.g. s3://bucket/. */
+    readonly artifactRoot: pulumi.Input<string>;
+    /** AWS credentials of the pods: a keys Secret, or none for IRSA. */
+    readonly aws: AwsCredentialSource;
+    /** Annotations of the ServiceAccount, e.g. eks.amazonaws.com/role-arn. Defaults to none. */
+    readonly serviceAccountAnnotations?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Host headers to accept besides the Service's names and localhost. Defaults to none. */
+    readonly extraAllowedHosts?: readonly string[];
+    /** CORS origins (the Ingress's https origin). Defaults to none. */
+    readonly corsOrigins?: readonly string[];
+    /** Basic-auth app settings. Defaults to no authentication. */
+    readonly auth?: TrackingAuth;
+    /** Pod annotations (e.g. a checksum of the auth config). Defaults to none. */
+    readonly podAnnotations?: Record<string, pulumi.Input<string>>;
+    /** Resources the schema migration must wait for (e.g. the database copy Job). Defaults to none. */
+    readonly waitFor?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Name of the schema-migration Job of one image: a new image is a new Job, run once. */
+export function dbUpgradeJobName(imageRef: string): string {
+    return `mlflow-db-upgrade-${crypto.createHash("sha256").update(imageRef).digest("hex").slice(0, 10)}`;
+}
+
+/**
+ * The MLflow tracking server: ServiceAccount, the once-per-image schema migration Job, the Deployment
+ * (hardened, probed on /health), the `mlflow` Service on port 5000 and a PodDisruptionBudget.
+ */
+export class TrackingServer extends pulumi.ComponentResource {
+    /** http://mlflow.<namespace>.svc.cluster.local:5000 */
+    public readonly trackingUri: string;
+    public readonly serviceName: string;
+    public readonly serviceAccountName: pulumi.Output<string>;
+    public readonly deployment: k8s.apps.v1.Deployment;
+
+    constructor(name: string, args: TrackingServerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlflow-platform:tracking:TrackingServer", name, {}, opts);
+        const child = { parent: this };
+        const replicas = args.replicas ?? 2;
+
+        const sa = new k8s.core.v1.ServiceAccount(
+            name,
+            {
+                metadata: { ...meta(TRACKING_SERVICE_ACCOUNT, args.namespace, COMPONENT), annotations: args.serviceAccountAnnotations },
+                automountServiceAccountToken: args.aws.keysSecretName === undefined,
+            },
+            child,
+        );
+        const migration = new k8s.batch.v1.Job(
+            `${name}-db-upgrade`,
+            dbUpgradeJob({
+                namespace: args.namespace,
+                name: pulumi.output(args.image).apply(dbUpgradeJobName),
+                image: args.image,
+                serviceAccountName: TRACKING_SERVICE_ACCOUNT,
+                backendStoreSecretName: args.backendStoreSecretName,
+                resources: args.resources,
+            }),
+            { ...child, dependsOn: [sa, ...(args.waitFor ?? [])] },
+        );
+        this.deployment = new k8s.apps.v1.Deployment(
+            name,
+            trackingServerDeployment({
+                namespace: args.namespace,
+                image: args.image,
+                replicas,
+                workers: args.workers ?? 2,
+                resources: args.resources,
+                serviceAccountName: TRACKING_SERVICE_ACCOUNT,
+                backendStoreSecretName: args.backendStoreSecretName,
+                artifactRoot: args.artifactRoot,
+                aws: args.aws,
+                extraAllowedHosts: args.extraAllowedHosts ?? [],
+                corsOrigins: args.corsOrigins,
+                auth: args.auth,
+                podAnnotations: args.podAnnotations,
+            }),
+            { ...child, dependsOn: [migration, sa] },
+        );
+        new k8s.core.v1.Service(name, trackingServerService(args.namespace), child);
+        new k8s.policy.v1.PodDisruptionBudget(name, trackingServerPdb(args.namespace, replicas), child);
+
+        this.trackingUri = trackingUri(args.namespace);
+        this.serviceName = TRACKING_SERVICE_NAME;
+        this.serviceAccountName = sa.metadata.name;
+        this.registerOutputs({ trackingUri: this.trackingUri, serviceName: this.serviceName });
+    }
+}

@@ -1,0 +1,457 @@
+/**
+ * Typed stack configuration: the spec (defaults, allowed values, descriptions), the TypeScript shape,
+ * the cross-field rules that a spec cannot say, and the loader that reads Pulumi config.
+ *
+ * Every key lives in the project namespace: `mlflow-platform:<key>`. Structured keys are objects
+ * (set them in Pulumi.<stack>.yaml or with `pulumi config set --path database.mode rds`).
+ */
+import { check, ConfigError, ConfigIssue, ObjectSpec, show, Spec } from "./lib/schema";
+
+export { ConfigError } from "./lib/schema";
+export const PROJECT = "mlflow-platform";
+
+const quantity = { pattern: /^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/, patternHint: "a Kubernetes quantity such as 500m, 512Mi or 20Gi" };
+const dnsLabel = { pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, patternHint: "a DNS label: lower-case letters, digits and '-', at most 63 characters" };
+const s3Uri = { pattern: /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, patternHint: "an s3://bucket/path URI" };
+
+const resources = (cpuReq: string, memReq: string, cpuLim: string, memLim: string, what: string): Spec => ({
+    kind: "object",
+    description: `Requests and limits of ${what}.`,
+    fields: {
+        requests: {
+            kind: "object",
+            description: "Requested CPU and memory.",
+            fields: {
+                cpu: { kind: "string", default: cpuReq, description: "CPU request.", ...quantity },
+                memory: { kind: "string", default: memReq, description: "Memory request.", ...quantity },
+            },
+        },
+        limits: {
+            kind: "object",
+            description: "CPU and memory limits.",
+            fields: {
+                cpu: { kind: "string", default: cpuLim, description: "CPU limit.", ...quantity },
+                memory: { kind: "string", default: memLim, description: "Memory limit.", ...quantity },
+            },
+        },
+    },
+});
+
+/** The full configuration spec: one entry per top-level key under `mlflow-platform:`. */
+export const configSpec: ObjectSpec = {
+    kind: "object",
+    description: "mlflow-platform stack configuration",
+    fields: {
+        namespace: { kind: "string", default: "mlflow", description: "Kubernetes namespace of every workload.", ...dnsLabel },
+        artifactStore: {
+            kind: "object",
+            description: "Where MLflow keeps artifacts.",
+            fields: {
+                mode: { kind: "string", enum: ["s3", "minio"], default: "s3", description: "`s3`: an Amazon S3 bucket; `minio`: MinIO in the cluster, no AWS at all (local clusters)." },
+                bucketName: { kind: "string", optional: true, description: "Bucket name; unset: `mlflow-artifacts-<stack>-<random suffix>`.", pattern: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, patternHint: "an S3 bucket name: 3-63 lower-case letters, digits, '.' and '-'" },
+                forceDestroy: { kind: "boolean", default: false, description: "Let `pulumi destroy` delete a non-empty bucket. Leave false: the bucket holds every model." },
+                noncurrentVersionDays: { kind: "number", integer: true, min: 1, default: 90, description: "Days a replaced object version is kept before it expires." },
+                abortIncompleteUploadDays: { kind: "number", integer: true, min: 1, default: 7, description: "Days before an unfinished multipart upload is aborted." },
+                kmsKeyArn: { kind: "string", optional: true, description: "KMS key for default encryption; unset: SSE-S3 (AES256).", pattern: /^arn:aws[a-z-]*:kms:/, patternHint: "a KMS key ARN (arn:aws:kms:...)" },
+                minio: {
+                    kind: "object",
+                    description: "MinIO settings (mode `minio`).",
+                    fields: {
+                        image: { kind: "string", default: "quay.io/minio/minio:RELEASE.2025-04-22T22-12-26Z", description: "MinIO server image." },
+                        storageSize: { kind: "string", default: "20Gi", description: "Size of MinIO's volume.", ...quantity },
+                        storageClassName: { kind: "string", optional: true, description: "StorageClass of MinIO's volume; unset: the cluster default." },
+                        bucketName: { kind: "string", default: "mlflow-artifacts", description: "Bucket created in MinIO." },
+                    },
+                },
+            },
+        },
+        database: {
+            kind: "object",
+            description: "MLflow's backend store.",
+            fields: {
+                mode: { kind: "string", enum: ["inCluster", "rds"], default: "inCluster", description: "`inCluster`: PostgreSQL StatefulSet (current state); `rds`: Amazon RDS (future state)." },
+                name: { kind: "string", default: "mlflow", description: "Database name.", pattern: /^[a-z_][a-z0-9_]{0,62}$/, patternHint: "a PostgreSQL identifier: lower-case letters, digits and '_'" },
+                username: { kind: "string", default: "mlflow", description: "Database user.", pattern: /^[a-z_][a-z0-9_]{0,62}$/, patternHint: "a PostgreSQL identifier: lower-case letters, digits and '_'" },
+                inCluster: {
+                    kind: "object",
+                    description: "In-cluster PostgreSQL.",
+                    fields: {
+                        image: { kind: "string", default: "postgres:16.10", description: "PostgreSQL image (major version 16)." },
+                        storageSize: { kind: "string", default: "20Gi", description: "Size of the data volume.", ...quantity },
+                        storageClassName: { kind: "string", optional: true, description: "StorageClass of the data volume; unset: the cluster default." },
+                        resources: resources("250m", "512Mi", "1", "1Gi", "PostgreSQL"),
+                    },
+                },
+                rds: {
+                    kind: "object",
+                    description: "Amazon RDS for PostgreSQL (mode `rds`).",
+                    fields: {
+                        instanceClass: { kind: "string", default: "db.t4g.medium", description: "RDS instance class.", pattern: /^db\.[a-z0-9]+\.[a-z0-9]+$/, patternHint: "an RDS instance class such as db.t4g.medium" },
+                        allocatedStorage: { kind: "number", integer: true, min: 20, max: 65536, default: 50, description: "Storage in GiB." },
+                        maxAllocatedStorage: { kind: "number", integer: true, min: 20, max: 65536, default: 200, description: "Storage autoscaling ceiling in GiB." },
+                        engineVersion: { kind: "string", default: "16", description: "PostgreSQL engine version (16 or 16.x).", pattern: /^16(\.[0-9]+)?$/, patternHint: "\"16\" or a 16.x minor version" },
+                        vpcId: { kind: "string", optional: true, description: "VPC of the cluster.", pattern: /^vpc-[0-9a-f]{8,17}$/, patternHint: "a VPC id such as vpc-0123456789abcdef0" },
+                        subnetIds: { kind: "array", description: "Private subnets for the DB subnet group (at least two, in different AZs).", items: { kind: "string", description: "Subnet id.", pattern: /^subnet-[0-9a-f]{8,17}$/, patternHint: "a subnet id such as subnet-0123456789abcdef0" } },
+                        allowedCidrBlocks: { kind: "array", description: "CIDRs admitted on 5432 (e.g. the cluster's pod or node CIDRs).", items: { kind: "string", description: "CIDR.", pattern: /^([0-9]{1,3}\.){3}[0-9]{1,3}\/([0-9]|[12][0-9]|3[0-2])$/, patternHint: "an IPv4 CIDR such as 10.0.0.0/16" } },
+                        allowedSecurityGroupIds: { kind: "array", description: "Security groups admitted on 5432 (e.g. the node security group).", items: { kind: "string", description: "Security group id.", pattern: /^sg-[0-9a-f]{8,17}$/, patternHint: "a security group id such as sg-0123456789abcdef0" } },
+                        multiAz: { kind: "boolean", default: true, description: "Standby in a second AZ." },
+                        backupRetentionDays: { kind: "number", integer: true, min: 7, max: 35, default: 7, description: "Days of automated backups (at least 7)." },
+                        deletionProtection: { kind: "boolean", default: true, description: "Refuse deletion of the instance." },
+                    },
+                },
+                migrateFromInCluster: { kind: "boolean", default: false, description: "With mode `rds`: run the one-shot copy Job from the in-cluster PostgreSQL before the tracking server moves." },
+                retireInCluster: { kind: "boolean", default: false, description: "With mode `rds`: remove the in-cluster StatefulSet (its volume is retained)." },
+            },
+        },
+        artifactAuth: { kind: "string", enum: ["staticKeys", "irsa"], default: "staticKeys", description: "`staticKeys`: an IAM user's access key in a Secret (current state); `irsa`: IAM roles for service accounts (future state)." },
+        staticKeys: {
+            kind: "object",
+            description: "With artifactAuth `staticKeys`: bring your own key instead of the IAM user the stack creates.",
+            fields: {
+                accessKeyId: { kind: "string", optional: true, secret: true, description: "AWS access key id (set as a secret)." },
+                secretAccessKey: { kind: "string", optional: true, secret: true, description: "AWS secret access key (set as a secret)." },
+            },
+        },
+        cluster: {
+            kind: "object",
+            description: "The existing EKS cluster.",
+            fields: {
+                oidcProviderArn: { kind: "string", optional: true, description: "IAM OIDC provider of the cluster (needed for irsa).", pattern: /^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider\/.+$/, patternHint: "an IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/<issuer host/path>)" },
+                oidcIssuerUrl: { kind: "string", optional: true, description: "OIDC issuer URL of the cluster (needed for irsa).", pattern: /^https:\/\/[^\s/]+(\/[^\s]*)?$/, patternHint: "an https:// issuer URL such as https://oidc.eks.eu-west-1.amazonaws.com/id/ABC" },
+                region: { kind: "string", optional: true, description: "AWS region; unset: aws:region.", pattern: /^[a-z]{2}(-[a-z]+)+-[0-9]$/, patternHint: "an AWS region such as eu-west-1" },
+                ingressControllerNamespace: { kind: "string", default: "ingress-nginx", description: "Namespace of the ingress controller (admitted by the tracking server's NetworkPolicy).", ...dnsLabel },
+            },
+        },
+        access: {
+            kind: "object",
+            description: "How people reach the MLflow UI and API.",
+            fields: {
+                mode: { kind: "string", enum: ["clusterLocal", "ingress"], default: "clusterLocal", description: "`clusterLocal`: Service only, port-forward for the UI (current state); `ingress`: Ingress with TLS (future state)." },
+                ingress: {
+                    kind: "object",
+                    description: "With mode `ingress`.",
+                    fields: {
+                        host: { kind: "string", optional: true, description: "Public host name of the UI/API.", pattern: /^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/, patternHint: "a DNS name such as mlflow.example.com" },
+                        className: { kind: "string", default: "nginx", description: "IngressClass." },
+                        tlsSecretName: { kind: "string", optional: true, description: "Existing TLS Secret; unset with clusterIssuer: cert-manager creates `mlflow-tls`." },
+                        clusterIssuer: { kind: "string", optional: true, description: "cert-manager ClusterIssuer that issues the certificate." },
+                        annotations: { kind: "map", description: "Extra Ingress annotations.", values: { kind: "string", description: "Annotation value." } },
+                    },
+                },
+                auth: { kind: "string", enum: ["none", "basic"], default: "none", description: "`basic`: MLflow's basic-auth app (required with mode `ingress`)." },
+                defaultPermission: { kind: "string", enum: ["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"], default: "READ", description: "Permission of authenticated users on resources they did not create." },
+            },
+        },
+        image: {
+            kind: "object",
+            description: "The tracking-server image.",
+            fields: {
+                build: { kind: "boolean", default: true, description: "Build images/mlflow and push it to ECR; false needs `ref`." },
+                ref: { kind: "string", optional: true, description: "A prebuilt image (ideally pinned by digest); skips the build." },
+                repositoryName: { kind: "string", default: "mlflow-platform/mlflow", description: "ECR repository of the built image." },
+                platform: { kind: "string", default: "linux/amd64", description: "Platform the image is built for.", pattern: /^linux\/(amd64|arm64)$/, patternHint: "linux/amd64 or linux/arm64" },
+            },
+        },
+        trackingServer: {
+            kind: "object",
+            description: "The MLflow tracking server.",
+            fields: {
+                replicas: { kind: "number", integer: true, min: 0, max: 20, default: 2, description: "Pods (0 freezes writes, e.g. during the database copy)." },
+                workers: { kind: "number", integer: true, min: 1, max: 32, default: 2, description: "uvicorn/gunicorn workers per pod." },
+                resources: resources("250m", "1Gi", "2", "2Gi", "each tracking-server pod"),
+                extraAllowedHosts: { kind: "array", description: "More Host headers to accept (e.g. an internal load balancer name).", items: { kind: "string", description: "Host or host:port." } },
+            },
+        },
+        training: {
+            kind: "object",
+            description: "Training job templates (suspended CronJobs).",
+            fields: {
+                image: { kind: "string", default: "ghcr.io/example/mlflow-platform-trainer:0.1.0", description: "Trainer image (images/trainer)." },
+                experiment: { kind: "string", default: "california_housing_price", description: "MLflow experiment of every run." },
+                registeredModel: { kind: "string", default: "CaliforniaHousingRegressor", description: "Registered model the trainer writes versions to." },
+                dataset: {
+                    kind: "object",
+                    description: "Training data.",
+                    fields: {
+                        s3Path: { kind: "string", optional: true, description: "CSV in S3; unset: s3://<artifact bucket>/datasets/california_housing.csv.", ...s3Uri },
+                        dvcRemote: { kind: "string", optional: true, description: "DVC remote the dataset is tracked in (recorded as a tag)." },
+                        dvcHash: { kind: "string", optional: true, description: "DVC md5 of the dataset; unset: the trainer computes it.", pattern: /^[0-9a-f]{32}$/, patternHint: "a 32-character md5 hex digest" },
+                    },
+                },
+                profiles: {
+                    kind: "array",
+                    description: "One suspended CronJob per profile.",
+                    default: [{ name: "baseline", params: {} }],
+                    items: {
+                        kind: "object",
+                        description: "A training profile.",
+                        fields: {
+                            name: { kind: "string", description: "Profile name (part of the CronJob name).", ...dnsLabel },
+                            params: {
+                                kind: "object",
+                                description: "Hyperparameters.",
+                                fields: {
+                                    max_depth: { kind: "number", integer: true, min: 1, max: 64, default: 6, description: "max_depth of HistGradientBoostingRegressor." },
+                                    learning_rate: { kind: "number", min: 0.0001, max: 1, default: 0.1, description: "learning_rate." },
+                                    max_iter: { kind: "number", integer: true, min: 1, max: 10000, default: 200, description: "max_iter." },
+                                    random_state: { kind: "number", integer: true, min: 0, default: 42, description: "random_state (seed)." },
+                                },
+                            },
+                            schedule: { kind: "string", optional: true, description: "Cron schedule; set it to run on a schedule (the CronJob is then not suspended).", pattern: /^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$/, patternHint: "a cron expression such as \"0 3 * * 1\" or @daily" },
+                        },
+                    },
+                },
+                resources: resources("1", "2Gi", "2", "4Gi", "each training pod"),
+                activeDeadlineSeconds: { kind: "number", integer: true, min: 60, default: 7200, description: "A run is stopped after this many seconds." },
+                ttlSecondsAfterFinished: { kind: "number", integer: true, min: 0, default: 86400, description: "Finished Jobs are removed after this many seconds." },
+                backoffLimit: { kind: "number", integer: true, min: 0, max: 2, default: 1, description: "Retries of a failed run (at most 2: each retry is a new MLflow run)." },
+            },
+        },
+        serving: {
+            kind: "object",
+            description: "Models served with KServe.",
+            fields: {
+                registry: {
+                    kind: "object",
+                    description: "The MLflow registry read at deploy time.",
+                    fields: {
+                        uri: { kind: "string", default: "http://localhost:5000", description: "Tracking URI the program reads the registry from (env MLFLOW_TRACKING_URI wins).", pattern: /^https?:\/\/[^\s]+$/, patternHint: "an http(s):// URL" },
+                        username: { kind: "string", optional: true, description: "Basic-auth user (env MLFLOW_TRACKING_USERNAME wins)." },
+                        password: { kind: "string", optional: true, secret: true, description: "Basic-auth password, as a secret (env MLFLOW_TRACKING_PASSWORD wins)." },
+                        artifactsDestination: { kind: "string", optional: true, description: "For a proxied server: what mlflow-artifacts:/ maps to; unset: s3://<artifact bucket>.", ...s3Uri },
+                        timeoutSeconds: { kind: "number", min: 1, max: 120, default: 10, description: "Timeout of one registry call." },
+                        concurrency: { kind: "number", integer: true, min: 1, max: 64, default: 8, description: "Lookups in flight at once." },
+                    },
+                },
+                verifyArtifacts: { kind: "boolean", default: true, description: "Check that <storageUri>/MLmodel exists before writing an InferenceService." },
+                allowedStoragePrefixes: { kind: "array", description: "More s3:// prefixes a storageUri may point into (the artifact bucket is always allowed).", items: { kind: "string", description: "s3:// prefix.", ...s3Uri } },
+                runtime: { kind: "string", default: "mlflow-pyfunc", description: "Default serving runtime of models (see docs/serving-runtime.md)." },
+                installRuntime: { kind: "boolean", default: true, description: "Create the project's ClusterServingRuntime." },
+                runtimeImage: { kind: "string", default: "ghcr.io/example/mlflow-platform-serving:0.1.0", description: "Image of the project's serving runtime (images/serving)." },
+                models: {
+                    kind: "array",
+                    description: "One InferenceService per entry.",
+                    items: {
+                        kind: "object",
+                        description: "A served model.",
+                        fields: {
+                            name: { kind: "string", description: "InferenceService name.", ...dnsLabel },
+                            registeredModel: { kind: "string", default: "CaliforniaHousingRegressor", description: "Registered model." },
+                            alias: { kind: "string", optional: true, description: "Alias to serve (e.g. production)." },
+                            version: { kind: "string", optional: true, description: "Pinned version instead of an alias.", pattern: /^[1-9][0-9]*$/, patternHint: "a version number such as 7" },
+                            storageUri: { kind: "string", optional: true, description: "Pinned s3:// location instead of a registry lookup.", ...s3Uri },
+                            runtime: { kind: "string", optional: true, description: "Serving runtime; unset: serving.runtime." },
+                            minReplicas: { kind: "number", integer: true, min: 0, default: 1, description: "Minimum replicas." },
+                            maxReplicas: { kind: "number", integer: true, min: 1, default: 3, description: "Maximum replicas." },
+                            canaryTrafficPercent: { kind: "number", integer: true, min: 0, max: 100, optional: true, description: "Traffic to the new revision (KServe canary)." },
+                            resources: resources("500m", "1Gi", "1", "2Gi", "each predictor pod"),
+                        },
+                    },
+                },
+            },
+        },
+    },
+};
+
+export interface Resources {
+    readonly requests: { readonly cpu: string; readonly memory: string };
+    readonly limits: { readonly cpu: string; readonly memory: string };
+}
+export interface TrainingParams {
+    readonly max_depth: number;
+    readonly learning_rate: number;
+    readonly max_iter: number;
+    readonly random_state: number;
+}
+export interface TrainingProfile {
+    readonly name: string;
+    readonly params: TrainingParams;
+    readonly schedule?: string;
+}
+export interface ServedModel {
+    readonly name: string;
+    readonly registeredModel: string;
+    readonly alias?: string;
+    readonly version?: string;
+    readonly storageUri?: string;
+    readonly runtime?: string;
+    readonly minReplicas: number;
+    readonly maxReplicas: number;
+    readonly canaryTrafficPercent?: number;
+    readonly resources: Resources;
+}
+export type DatabaseMode = "inCluster" | "rds";
+export type ArtifactAuth = "staticKeys" | "irsa";
+export type AccessMode = "clusterLocal" | "ingress";
+
+/** The validated configuration of one stack. */
+export interface PlatformConfig {
+    readonly stack: string;
+    readonly namespace: string;
+    readonly artifactStore: {
+        readonly mode: "s3" | "minio";
+        readonly bucketName?: string;
+        readonly forceDestroy: boolean;
+        readonly noncurrentVersionDays: number;
+        readonly abortIncompleteUploadDays: number;
+        readonly kmsKeyArn?: string;
+        readonly minio: { readonly image: string; readonly storageSize: string; readonly storageClassName?: string; readonly bucketName: string };
+    };
+    readonly database: {
+        readonly mode: DatabaseMode;
+        readonly name: string;
+        readonly username: string;
+        readonly inCluster: { readonly image: string; readonly storageSize: string; readonly storageClassName?: string; readonly resources: Resources };
+        readonly rds: {
+            readonly instanceClass: string;
+            readonly allocatedStorage: number;
+            readonly maxAllocatedStorage: number;
+            readonly engineVersion: string;
+            readonly vpcId?: string;
+            readonly subnetIds: readonly string[];
+            readonly allowedCidrBlocks: readonly string[];
+            readonly allowedSecurityGroupIds: readonly string[];
+            readonly multiAz: boolean;
+            readonly backupRetentionDays: number;
+            readonly deletionProtection: boolean;
+        };
+        readonly migrateFromInCluster: boolean;
+        readonly retireInCluster: boolean;
+    };
+    readonly artifactAuth: ArtifactAuth;
+    readonly staticKeys: { readonly accessKeyId?: string; readonly secretAccessKey?: string };
+    readonly cluster: { readonly oidcProviderArn?: string; readonly oidcIssuerUrl?: string; readonly region?: string; readonly ingressControllerNamespace: string };
+    readonly access: {
+        readonly mode: AccessMode;
+        readonly ingress: { readonly host?: string; readonly className: string; readonly tlsSecretName?: string; readonly clusterIssuer?: string; readonly annotations: Readonly<Record<string, string>> };
+        readonly auth: "none" | "basic";
+        readonly defaultPermission: "READ" | "EDIT" | "MANAGE" | "NO_PERMISSIONS";
+    };
+    readonly image: { readonly build: boolean; readonly ref?: string; readonly repositoryName: string; readonly platform: string };
+    readonly trackingServer: { readonly replicas: number; readonly workers: number; readonly resources: Resources; readonly extraAllowedHosts: readonly string[] };
+    readonly training: {
+        readonly image: string;
+        readonly experiment: string;
+        readonly registeredModel: string;
+        readonly dataset: { readonly s3Path?: string; readonly dvcRemote?: string; readonly dvcHash?: string };
+        readonly profiles: readonly TrainingProfile[];
+        readonly resources: Resources;
+        readonly activeDeadlineSeconds: number;
+        readonly ttlSecondsAfterFinished: number;
+        readonly backoffLimit: number;
+    };
+    readonly serving: {
+        readonly registry: {
+            readonly uri: string;
+            readonly username?: string;
+            readonly password?: string;
+            readonly artifactsDestination?: string;
+            readonly timeoutSeconds: number;
+            readonly concurrency: number;
+        };
+        readonly verifyArtifacts: boolean;
+        readonly allowedStoragePrefixes: readonly string[];
+        readonly runtime: string;
+        readonly installRuntime: boolean;
+        readonly runtimeImage: string;
+        readonly models: readonly ServedModel[];
+    };
+}
+
+/** Rules across keys, which the per-key spec cannot express. */
+function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): ConfigIssue[] {
+    const issues: ConfigIssue[] = [];
+    const add = (path: string, message: string) => issues.push({ key: k(path), message: `${k(path)} ${message}` });
+
+    if (c.artifactStore.mode === "minio") {
+        if (c.database.mode === "rds") add("database.mode", `must be "inCluster" when artifactStore.mode is "minio" (a local stack has no AWS account; got "rds")`);
+        if (c.artifactAuth === "irsa") add("artifactAuth", `must be "staticKeys" when artifactStore.mode is "minio" (IRSA needs AWS IAM; got "irsa")`);
+        if (c.image.build) add("image.build", `must be false when artifactStore.mode is "minio" (no ECR to push to): set image.ref to an image the local cluster can pull (got true)`);
+    }
+    if (!c.image.build && !c.image.ref) add("image.ref", `is required when image.build is false: an image such as registry.example.com/mlflow@sha256:... (got undefined)`);
+
+    if (c.database.mode === "rds") {
+        const r = c.database.rds;
+        if (!r.vpcId) add("database.rds.vpcId", `is required when database.mode is "rds": the VPC of the cluster, e.g. vpc-0123456789abcdef0 (got undefined)`);
+        if (r.subnetIds.length < 2) add("database.rds.subnetIds", `must list at least two private subnets in different AZs when database.mode is "rds" (got ${show(r.subnetIds)})`);
+        if (new Set(r.subnetIds).size !== r.subnetIds.length) add("database.rds.subnetIds", `must not repeat a subnet (got ${show(r.subnetIds)})`);
+        if (r.allowedCidrBlocks.length === 0 && r.allowedSecurityGroupIds.length === 0)
+            add("database.rds.allowedCidrBlocks", `or database.rds.allowedSecurityGroupIds must admit the cluster when database.mode is "rds" (both are empty)`);
+        if (r.allowedCidrBlocks.includes("0.0.0.0/0")) add("database.rds.allowedCidrBlocks", `must not contain 0.0.0.0/0: the database would be open to every address the VPC routes (got ${show(r.allowedCidrBlocks)})`);
+        if (r.maxAllocatedStorage < r.allocatedStorage) add("database.rds.maxAllocatedStorage", `must be at least database.rds.allocatedStorage (${r.allocatedStorage}) (got ${r.maxAllocatedStorage})`);
+    } else {
+        if (c.database.migrateFromInCluster) add("database.migrateFromInCluster", `only applies when database.mode is "rds" (got true with "inCluster")`);
+        if (c.database.retireInCluster) add("database.retireInCluster", `would remove the only database: it only applies when database.mode is "rds" (got true with "inCluster")`);
+    }
+    if (c.database.migrateFromInCluster && c.database.retireInCluster)
+        add("database.retireInCluster", `cannot be true while database.migrateFromInCluster is true: the copy reads the in-cluster database (finish the move, then retire it)`);
+
+    if (c.artifactAuth === "irsa") {
+        if (!c.cluster.oidcProviderArn) add("cluster.oidcProviderArn", `is required when artifactAuth is "irsa": the cluster's IAM OIDC provider ARN (got undefined)`);
+        if (!c.cluster.oidcIssuerUrl) add("cluster.oidcIssuerUrl", `is required when artifactAuth is "irsa": the cluster's OIDC issuer URL (got undefined)`);
+        if (c.staticKeys.accessKeyId || c.staticKeys.secretAccessKey) add("staticKeys", `must be unset when artifactAuth is "irsa": no pod gets static keys in that mode`);
+    }
+    if (c.cluster.oidcProviderArn && c.cluster.oidcIssuerUrl) {
+        const issuerHost = c.cluster.oidcIssuerUrl.replace(/^https:\/\//, "");
+        if (!c.cluster.oidcProviderArn.endsWith(`oidc-provider/${issuerHost}`))
+            add("cluster.oidcProviderArn", `must be the provider of cluster.oidcIssuerUrl (expected it to end with "oidc-provider/${issuerHost}", got ${show(c.cluster.oidcProviderArn)})`);
+    }
+    if (Boolean(c.staticKeys.accessKeyId) !== Boolean(c.staticKeys.secretAccessKey))
+        add("staticKeys", `needs both accessKeyId and secretAccessKey, or neither (the stack then creates an IAM user)`);
+
+    if (c.access.mode === "ingress") {
+        if (!c.access.ingress.host) add("access.ingress.host", `is required when access.mode is "ingress": a DNS name such as mlflow.example.com (got undefined)`);
+        if (c.access.auth !== "basic") add("access.auth", `must be "basic" when access.mode is "ingress": the UI and API would be open to everyone who reaches the host (got "${c.access.auth}")`);
+        if (!c.access.ingress.tlsSecretName && !c.access.ingress.clusterIssuer)
+            add("access.ingress.tlsSecretName", `or access.ingress.clusterIssuer is required when access.mode is "ingress": credentials must not cross the network in clear text`);
+    }
+
+    const profileNames = new Set<string>();
+    c.training.profiles.forEach((p, i) => {
+        if (profileNames.has(p.name)) add(`training.profiles[${i}].name`, `must be unique (got "${p.name}" twice)`);
+        profileNames.add(p.name);
+    });
+    const modelNames = new Set<string>();
+    c.serving.models.forEach((m, i) => {
+        const path = `serving.models[${i}]`;
+        if (modelNames.has(m.name)) add(`${path}.name`, `must be unique (got "${m.name}" twice)`);
+        modelNames.add(m.name);
+        const refs = [m.alias !== undefined && "alias", m.version !== undefined && "version", m.storageUri !== undefined && "storageUri"].filter(Boolean);
+        if (refs.length !== 1) add(path, `must set exactly one of alias, version or storageUri (got ${refs.length === 0 ? "none" : refs.join(" and ")})`);
+        if (m.minReplicas > m.maxReplicas) add(`${path}.minReplicas`, `must not exceed maxReplicas (${m.maxReplicas}) (got ${m.minReplicas})`);
+    });
+    return issues;
+}
+
+/**
+ * Validates raw config (`key → parsed JSON value`, keys without the project prefix) and fills in defaults.
+ * Throws ConfigError listing every bad value.
+ */
+export function parseConfig(raw: Readonly<Record<string, unknown>>, stack: string): PlatformConfig {
+    const issues: ConfigIssue[] = [];
+    const value = check(configSpec, raw, PROJECT, issues) as Record<string, unknown>;
+    // check() names keys "mlflow-platform.x"; Pulumi's own spelling is "mlflow-platform:x".
+    const fix = (s: string) => s.split(`${PROJECT}.`).join(`${PROJECT}:`);
+    const named = issues.map((i) => ({ key: fix(i.key), message: fix(i.message) }));
+    if (named.length > 0) throw new ConfigError(named);
+    const config = { stack, ...value } as unknown as PlatformConfig;
+    const cross = crossFieldIssues(config, (path) => `${PROJECT}:${path}`);
+    if (cross.length > 0) throw new ConfigError(cross);
+    return config;
+}
+
+/** Paths (below the project namespace) of values that are credentials. */
+export function secretPaths(spec: Spec = configSpec, prefix = ""): string[] {
+    if (spec.kind === "string" && spec.secret) return [prefix];
+    if (spec.kind === "object") return Object.entries(spec.fields).flatMap(([k, f]) => secretPaths(f, prefix ? `${prefix}.${k}` : k));
+    return [];
+}
+
+/** Parses one raw Pulumi config value: structured keys arrive as JSON text. */
+export function parseRawValue(text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return text;
+    }
+}

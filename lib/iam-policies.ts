@@ -1,0 +1,114 @@
+/**
+ * IAM and S3 bucket policy documents as plain data, so their intent is unit-tested directly.
+ */
+
+export interface PolicyStatement {
+    readonly Sid?: string;
+    readonly Effect: "Allow" | "Deny";
+    readonly Principal?: "*" | Readonly<Record<string, string | readonly string[]>>;
+    readonly Action: string | readonly string[];
+    /** Absent in trust policies, which apply to the role itself. */
+    readonly Resource?: string | readonly string[];
+    readonly Condition?: Readonly<Record<string, Readonly<Record<string, string | readonly string[] | boolean>>>>;
+}
+
+export interface PolicyDocument {
+    readonly Version: "2012-10-17";
+    readonly Statement: readonly PolicyStatement[];
+}
+
+/** What a workload may do with artifacts under a bucket prefix. */
+export type BucketAccess = "readWrite" | "readOnly";
+
+const READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"] as const;
+const WRITE_ACTIONS = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"] as const;
+
+/** The bucket ARN of a bucket name, e.g. arn:aws:s3:::mlflow-artifacts-dev. */
+export function bucketArn(bucket: string, partition = "aws"): string {
+    return `arn:${partition}:s3:::${bucket}`;
+}
+
+/** One grant of access to a bucket, optionally narrowed to a key prefix. */
+export interface BucketGrant {
+    readonly bucket: string;
+    readonly access: BucketAccess;
+    /** Key prefix without a leading slash, e.g. "datasets/"; unset: the whole bucket. */
+    readonly prefix?: string;
+}
+
+/**
+ * Least-privilege policy for MLflow's use of artifact buckets: list the bucket (narrowed to the prefix),
+ * read objects, and with readWrite also write and delete them (MLflow deletes artifacts of deleted runs
+ * through `mlflow gc`). Nothing on bucket configuration, ACLs or policies.
+ */
+export function artifactAccessPolicy(grants: readonly BucketGrant[], partition = "aws"): PolicyDocument {
+    if (grants.length === 0) throw new Error("artifactAccessPolicy needs at least one bucket grant");
+    const statements: PolicyStatement[] = [];
+    grants.forEach((g, i) => {
+        const arn = bucketArn(g.bucket, partition);
+        const prefix = (g.prefix ?? "").replace(/^\/+/, "");
+        statements.push({
+            Sid: `List${i}`,
+            Effect: "Allow",
+            Action: ["s3:ListBucket", "s3:GetBucketLocation"],
+            Resource: arn,
+            ...(prefix ? { Condition: { StringLike: { "s3:prefix": [`${prefix}*`] } } } : {}),
+        });
+        statements.push({
+            Sid: `${g.access === "readWrite" ? "ReadWrite" : "Read"}${i}`,
+            Effect: "Allow",
+            Action: g.access === "readWrite" ? [...READ_ACTIONS, ...WRITE_ACTIONS] : [...READ_ACTIONS],
+            Resource: `${arn}/${prefix}*`,
+        });
+    });
+    return { Version: "2012-10-17", Statement: statements };
+}
+
+/** Bucket policy that refuses every request not made over TLS. */
+export function tlsOnlyBucketPolicy(bucket: string, partition = "aws"): PolicyDocument {
+    const arn = bucketArn(bucket, partition);
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "DenyInsecureTransport",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:*",
+                Resource: [arn, `${arn}/*`],
+                Condition: { Bool: { "aws:SecureTransport": false } },
+            },
+        ],
+    };
+}
+
+/**
+ * Trust policy of an IRSA role: only the given Kubernetes service account, through the cluster's OIDC
+ * provider, with the STS audience.
+ */
+export function irsaTrustPolicy(oidcProviderArn: string, oidcIssuerUrl: string, namespace: string, serviceAccount: string): PolicyDocument {
+    const issuer = oidcIssuerUrl.replace(/^https:\/\//, "").replace(/\/$/, "");
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Effect: "Allow",
+                Principal: { Federated: oidcProviderArn },
+                Action: "sts:AssumeRoleWithWebIdentity",
+                Condition: {
+                    StringEquals: {
+                        [`${issuer}:sub`]: `system:serviceaccount:${namespace}:${serviceAccount}`,
+                        [`${issuer}:aud`]: "sts.amazonaws.com",
+                    },
+                },
+            },
+        ],
+    };
+}
+
+/** Splits s3://bucket/key/prefix into its parts; throws on anything else. */
+export function parseS3Uri(uri: string): { bucket: string; key: string } {
+    const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
+    if (!m || !m[1]) throw new Error(`expected an s3://bucket/key URI (got ${JSON.stringify(uri)})`);
+    return { bucket: m[1], key: m[2] };
+}

@@ -1,0 +1,195 @@
+/**
+ * The offline render: runs the program under Pulumi's mocks with a stack's configuration and returns every
+ * resource, every Kubernetes object and the stack outputs, with secrets masked. What a reviewer without
+ * cloud credentials reads, and what the diff, the policy run and the tests work on.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { parseConfig, parseRawValue, PlatformConfig } from "../config";
+import { RecordingMocks, RecordedResource } from "./render-mocks";
+import { loadStackConfig, SECRET_PLACEHOLDER, toRuntimeConfig } from "./stack-config";
+
+export { SECRET_PLACEHOLDER } from "./stack-config";
+
+export interface RenderedResource {
+    readonly type: string;
+    readonly name: string;
+    readonly parent?: string;
+    readonly inputs: Record<string, unknown>;
+}
+
+export interface KubernetesObject {
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly metadata: { name?: string; namespace?: string; [k: string]: unknown };
+    readonly [k: string]: unknown;
+}
+
+export interface RenderResult {
+    readonly stack: string;
+    readonly config: PlatformConfig;
+    readonly resources: RenderedResource[];
+    readonly kubernetes: KubernetesObject[];
+    readonly outputs: Record<string, unknown>;
+}
+
+export interface RenderOptions {
+    /** Project root (with Pulumi.yaml and Pulumi.<stack>.yaml). */
+    readonly root: string;
+    readonly stack: string;
+    /** `path=value` overrides, like `pulumi config set --path`. */
+    readonly sets?: readonly string[];
+    /** Overrides serving.registry.uri (and MLFLOW_TRACKING_URI) for this render. */
+    readonly mlflowUri?: string;
+    /** The program; defaults to the project's index. */
+    readonly program?: () => Promise<Record<string, unknown> | void>;
+}
+
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Replaces Pulumi secret envelopes (as the mock monitor hands inputs over) with "[secret]". */
+export function maskSecrets(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(maskSecrets);
+    if (value && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        if (obj[SECRET_SIG_KEY] === SECRET_SIG) return SECRET_PLACEHOLDER;
+        const out: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(obj)) out[k] = maskSecrets(v);
+        return out;
+    }
+    return value;
+}
+
+/** Kubernetes Secrets: every data/stringData value is masked whatever the program marked. */
+function maskKubernetesSecret(obj: Record<string, unknown>): Record<string, unknown> {
+    if (obj.kind !== "Secret") return obj;
+    const out = { ...obj };
+    for (const field of ["data", "stringData"]) {
+        const data = obj[field] as Record<string, unknown> | undefined;
+        if (data) out[field] = Object.fromEntries(Object.keys(data).map((k) => [k, SECRET_PLACEHOLDER]));
+    }
+    return out;
+}
+
+/** Resolves program outputs, writing "[secret]" for secret Outputs. */
+export async function unwrapOutputs(value: unknown): Promise<unknown> {
+    if (pulumi.Output.isInstance(value)) {
+        // Output's promise() and isSecret are internal but stable; the public apply() would lose secretness.
+        const o = value as unknown as { isSecret: Promise<boolean>; promise(): Promise<unknown> };
+        if (await o.isSecret) return SECRET_PLACEHOLDER;
+        return unwrapOutputs(await o.promise());
+    }
+    if (value instanceof Promise) return unwrapOutputs(await value);
+    if (Array.isArray(value)) return Promise.all(value.map(unwrapOutputs));
+    if (value && typeof value === "object" && !(value instanceof pulumi.Resource)) {
+        const out: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(value)) out[k] = await unwrapOutputs(v);
+        return out;
+    }
+    return value;
+}
+
+/** Waits until every registration the program started has been answered. */
+async function settle(): Promise<void> {
+    // Internal settings store: the same wait `pulumi.runtime.disconnect()` does, without closing the monitor.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const state = require("@pulumi/pulumi/runtime/state") as { getStore(): { settings: { rpcDone: Promise<unknown> } } };
+    let done: Promise<unknown> | undefined;
+    while (done !== state.getStore().settings.rpcDone) {
+        done = state.getStore().settings.rpcDone;
+        await done;
+    }
+}
+
+type RegisterRequest = { getType(): string; getName(): string; getParent(): string };
+type RegisterCallback = (err: unknown, resp?: { getUrn(): string }) => void;
+
+/** Sorts Kubernetes objects by kind, namespace, name. */
+export function sortKubernetes(objects: KubernetesObject[]): KubernetesObject[] {
+    const key = (o: KubernetesObject) => [o.kind, o.metadata?.namespace ?? "", o.metadata?.name ?? ""];
+    return [...objects].sort((a, b) => {
+        const [ka, kb] = [key(a), key(b)];
+        for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i] < kb[i] ? -1 : 1;
+        return 0;
+    });
+}
+
+let renderQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Renders one stack. Throws ConfigError for invalid config and whatever the program throws (a registry
+ * lookup's RegistryError among them). Renders are serialized: Pulumi's runtime state is process-global.
+ */
+export function renderStack(opts: RenderOptions): Promise<RenderResult> {
+    const run = renderQueue.then(() => renderOnce(opts));
+    renderQueue = run.catch(() => undefined);
+    return run;
+}
+
+async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
+    const sets = [...(opts.sets ?? [])];
+    if (opts.mlflowUri) sets.push(`serving.registry.uri=${opts.mlflowUri}`);
+    const stackConfig = loadStackConfig(opts.root, opts.stack, sets);
+    const project = stackConfig.project;
+
+    // Validate first, so a bad key is a clean ConfigError before any resource is registered.
+    const raw: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(toRuntimeConfig(stackConfig))) {
+        if (k.startsWith(`${project}:`)) raw[k.slice(project.length + 1)] = parseRawValue(v);
+    }
+    const config = parseConfig(raw, opts.stack);
+    const region = typeof stackConfig.values["aws:region"] === "string" ? (stackConfig.values["aws:region"] as string) : undefined;
+
+    const mocks = new RecordingMocks(region);
+    await pulumi.runtime.setMocks(mocks, project, opts.stack, false);
+    pulumi.runtime.setAllConfig(toRuntimeConfig(stackConfig), [...stackConfig.secretKeys]);
+
+    // Record each registration's parent: the mock's newResource is not told it.
+    const parents = new Map<string, string>();
+    const urns = new Map<string, string>();
+    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: RegisterCallback): void };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, cb) => {
+        const id = `${req.getType()}::${req.getName()}`;
+        if (req.getParent()) parents.set(id, req.getParent());
+        register(req, (err, resp) => {
+            if (resp) urns.set(resp.getUrn(), id);
+            cb(err, resp);
+        });
+    };
+
+    const previousUri = process.env.MLFLOW_TRACKING_URI;
+    if (opts.mlflowUri) process.env.MLFLOW_TRACKING_URI = opts.mlflowUri;
+    let programOutputs: unknown;
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const program = opts.program ?? (require("../index") as () => Promise<Record<string, unknown>>);
+        await pulumi.runtime.runInPulumiStack(async () => {
+            programOutputs = await program();
+            return undefined;
+        });
+        await settle();
+    } finally {
+        if (opts.mlflowUri) {
+            if (previousUri === undefined) delete process.env.MLFLOW_TRACKING_URI;
+            else process.env.MLFLOW_TRACKING_URI = previousUri;
+        }
+    }
+
+    const resources: RenderedResource[] = mocks.resources
+        .filter((r: RecordedResource) => r.type !== "pulumi:pulumi:Stack")
+        .map((r) => {
+            const parentUrn = parents.get(`${r.type}::${r.name}`);
+            const parent = parentUrn ? urns.get(parentUrn) : undefined;
+            let inputs = maskSecrets(r.inputs) as Record<string, unknown>;
+            if (r.type.startsWith("kubernetes:")) inputs = maskKubernetesSecret(inputs);
+            return { type: r.type, name: r.name, ...(parent && !parent.startsWith("pulumi:pulumi:Stack") ? { parent } : {}), inputs };
+        });
+    const kubernetes = sortKubernetes(
+        resources
+            .filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm") && typeof r.inputs.kind === "string")
+            .map((r) => r.inputs as KubernetesObject),
+    );
+    const outputs = ((await unwrapOutputs(programOutputs ?? {})) ?? {}) as Record<string, unknown>;
+    return { stack: opts.stack, config, resources, kubernetes, outputs };
+}

@@ -1,0 +1,101 @@
+/**
+ * Pieces every workload manifest shares: labels, the restricted security context, resources,
+ * and env-var helpers. Plain functions over plain data (values may be pulumi.Input).
+ */
+import * as k8s from "@pulumi/kubernetes";
+import type { Input } from "@pulumi/pulumi";
+import type { Resources } from "../config";
+
+type I = k8s.types.input.core.v1.EnvVar;
+
+export const PART_OF = "mlflow-platform";
+
+/** The recommended app.kubernetes.io labels of one part of the platform. */
+export function labels(component: string, name = component): Record<string, string> {
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+    };
+}
+
+/** The subset of labels that selects the pods of one part (stable across label additions). */
+export function selectorLabels(component: string, name = component): Record<string, string> {
+    return { "app.kubernetes.io/name": name, "app.kubernetes.io/component": component };
+}
+
+/** Pod-level security: non-root, a fixed uid/gid, RuntimeDefault seccomp (Pod Security "restricted"). */
+export function podSecurityContext(uid = 10001): k8s.types.input.core.v1.PodSecurityContext {
+    return {
+        runAsNonRoot: true,
+        runAsUser: uid,
+        runAsGroup: uid,
+        fsGroup: uid,
+        seccompProfile: { type: "RuntimeDefault" },
+    };
+}
+
+/** Container-level security: no privilege escalation, no capabilities, read-only root filesystem. */
+export function containerSecurityContext(readOnlyRootFilesystem = true): k8s.types.input.core.v1.SecurityContext {
+    return {
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem,
+        runAsNonRoot: true,
+        capabilities: { drop: ["ALL"] },
+    };
+}
+
+export function resourceRequirements(r: Resources): k8s.types.input.core.v1.ResourceRequirements {
+    return {
+        requests: { cpu: r.requests.cpu, memory: r.requests.memory },
+        limits: { cpu: r.limits.cpu, memory: r.limits.memory },
+    };
+}
+
+/** A plain env var. */
+export function env(name: string, value: Input<string>): I {
+    return { name, value };
+}
+
+/** An env var read from one key of a Secret. */
+export function secretEnv(name: string, secretName: Input<string>, key: string): I {
+    return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
+}
+
+/** Where a workload's AWS credentials come from: a keys Secret (static keys) or nothing (IRSA/none). */
+export interface AwsCredentialSource {
+    /** Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; unset: IRSA (the pod's service account). */
+    readonly keysSecretName?: Input<string>;
+    /** AWS region of the bucket. */
+    readonly region?: Input<string>;
+    /** S3 endpoint override (MinIO in local stacks). */
+    readonly s3Endpoint?: Input<string>;
+}
+
+/** The AWS env vars of a pod that reaches the artifact store. */
+export function awsEnv(src: AwsCredentialSource): I[] {
+    const out: I[] = [];
+    if (src.keysSecretName !== undefined) {
+        out.push(secretEnv("AWS_ACCESS_KEY_ID", src.keysSecretName, "AWS_ACCESS_KEY_ID"));
+        out.push(secretEnv("AWS_SECRET_ACCESS_KEY", src.keysSecretName, "AWS_SECRET_ACCESS_KEY"));
+    }
+    if (src.region !== undefined) {
+        out.push(env("AWS_REGION", src.region));
+        out.push(env("AWS_DEFAULT_REGION", src.region));
+    }
+    if (src.s3Endpoint !== undefined) {
+        out.push(env("MLFLOW_S3_ENDPOINT_URL", src.s3Endpoint));
+        out.push(env("AWS_ENDPOINT_URL_S3", src.s3Endpoint));
+    }
+    return out;
+}
+
+/** A writable emptyDir for /tmp under a read-only root filesystem. */
+export const TMP_VOLUME: k8s.types.input.core.v1.Volume = { name: "tmp", emptyDir: { sizeLimit: "1Gi" } };
+export const TMP_MOUNT: k8s.types.input.core.v1.VolumeMount = { name: "tmp", mountPath: "/tmp" };
+
+/** ObjectMeta of a namespaced object with the platform labels. */
+export function meta(name: Input<string>, namespace: Input<string>, component: string, extra: Record<string, Input<string>> = {}): k8s.types.input.meta.v1.ObjectMeta {
+    return { name, namespace, labels: labels(component), ...(Object.keys(extra).length ? { annotations: extra } : {}) };
+}

@@ -1,0 +1,123 @@
+/**
+ * In-cluster PostgreSQL (the current state's backend store) as plain data: StatefulSet with a volume
+ * claim template, headless Service.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import type { Input } from "@pulumi/pulumi";
+import type { Resources } from "../config";
+import { containerSecurityContext, env, labels, meta, resourceRequirements, secretEnv, selectorLabels } from "./common";
+
+export const POSTGRES_NAME = "postgres";
+export const POSTGRES_PORT = 5432;
+export const POSTGRES_COMPONENT = "database";
+/** The official postgres image runs as uid/gid 999. */
+const POSTGRES_UID = 999;
+
+export interface PostgresSpec {
+    readonly namespace: string;
+    readonly image: string;
+    readonly storageSize: string;
+    readonly storageClassName?: string;
+    readonly resources: Resources;
+    readonly database: string;
+    readonly username: string;
+    /** Secret with key `password`. */
+    readonly passwordSecretName: Input<string>;
+}
+
+/** In-cluster DNS name of the database Service. */
+export function postgresHost(namespace: string): string {
+    return `${POSTGRES_NAME}.${namespace}.svc.cluster.local`;
+}
+
+/** SQLAlchemy URI of a PostgreSQL database, password URL-encoded. */
+export function postgresUri(p: { username: string; password: string; host: string; port?: number; database: string; sslmode?: "require" | "verify-full" | "disable" }): string {
+    const query = p.sslmode ? `?sslmode=${p.sslmode}` : "";
+    return `postgresql://${encodeURIComponent(p.username)}:${encodeURIComponent(p.password)}@${p.host}:${p.port ?? POSTGRES_PORT}/${p.database}${query}`;
+}
+
+function readiness(periodSeconds: number, failureThreshold: number, initialDelaySeconds = 0): k8s.types.input.core.v1.Probe {
+    return {
+        exec: { command: ["/bin/sh", "-c", 'pg_isready -h 127.0.0.1 -p 5432 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'] },
+        initialDelaySeconds,
+        periodSeconds,
+        timeoutSeconds: 5,
+        failureThreshold,
+    };
+}
+
+export function postgresStatefulSet(spec: PostgresSpec): k8s.types.input.apps.v1.StatefulSet {
+    return {
+        apiVersion: "apps/v1",
+        kind: "StatefulSet",
+        metadata: meta(POSTGRES_NAME, spec.namespace, POSTGRES_COMPONENT),
+        spec: {
+            serviceName: POSTGRES_NAME,
+            replicas: 1,
+            selector: { matchLabels: selectorLabels(POSTGRES_COMPONENT, POSTGRES_NAME) },
+            // Keep the volume when the StatefulSet is deleted or scaled: it holds every experiment's metadata.
+            persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+            template: {
+                metadata: { labels: labels(POSTGRES_COMPONENT, POSTGRES_NAME) },
+                spec: {
+                    securityContext: { runAsNonRoot: true, runAsUser: POSTGRES_UID, runAsGroup: POSTGRES_UID, fsGroup: POSTGRES_UID, seccompProfile: { type: "RuntimeDefault" } },
+                    terminationGracePeriodSeconds: 60,
+                    automountServiceAccountToken: false,
+                    containers: [
+                        {
+                            name: "postgres",
+                            image: spec.image,
+                            imagePullPolicy: "IfNotPresent",
+                            ports: [{ name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" }],
+                            env: [
+                                env("POSTGRES_DB", spec.database),
+                                env("POSTGRES_USER", spec.username),
+                                secretEnv("POSTGRES_PASSWORD", spec.passwordSecretName, "password"),
+                                // A subdirectory: the volume's root holds lost+found on most provisioners.
+                                env("PGDATA", "/var/lib/postgresql/data/pgdata"),
+                            ],
+                            startupProbe: readiness(5, 60),
+                            readinessProbe: readiness(10, 3),
+                            livenessProbe: readiness(20, 6, 30),
+                            resources: resourceRequirements(spec.resources),
+                            // PostgreSQL writes its socket and pid under /var/run/postgresql: an emptyDir.
+                            securityContext: containerSecurityContext(true),
+                            volumeMounts: [
+                                { name: "data", mountPath: "/var/lib/postgresql/data" },
+                                { name: "run", mountPath: "/var/run/postgresql" },
+                                { name: "tmp", mountPath: "/tmp" },
+                            ],
+                        },
+                    ],
+                    volumes: [
+                        { name: "run", emptyDir: {} },
+                        { name: "tmp", emptyDir: {} },
+                    ],
+                },
+            },
+            volumeClaimTemplates: [
+                {
+                    metadata: { name: "data", labels: labels(POSTGRES_COMPONENT, POSTGRES_NAME) },
+                    spec: {
+                        accessModes: ["ReadWriteOnce"],
+                        ...(spec.storageClassName ? { storageClassName: spec.storageClassName } : {}),
+                        resources: { requests: { storage: spec.storageSize } },
+                    },
+                },
+            ],
+        },
+    };
+}
+
+export function postgresService(namespace: string): k8s.types.input.core.v1.Service {
+    return {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: meta(POSTGRES_NAME, namespace, POSTGRES_COMPONENT),
+        spec: {
+            type: "ClusterIP",
+            selector: selectorLabels(POSTGRES_COMPONENT, POSTGRES_NAME),
+            ports: [{ name: "postgres", port: POSTGRES_PORT, targetPort: "postgres", protocol: "TCP" }],
+        },
+    };
+}

@@ -1,0 +1,240 @@
+/**
+ * The tracking server's Kubernetes objects as plain data: Deployment, Service, PodDisruptionBudget and
+ * the schema-migration Job. The component in components/tracking-server.ts only creates them.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import type { Input } from "@pulumi/pulumi";
+import type { Resources } from "../config";
+import {
+    awsEnv,
+    AwsCredentialSource,
+    containerSecurityContext,
+    env,
+    labels,
+    meta,
+    podSecurityContext,
+    resourceRequirements,
+    secretEnv,
+    selectorLabels,
+    TMP_MOUNT,
+    TMP_VOLUME,
+} from "./common";
+
+export const TRACKING_SERVICE_NAME = "mlflow";
+export const TRACKING_PORT = 5000;
+export const COMPONENT = "tracking-server";
+/** Key of the backend-store Secret that holds the SQLAlchemy URI. */
+export const BACKEND_URI_KEY = "uri";
+
+/** The in-cluster tracking URI, e.g. http://mlflow.mlflow.svc.cluster.local:5000. */
+export function trackingUri(namespace: string): string {
+    return `http://${TRACKING_SERVICE_NAME}.${namespace}.svc.cluster.local:${TRACKING_PORT}`;
+}
+
+/**
+ * Every Host header MLflow (>= 3.5, DNS-rebinding protection) must accept: the Service's in-cluster names,
+ * short to FQDN, with and without the port; localhost for `kubectl port-forward`; plus extras
+ * (the Ingress host, an internal load balancer).
+ */
+export function allowedHosts(namespace: string, extra: readonly string[] = []): string[] {
+    const names = [
+        TRACKING_SERVICE_NAME,
+        `${TRACKING_SERVICE_NAME}.${namespace}`,
+        `${TRACKING_SERVICE_NAME}.${namespace}.svc`,
+        `${TRACKING_SERVICE_NAME}.${namespace}.svc.cluster.local`,
+        "localhost",
+        "127.0.0.1",
+    ];
+    const hosts = names.flatMap((n) => [n, `${n}:${TRACKING_PORT}`]);
+    for (const e of extra) if (!hosts.includes(e)) hosts.push(e);
+    return hosts;
+}
+
+/** Basic-auth settings of the server (access.auth = basic). */
+export interface TrackingAuth {
+    /** Secret with `flask-secret-key` and `basic_auth.ini` (the auth app's config; it holds a DB URI). */
+    readonly secretName: Input<string>;
+}
+
+export interface TrackingServerSpec {
+    readonly namespace: string;
+    readonly image: Input<string>;
+    readonly replicas: number;
+    readonly workers: number;
+    readonly resources: Resources;
+    readonly serviceAccountName: string;
+    /** Secret whose key `uri` is the backend-store URI (with the password: it never appears in a manifest). */
+    readonly backendStoreSecretName: Input<string>;
+    /** Where new experiments put artifacts, e.g. s3://bucket/ (direct access, see README). */
+    readonly artifactRoot: Input<string>;
+    readonly aws: AwsCredentialSource;
+    readonly extraAllowedHosts: readonly string[];
+    readonly corsOrigins?: readonly string[];
+    readonly auth?: TrackingAuth;
+    /** Pod annotations, e.g. a checksum that rolls the pods when a mounted config changes. */
+    readonly podAnnotations?: Record<string, Input<string>>;
+}
+
+/** `mlflow server` arguments. The backend-store URI comes from env MLFLOW_BACKEND_STORE_URI (a Secret). */
+export function serverArgs(spec: Pick<TrackingServerSpec, "namespace" | "workers" | "artifactRoot" | "extraAllowedHosts" | "corsOrigins" | "auth">): Input<string>[] {
+    const args: Input<string>[] = [
+        "server",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        String(TRACKING_PORT),
+        "--workers",
+        String(spec.workers),
+        "--default-artifact-root",
+        spec.artifactRoot,
+        "--no-serve-artifacts",
+        "--allowed-hosts",
+        allowedHosts(spec.namespace, spec.extraAllowedHosts).join(","),
+    ];
+    if (spec.corsOrigins && spec.corsOrigins.length > 0) args.push("--cors-allowed-origins", spec.corsOrigins.join(","));
+    if (spec.auth) args.push("--app-name", "basic-auth");
+    return args;
+}
+
+export const AUTH_CONFIG_PATH = "/etc/mlflow-auth/basic_auth.ini";
+
+function serverEnv(spec: TrackingServerSpec): k8s.types.input.core.v1.EnvVar[] {
+    const out = [
+        secretEnv("MLFLOW_BACKEND_STORE_URI", spec.backendStoreSecretName, BACKEND_URI_KEY),
+        env("HOME", "/tmp"),
+        ...awsEnv(spec.aws),
+    ];
+    if (spec.auth) {
+        out.push(secretEnv("MLFLOW_FLASK_SERVER_SECRET_KEY", spec.auth.secretName, "flask-secret-key"));
+        out.push(env("MLFLOW_AUTH_CONFIG_PATH", AUTH_CONFIG_PATH));
+    }
+    return out;
+}
+
+/** HTTP probe on /health with a Host header MLflow accepts (kubelet would send the pod IP). */
+function healthProbe(periodSeconds: number, failureThreshold: number): k8s.types.input.core.v1.Probe {
+    return {
+        httpGet: { path: "/health", port: "http", httpHeaders: [{ name: "Host", value: `localhost:${TRACKING_PORT}` }] },
+        periodSeconds,
+        timeoutSeconds: 5,
+        failureThreshold,
+    };
+}
+
+export function trackingServerDeployment(spec: TrackingServerSpec): k8s.types.input.apps.v1.Deployment {
+    const volumes = [TMP_VOLUME];
+    const mounts = [TMP_MOUNT];
+    if (spec.auth) {
+        volumes.push({ name: "auth-config", secret: { secretName: spec.auth.secretName, items: [{ key: "basic_auth.ini", path: "basic_auth.ini" }] } });
+        mounts.push({ name: "auth-config", mountPath: "/etc/mlflow-auth", readOnly: true } as typeof TMP_MOUNT);
+    }
+    return {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: meta(TRACKING_SERVICE_NAME, spec.namespace, COMPONENT),
+        spec: {
+            replicas: spec.replicas,
+            revisionHistoryLimit: 5,
+            selector: { matchLabels: selectorLabels(COMPONENT) },
+            strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+            template: {
+                metadata: { labels: labels(COMPONENT), ...(spec.podAnnotations ? { annotations: spec.podAnnotations } : {}) },
+                spec: {
+                    serviceAccountName: spec.serviceAccountName,
+                    automountServiceAccountToken: spec.aws.keysSecretName === undefined,
+                    securityContext: podSecurityContext(),
+                    topologySpreadConstraints: [
+                        { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selectorLabels(COMPONENT) } },
+                    ],
+                    containers: [
+                        {
+                            name: "mlflow",
+                            image: spec.image,
+                            imagePullPolicy: "IfNotPresent",
+                            args: serverArgs(spec),
+                            env: serverEnv(spec),
+                            ports: [{ name: "http", containerPort: TRACKING_PORT, protocol: "TCP" }],
+                            startupProbe: healthProbe(5, 60),
+                            readinessProbe: healthProbe(10, 3),
+                            livenessProbe: healthProbe(20, 3),
+                            resources: resourceRequirements(spec.resources),
+                            securityContext: containerSecurityContext(),
+                            volumeMounts: mounts,
+                        },
+                    ],
+                    volumes,
+                },
+            },
+        },
+    };
+}
+
+export function trackingServerService(namespace: string): k8s.types.input.core.v1.Service {
+    return {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: meta(TRACKING_SERVICE_NAME, namespace, COMPONENT),
+        spec: {
+            type: "ClusterIP",
+            selector: selectorLabels(COMPONENT),
+            ports: [{ name: "http", port: TRACKING_PORT, targetPort: "http", protocol: "TCP" }],
+        },
+    };
+}
+
+/** Keeps one pod up through node drains once there are at least two. */
+export function trackingServerPdb(namespace: string, replicas: number): k8s.types.input.policy.v1.PodDisruptionBudget {
+    return {
+        apiVersion: "policy/v1",
+        kind: "PodDisruptionBudget",
+        metadata: meta(TRACKING_SERVICE_NAME, namespace, COMPONENT),
+        spec: {
+            ...(replicas >= 2 ? { minAvailable: 1 } : { maxUnavailable: 1 }),
+            selector: { matchLabels: selectorLabels(COMPONENT) },
+        },
+    };
+}
+
+/**
+ * `mlflow db upgrade` as a Job named after the image: it runs once per image change (a new image is a new
+ * Job), before the Deployment rolls, instead of every pod racing to migrate the schema at start.
+ */
+export function dbUpgradeJob(spec: {
+    namespace: string;
+    name: Input<string>;
+    image: Input<string>;
+    serviceAccountName: string;
+    backendStoreSecretName: Input<string>;
+    resources: Resources;
+}): k8s.types.input.batch.v1.Job {
+    return {
+        apiVersion: "batch/v1",
+        kind: "Job",
+        metadata: meta(spec.name, spec.namespace, "schema-migration"),
+        spec: {
+            backoffLimit: 2,
+            activeDeadlineSeconds: 1800,
+            template: {
+                metadata: { labels: labels("schema-migration") },
+                spec: {
+                    restartPolicy: "Never",
+                    serviceAccountName: spec.serviceAccountName,
+                    securityContext: podSecurityContext(),
+                    containers: [
+                        {
+                            name: "db-upgrade",
+                            image: spec.image,
+                            command: ["/bin/sh", "-c"],
+                            args: ['exec mlflow db upgrade "$MLFLOW_BACKEND_STORE_URI"'],
+                            env: [secretEnv("MLFLOW_BACKEND_STORE_URI", spec.backendStoreSecretName, BACKEND_URI_KEY), env("HOME", "/tmp")],
+                            resources: resourceRequirements(spec.resources),
+                            securityContext: containerSecurityContext(),
+                            volumeMounts: [TMP_MOUNT],
+                        },
+                    ],
+                    volumes: [TMP_VOLUME],
+                },
+            },
+        },
+    };
+}

@@ -1,0 +1,112 @@
+/**
+ * Training templates as plain data: one suspended CronJob per profile. Operators launch a run with
+ * `kubectl create job --from=cronjob/<name>`; each Job is one MLflow run.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import type { Input } from "@pulumi/pulumi";
+import type { Resources, TrainingProfile } from "../config";
+import { awsEnv, AwsCredentialSource, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, secretEnv, TMP_MOUNT, TMP_VOLUME } from "./common";
+
+export const TRAINING_COMPONENT = "training";
+
+export interface TrainingSpec {
+    readonly namespace: string;
+    readonly image: string;
+    readonly trackingUri: string;
+    readonly experiment: string;
+    readonly registeredModel: string;
+    readonly datasetS3Path: Input<string>;
+    readonly dvcRemote?: string;
+    readonly dvcHash?: string;
+    readonly serviceAccountName: string;
+    readonly aws: AwsCredentialSource;
+    readonly resources: Resources;
+    readonly activeDeadlineSeconds: number;
+    readonly ttlSecondsAfterFinished: number;
+    readonly backoffLimit: number;
+    /** Secret with `username`/`password` for a tracking server behind basic auth. */
+    readonly trackingCredentialsSecretName?: Input<string>;
+}
+
+/** CronJob name of a profile: train-<profile>. */
+export function trainingJobName(profile: string): string {
+    return `train-${profile}`;
+}
+
+/** The command an operator runs to start one training run from a template. */
+export function launchCommand(namespace: string, profile: string): string {
+    return `kubectl create job --namespace ${namespace} --from=cronjob/${trainingJobName(profile)} ${trainingJobName(profile)}-$(date +%Y%m%d%H%M%S)`;
+}
+
+/** The trainer's environment: a contract with images/trainer/train.py. */
+export function trainingEnv(spec: TrainingSpec, profile: TrainingProfile): k8s.types.input.core.v1.EnvVar[] {
+    const out: k8s.types.input.core.v1.EnvVar[] = [
+        env("MLFLOW_TRACKING_URI", spec.trackingUri),
+        env("MLFLOW_EXPERIMENT_NAME", spec.experiment),
+        env("REGISTERED_MODEL_NAME", spec.registeredModel),
+        env("TRAINING_PROFILE", profile.name),
+        env("MAX_DEPTH", String(profile.params.max_depth)),
+        env("LEARNING_RATE", String(profile.params.learning_rate)),
+        env("MAX_ITER", String(profile.params.max_iter)),
+        env("RANDOM_STATE", String(profile.params.random_state)),
+        env("DATASET_S3_PATH", spec.datasetS3Path),
+        env("HOME", "/tmp"),
+    ];
+    if (spec.dvcRemote) out.push(env("DVC_REMOTE", spec.dvcRemote));
+    if (spec.dvcHash) out.push(env("DVC_DATASET_HASH", spec.dvcHash));
+    if (spec.trackingCredentialsSecretName !== undefined) {
+        out.push(secretEnv("MLFLOW_TRACKING_USERNAME", spec.trackingCredentialsSecretName, "username"));
+        out.push(secretEnv("MLFLOW_TRACKING_PASSWORD", spec.trackingCredentialsSecretName, "password"));
+    }
+    out.push(...awsEnv(spec.aws));
+    return out;
+}
+
+export function trainingCronJob(spec: TrainingSpec, profile: TrainingProfile): k8s.types.input.batch.v1.CronJob {
+    const name = trainingJobName(profile.name);
+    const podLabels = { ...labels(TRAINING_COMPONENT, "trainer"), "mlflow-platform/training-profile": profile.name };
+    return {
+        apiVersion: "batch/v1",
+        kind: "CronJob",
+        metadata: meta(name, spec.namespace, TRAINING_COMPONENT, {
+            "mlflow-platform/launch": launchCommand(spec.namespace, profile.name),
+        }),
+        spec: {
+            // A template unless it has a schedule: suspended CronJobs never fire but can be instantiated.
+            schedule: profile.schedule ?? "0 0 1 1 *",
+            suspend: profile.schedule === undefined,
+            concurrencyPolicy: "Forbid",
+            successfulJobsHistoryLimit: 3,
+            failedJobsHistoryLimit: 3,
+            jobTemplate: {
+                metadata: { labels: podLabels },
+                spec: {
+                    backoffLimit: spec.backoffLimit,
+                    activeDeadlineSeconds: spec.activeDeadlineSeconds,
+                    ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished,
+                    template: {
+                        metadata: { labels: podLabels },
+                        spec: {
+                            restartPolicy: "Never",
+                            serviceAccountName: spec.serviceAccountName,
+                            automountServiceAccountToken: spec.aws.keysSecretName === undefined,
+                            securityContext: podSecurityContext(),
+                            containers: [
+                                {
+                                    name: "trainer",
+                                    image: spec.image,
+                                    imagePullPolicy: "IfNotPresent",
+                                    env: trainingEnv(spec, profile),
+                                    resources: resourceRequirements(spec.resources),
+                                    securityContext: containerSecurityContext(),
+                                    volumeMounts: [TMP_MOUNT],
+                                },
+                            ],
+                            volumes: [TMP_VOLUME],
+                        },
+                    },
+                },
+            },
+        },
+    };
+}
