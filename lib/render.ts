@@ -15,6 +15,8 @@ export interface RenderedResource {
     readonly name: string;
     readonly parent?: string;
     readonly inputs: Record<string, unknown>;
+    /** Resource options that guard data, present only when set: `protect`, `retainOnDelete`. */
+    readonly options?: { readonly protect?: true; readonly retainOnDelete?: true };
 }
 
 export interface KubernetesObject {
@@ -101,7 +103,7 @@ async function settle(): Promise<void> {
     }
 }
 
-type RegisterRequest = { getType(): string; getName(): string; getParent(): string };
+type RegisterRequest = { getType(): string; getName(): string; getParent(): string; getProtect?(): boolean; getRetainondelete?(): boolean };
 type RegisterCallback = (err: unknown, resp?: { getUrn(): string }) => void;
 
 /** Sorts Kubernetes objects by kind, namespace, name. */
@@ -146,12 +148,15 @@ async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
 
     // Record each registration's parent: the mock's newResource is not told it.
     const parents = new Map<string, string>();
+    const guards = new Map<string, { protect?: true; retainOnDelete?: true }>();
     const urns = new Map<string, string>();
     const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: RegisterCallback): void };
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, cb) => {
         const id = `${req.getType()}::${req.getName()}`;
         if (req.getParent()) parents.set(id, req.getParent());
+        const guard = { ...(req.getProtect?.() ? { protect: true as const } : {}), ...(req.getRetainondelete?.() ? { retainOnDelete: true as const } : {}) };
+        if (Object.keys(guard).length > 0) guards.set(id, guard);
         register(req, (err, resp) => {
             if (resp) urns.set(resp.getUrn(), id);
             cb(err, resp);
@@ -183,7 +188,8 @@ async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
             const parent = parentUrn ? urns.get(parentUrn) : undefined;
             let inputs = maskSecrets(r.inputs) as Record<string, unknown>;
             if (r.type.startsWith("kubernetes:")) inputs = maskKubernetesSecret(inputs);
-            return { type: r.type, name: r.name, ...(parent && !parent.startsWith("pulumi:pulumi:Stack") ? { parent } : {}), inputs };
+            const options = guards.get(`${r.type}::${r.name}`);
+            return { type: r.type, name: r.name, ...(parent && !parent.startsWith("pulumi:pulumi:Stack") ? { parent } : {}), inputs, ...(options ? { options } : {}) };
         });
     const kubernetes = sortKubernetes(
         resources

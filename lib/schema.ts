@@ -140,7 +140,8 @@ export function check(spec: Spec, value: unknown, key: string, issues: ConfigIss
                 // Absent objects are filled from their fields' defaults, unless optional.
                 return spec.optional ? undefined : check(spec, {}, key, issues);
             case "array":
-                return spec.default !== undefined ? [...spec.default] : spec.optional ? undefined : [];
+                // Defaults go through the item spec too, so their own defaults are filled in.
+                return spec.default !== undefined ? check(spec, [...spec.default], key, issues) : spec.optional ? undefined : [];
             case "map":
                 return spec.optional ? undefined : {};
             default:

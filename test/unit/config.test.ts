@@ -1,0 +1,147 @@
+import * as assert from "node:assert/strict";
+import { ConfigError, configSpec, parseConfig, secretPaths } from "../../config";
+import { didYouMean, editDistance, referenceRows } from "../../lib/schema";
+
+const dev = { artifactStore: {}, database: { mode: "inCluster" } };
+
+function errorsOf(raw: Record<string, unknown>): string[] {
+    try {
+        parseConfig(raw, "test");
+    } catch (err) {
+        assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+        return err.issues.map((i) => i.message);
+    }
+    assert.fail("expected a ConfigError");
+}
+
+describe("config: defaults", () => {
+    it("fills every default from an empty config", () => {
+        const c = parseConfig({}, "dev");
+        assert.equal(c.namespace, "mlflow");
+        assert.equal(c.database.mode, "inCluster");
+        assert.equal(c.database.inCluster.storageSize, "20Gi");
+        assert.equal(c.artifactAuth, "staticKeys");
+        assert.equal(c.access.mode, "clusterLocal");
+        assert.equal(c.artifactStore.forceDestroy, false);
+        assert.equal(c.training.experiment, "california_housing_price");
+        assert.deepEqual(c.training.profiles[0].params, { max_depth: 6, learning_rate: 0.1, max_iter: 200, random_state: 42 });
+        assert.deepEqual(c.serving.models, []);
+        assert.equal(c.stack, "dev");
+    });
+    it("keeps given values and fills the rest of the object", () => {
+        const c = parseConfig({ ...dev, trackingServer: { replicas: 3 } }, "dev");
+        assert.equal(c.trackingServer.replicas, 3);
+        assert.equal(c.trackingServer.workers, 2);
+        assert.equal(c.trackingServer.resources.limits.memory, "2Gi");
+    });
+    it("accepts numbers and booleans given as strings (pulumi config set without --path types)", () => {
+        const c = parseConfig({ trackingServer: { replicas: "4" }, artifactStore: { forceDestroy: "true" } }, "dev");
+        assert.equal(c.trackingServer.replicas, 4);
+        assert.equal(c.artifactStore.forceDestroy, true);
+    });
+});
+
+describe("config: one error per bad value, naming the full key", () => {
+    it("enum: database.mode", () => {
+        assert.deepEqual(errorsOf({ database: { mode: "bogus" } }), ['mlflow-platform:database.mode must be "inCluster" or "rds" (got "bogus")']);
+    });
+    it("enum: artifactAuth at the top level", () => {
+        assert.deepEqual(errorsOf({ artifactAuth: "keys" }), ['mlflow-platform:artifactAuth must be "staticKeys" or "irsa" (got "keys")']);
+    });
+    it("type: a string where a number belongs", () => {
+        assert.deepEqual(errorsOf({ trackingServer: { replicas: "many" } }), ['mlflow-platform:trackingServer.replicas must be a whole number from 0 to 20 (got "many")']);
+    });
+    it("range: backoffLimit above 2", () => {
+        assert.match(errorsOf({ training: { backoffLimit: 5 } })[0], /^mlflow-platform:training\.backoffLimit must be a whole number from 0 to 2 \(got 5\)$/);
+    });
+    it("pattern: a storage size that is not a quantity", () => {
+        assert.match(errorsOf({ database: { inCluster: { storageSize: "twenty gigs" } } })[0], /database\.inCluster\.storageSize must be a Kubernetes quantity/);
+    });
+    it("unknown key with a did-you-mean", () => {
+        assert.deepEqual(errorsOf({ database: { mdoe: "rds" } }), [
+            'mlflow-platform:database.mdoe is not a known key; did you mean "mode"? (known: mode, name, username, inCluster, rds, migrateFromInCluster, retireInCluster)',
+        ]);
+    });
+    it("unknown top-level key", () => {
+        assert.match(errorsOf({ databse: {} })[0], /^mlflow-platform:databse is not a known key; did you mean "database"\?/);
+    });
+    it("unknown key far from any known one has no suggestion", () => {
+        assert.doesNotMatch(errorsOf({ access: { zzzzzzzzzz: 1 } })[0], /did you mean/);
+    });
+    it("an object where a string belongs", () => {
+        assert.match(errorsOf({ namespace: { name: "x" } })[0], /^mlflow-platform:namespace must be a string \(got \{"name":"x"\}\)$/);
+    });
+    it("a list item names its index", () => {
+        assert.match(errorsOf({ training: { profiles: [{ name: "ok", params: {} }, { name: "Bad_Name", params: {} }] } })[0], /training\.profiles\[1\]\.name must be a DNS label/);
+    });
+    it("reports every bad value at once", () => {
+        assert.equal(errorsOf({ database: { mode: "x" }, artifactAuth: "y", namespace: "Z" }).length, 3);
+    });
+});
+
+describe("config: rules across keys", () => {
+    it("rds needs a VPC, two subnets and an allowed source", () => {
+        const errs = errorsOf({ database: { mode: "rds" } });
+        assert.ok(errs.some((e) => e.startsWith("mlflow-platform:database.rds.vpcId is required")));
+        assert.ok(errs.some((e) => e.startsWith("mlflow-platform:database.rds.subnetIds must list at least two")));
+        assert.ok(errs.some((e) => e.startsWith("mlflow-platform:database.rds.allowedCidrBlocks or database.rds.allowedSecurityGroupIds")));
+    });
+    it("rds refuses 0.0.0.0/0", () => {
+        const errs = errorsOf({ database: { mode: "rds", rds: { vpcId: "vpc-0123456789abcdef0", subnetIds: ["subnet-01234567", "subnet-89abcdef"], allowedCidrBlocks: ["0.0.0.0/0"] } } });
+        assert.deepEqual(errs.map((e) => e.split(" ")[0]), ["mlflow-platform:database.rds.allowedCidrBlocks"]);
+    });
+    it("migrateFromInCluster only with rds", () => {
+        assert.match(errorsOf({ database: { migrateFromInCluster: true } })[0], /database\.migrateFromInCluster only applies when database\.mode is "rds"/);
+    });
+    it("irsa needs the OIDC provider and issuer", () => {
+        const errs = errorsOf({ artifactAuth: "irsa" });
+        assert.deepEqual(errs.map((e) => e.split(" ")[0]), ["mlflow-platform:cluster.oidcProviderArn", "mlflow-platform:cluster.oidcIssuerUrl"]);
+    });
+    it("the OIDC provider must belong to the issuer", () => {
+        const errs = errorsOf({
+            artifactAuth: "irsa",
+            cluster: { oidcProviderArn: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/AAA", oidcIssuerUrl: "https://oidc.eks.eu-west-1.amazonaws.com/id/BBB" },
+        });
+        assert.match(errs[0], /cluster\.oidcProviderArn must be the provider of cluster\.oidcIssuerUrl/);
+    });
+    it("ingress needs a host, basic auth and TLS", () => {
+        const errs = errorsOf({ access: { mode: "ingress" } });
+        assert.deepEqual(errs.map((e) => e.split(" ")[0]), ["mlflow-platform:access.ingress.host", "mlflow-platform:access.auth", "mlflow-platform:access.ingress.tlsSecretName"]);
+    });
+    it("a served model sets exactly one of alias, version, storageUri", () => {
+        assert.match(errorsOf({ serving: { models: [{ name: "m", alias: "production", version: "3" }] } })[0], /serving\.models\[0\] must set exactly one of alias, version or storageUri \(got alias and version\)/);
+        assert.match(errorsOf({ serving: { models: [{ name: "m" }] } })[0], /\(got none\)/);
+    });
+    it("served model and profile names are unique", () => {
+        assert.match(errorsOf({ serving: { models: [{ name: "m", alias: "a" }, { name: "m", alias: "b" }] } })[0], /serving\.models\[1\]\.name must be unique/);
+        assert.match(errorsOf({ training: { profiles: [{ name: "p", params: {} }, { name: "p", params: {} }] } })[0], /training\.profiles\[1\]\.name must be unique/);
+    });
+    it("image.build false needs image.ref", () => {
+        assert.match(errorsOf({ image: { build: false } })[0], /^mlflow-platform:image\.ref is required when image\.build is false/);
+    });
+    it("static keys come in pairs", () => {
+        assert.match(errorsOf({ staticKeys: { accessKeyId: "AKIA" } })[0], /^mlflow-platform:staticKeys needs both/);
+    });
+});
+
+describe("config: schema helpers", () => {
+    it("edit distance", () => {
+        assert.equal(editDistance("mdoe", "mode"), 2);
+        assert.equal(editDistance("", "abc"), 3);
+        assert.equal(editDistance("same", "same"), 0);
+    });
+    it("did-you-mean picks the closest key within reach", () => {
+        assert.equal(didYouMean("replcas", ["replicas", "workers"]), "replicas");
+        assert.equal(didYouMean("qqq", ["replicas", "workers"]), undefined);
+    });
+    it("secret paths are the credentials", () => {
+        assert.deepEqual(secretPaths().sort(), ["serving.registry.password", "staticKeys.accessKeyId", "staticKeys.secretAccessKey"]);
+    });
+    it("reference rows cover nested keys with defaults", () => {
+        const rows = referenceRows(configSpec, "mlflow-platform");
+        const mode = rows.find((r) => r.key === "mlflow-platform.database.mode");
+        assert.ok(mode);
+        assert.equal(mode.default, '`"inCluster"`');
+        assert.ok(rows.some((r) => r.key === "mlflow-platform.training.profiles[].params"));
+    });
+});
