@@ -9,24 +9,23 @@ import { InClusterDatabase } from "./components/in-cluster-database";
 import { MlflowImage } from "./components/mlflow-image";
 import { PlatformNamespace } from "./components/namespace";
 import { StaticArtifactCredentials } from "./components/static-artifact-credentials";
-import { TrackingServer } from "./components/tracking-server";
-import { TrainingJobs } from "./components/training-jobs";
+import { TrackingServer, TRACKING_SERVICE_ACCOUNT } from "./components/tracking-server";
+import { TrainingJobs, TRAINING_SERVICE_ACCOUNT } from "./components/training-jobs";
+import { Access, AUTH_DATABASE } from "./components/access";
+import { DatabaseMigration } from "./components/database-migration";
+import { RdsDatabase } from "./components/rds-database";
+import { irsaAnnotation, WorkloadIdentity } from "./components/workload-identity";
 import { awsRegion, loadPlatformConfig } from "./lib/load-config";
 import { AwsCredentialSource } from "./manifests/common";
 
 /** Default location of the training CSV inside the artifact bucket. */
 export const DEFAULT_DATASET_KEY = "datasets/california_housing.csv";
+/** Service accounts of the three workloads that touch the artifact bucket. */
+export const SERVICE_ACCOUNTS = { tracking: TRACKING_SERVICE_ACCOUNT, training: TRAINING_SERVICE_ACCOUNT, serving: "mlflow-serving" } as const;
 
 /** Creates the whole platform for one stack and returns its outputs. */
 export async function platform(cfg: PlatformConfig): Promise<Record<string, unknown>> {
-    const unsupported = [
-        cfg.database.mode === "rds" && "database.mode=rds",
-        cfg.artifactAuth === "irsa" && "artifactAuth=irsa",
-        cfg.access.mode === "ingress" && "access.mode=ingress",
-        cfg.artifactStore.mode === "minio" && "artifactStore.mode=minio",
-    ].filter(Boolean);
-    if (unsupported.length > 0) throw new Error(`not implemented yet: ${unsupported.join(", ")}`);
-
+    if (cfg.artifactStore.mode === "minio") throw new Error("not implemented yet: artifactStore.mode=minio");
     const region = awsRegion(cfg);
     if (!region) throw new Error("mlflow-platform needs an AWS region: set aws:region (pulumi config set aws:region eu-west-1) or mlflow-platform:cluster.region");
 
@@ -41,27 +40,105 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         abortIncompleteUploadDays: cfg.artifactStore.abortIncompleteUploadDays,
         kmsKeyArn: cfg.artifactStore.kmsKeyArn,
     });
+    const datasetS3Path = cfg.training.dataset.s3Path ?? pulumi.interpolate`${store.rootUri}/${DEFAULT_DATASET_KEY}`;
 
-    const credentials = new StaticArtifactCredentials(
-        "artifact-credentials",
-        { namespace: cfg.namespace, bucketName: store.bucketName, accessKeyId: cfg.staticKeys.accessKeyId, secretAccessKey: cfg.staticKeys.secretAccessKey },
-        inNamespace,
-    );
-    const aws: AwsCredentialSource = { keysSecretName: credentials.secretName, region };
+    // Artifact auth: static keys in a Secret (current state) or one IRSA role per workload (future state).
+    const identity =
+        cfg.artifactAuth === "irsa"
+            ? new WorkloadIdentity("workload-identity", {
+                  namespace: cfg.namespace,
+                  oidcProviderArn: cfg.cluster.oidcProviderArn as string,
+                  oidcIssuerUrl: cfg.cluster.oidcIssuerUrl as string,
+                  bucketName: store.bucketName,
+                  datasetS3Path,
+                  serviceAccounts: SERVICE_ACCOUNTS,
+              })
+            : undefined;
+    const credentials =
+        cfg.artifactAuth === "staticKeys"
+            ? new StaticArtifactCredentials(
+                  "artifact-credentials",
+                  { namespace: cfg.namespace, bucketName: store.bucketName, accessKeyId: cfg.staticKeys.accessKeyId, secretAccessKey: cfg.staticKeys.secretAccessKey },
+                  inNamespace,
+              )
+            : undefined;
+    const aws: AwsCredentialSource = { keysSecretName: credentials?.secretName, region };
+    const roleAnnotation = (sa: string) => (identity ? irsaAnnotation(identity.roleArns[sa]) : undefined);
 
-    const database = new InClusterDatabase(
-        "postgres",
-        {
-            namespace: cfg.namespace,
-            image: cfg.database.inCluster.image,
-            storageSize: cfg.database.inCluster.storageSize,
-            storageClassName: cfg.database.inCluster.storageClassName,
-            resources: cfg.database.inCluster.resources,
-            database: cfg.database.name,
-            username: cfg.database.username,
-        },
-        inNamespace,
-    );
+    // Backend store: the in-cluster PostgreSQL stays (retained) next to RDS until database.retireInCluster.
+    const inCluster =
+        cfg.database.mode === "inCluster" || !cfg.database.retireInCluster
+            ? new InClusterDatabase(
+                  "postgres",
+                  {
+                      namespace: cfg.namespace,
+                      image: cfg.database.inCluster.image,
+                      storageSize: cfg.database.inCluster.storageSize,
+                      storageClassName: cfg.database.inCluster.storageClassName,
+                      resources: cfg.database.inCluster.resources,
+                      database: cfg.database.name,
+                      username: cfg.database.username,
+                  },
+                  inNamespace,
+              )
+            : undefined;
+    const rds =
+        cfg.database.mode === "rds"
+            ? new RdsDatabase(
+                  "rds",
+                  {
+                      namespace: cfg.namespace,
+                      identifier: `mlflow-${cfg.stack}`,
+                      vpcId: cfg.database.rds.vpcId as string,
+                      subnetIds: cfg.database.rds.subnetIds,
+                      allowedCidrBlocks: cfg.database.rds.allowedCidrBlocks,
+                      allowedSecurityGroupIds: cfg.database.rds.allowedSecurityGroupIds,
+                      instanceClass: cfg.database.rds.instanceClass,
+                      allocatedStorage: cfg.database.rds.allocatedStorage,
+                      maxAllocatedStorage: cfg.database.rds.maxAllocatedStorage,
+                      engineVersion: cfg.database.rds.engineVersion,
+                      multiAz: cfg.database.rds.multiAz,
+                      backupRetentionDays: cfg.database.rds.backupRetentionDays,
+                      deletionProtection: cfg.database.rds.deletionProtection,
+                      database: cfg.database.name,
+                      username: cfg.database.username,
+                  },
+                  inNamespace,
+              )
+            : undefined;
+    const backend = rds ?? inCluster;
+    if (!backend) throw new Error("no backend store: database.mode is inCluster but the in-cluster database is retired");
+    const migration =
+        rds && inCluster && cfg.database.migrateFromInCluster
+            ? new DatabaseMigration(
+                  "db-migration",
+                  { namespace: cfg.namespace, sourceSecretName: inCluster.backendStoreSecretName, targetSecretName: rds.backendStoreSecretName, image: cfg.database.inCluster.image },
+                  { dependsOn: [ns, inCluster, rds] },
+              )
+            : undefined;
+
+    // Access: Ingress + basic auth (future state), or cluster-local.
+    const access =
+        cfg.access.mode === "ingress"
+            ? new Access(
+                  "access",
+                  {
+                      namespace: cfg.namespace,
+                      host: cfg.access.ingress.host as string,
+                      className: cfg.access.ingress.className,
+                      tlsSecretName: cfg.access.ingress.tlsSecretName,
+                      clusterIssuer: cfg.access.ingress.clusterIssuer,
+                      annotations: cfg.access.ingress.annotations,
+                      defaultPermission: cfg.access.defaultPermission,
+                      backendStoreSecretName: backend.backendStoreSecretName,
+                      authDatabaseUri: backend.uri(AUTH_DATABASE),
+                      postgresImage: cfg.database.inCluster.image,
+                      ingressControllerNamespace: cfg.cluster.ingressControllerNamespace,
+                      fenceInClusterPostgres: inCluster !== undefined,
+                  },
+                  { dependsOn: [ns, backend, ...(migration ? [migration] : [])] },
+              )
+            : undefined;
 
     const imageRef: pulumi.Input<string> = cfg.image.ref ?? new MlflowImage("mlflow-image", { repositoryName: cfg.image.repositoryName, platform: cfg.image.platform }).ref;
 
@@ -73,12 +150,18 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
             replicas: cfg.trackingServer.replicas,
             workers: cfg.trackingServer.workers,
             resources: cfg.trackingServer.resources,
-            backendStoreSecretName: database.backendStoreSecretName,
+            backendStoreSecretName: backend.backendStoreSecretName,
             artifactRoot: pulumi.interpolate`${store.rootUri}/`,
             aws,
-            extraAllowedHosts: cfg.trackingServer.extraAllowedHosts,
+            serviceAccountAnnotations: roleAnnotation(SERVICE_ACCOUNTS.tracking),
+            extraAllowedHosts: [...cfg.trackingServer.extraAllowedHosts, ...(access?.allowedHosts ?? [])],
+            corsOrigins: access?.corsOrigins,
+            auth: access ? { secretName: access.authSecretName } : undefined,
+            podAnnotations: access ? { "mlflow-platform/auth-config": access.configChecksum } : undefined,
+            // The schema migration (and so the Deployment) waits for a verified copy and the auth database.
+            waitFor: [...(migration ? [migration.job] : []), ...(access ? [access.authDatabaseReady] : [])],
         },
-        { dependsOn: [ns, database] },
+        { dependsOn: [ns, backend] },
     );
 
     const training = new TrainingJobs(
@@ -89,7 +172,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
             trackingUri: tracking.trackingUri,
             experiment: cfg.training.experiment,
             registeredModel: cfg.training.registeredModel,
-            datasetS3Path: cfg.training.dataset.s3Path ?? pulumi.interpolate`${store.rootUri}/${DEFAULT_DATASET_KEY}`,
+            datasetS3Path,
             dvcRemote: cfg.training.dataset.dvcRemote,
             dvcHash: cfg.training.dataset.dvcHash,
             profiles: cfg.training.profiles,
@@ -98,6 +181,8 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
             ttlSecondsAfterFinished: cfg.training.ttlSecondsAfterFinished,
             backoffLimit: cfg.training.backoffLimit,
             aws,
+            serviceAccountAnnotations: roleAnnotation(SERVICE_ACCOUNTS.training),
+            trackingCredentialsSecretName: access?.trackingCredentialsSecretName,
         },
         inNamespace,
     );
@@ -106,11 +191,16 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         stack: cfg.stack,
         namespace: cfg.namespace,
         trackingUri: tracking.trackingUri,
+        externalUrl: access?.externalUrl,
         bucketName: store.bucketName,
         artifactRoot: store.rootUri,
         databaseMode: cfg.database.mode,
+        rdsAddress: rds?.address,
         artifactAuth: cfg.artifactAuth,
+        irsaRoleArns: identity?.roleArns,
         accessMode: cfg.access.mode,
+        adminUsername: access?.adminUsername,
+        adminPassword: access?.adminPassword,
         imageRef,
         trainingTemplates: training.templates,
         portForward: `kubectl port-forward --namespace ${cfg.namespace} svc/${tracking.serviceName} 5000:5000`,

@@ -37,6 +37,7 @@ export class InClusterDatabase extends pulumi.ComponentResource {
     public readonly password: pulumi.Output<string>;
     /** The in-cluster host name. */
     public readonly host: string;
+    private readonly username: string;
 
     constructor(name: string, args: InClusterDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:database:InClusterDatabase", name, {}, opts);
@@ -44,6 +45,7 @@ export class InClusterDatabase extends pulumi.ComponentResource {
         const database = args.database ?? "mlflow";
         const username = args.username ?? "mlflow";
         this.host = postgresHost(args.namespace);
+        this.username = username;
 
         // URL-safe characters only: the password goes into a connection URI.
         const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { ...child, additionalSecretOutputs: ["result"] });
@@ -86,5 +88,10 @@ export class InClusterDatabase extends pulumi.ComponentResource {
         this.passwordSecretName = passwordSecret.metadata.name;
         this.backendStoreSecretName = backendSecret.metadata.name;
         this.registerOutputs({ backendStoreSecretName: this.backendStoreSecretName, host: this.host });
+    }
+
+    /** Secret URI of another database on this server with the same user (e.g. the auth app's). */
+    public uri(database: string): pulumi.Output<string> {
+        return pulumi.secret(this.password.apply((p) => postgresUri({ username: this.username, password: p, host: this.host, database })));
     }
 }

@@ -112,3 +112,33 @@ export function parseS3Uri(uri: string): { bucket: string; key: string } {
     if (!m || !m[1]) throw new Error(`expected an s3://bucket/key URI (got ${JSON.stringify(uri)})`);
     return { bucket: m[1], key: m[2] };
 }
+
+/** The AWS access one Kubernetes service account gets through IRSA. */
+export interface WorkloadAccess {
+    readonly serviceAccount: string;
+    /** What the role is for, for its description. */
+    readonly purpose: string;
+    readonly grants: readonly BucketGrant[];
+}
+
+/**
+ * Least privilege per workload: the tracking server reads and writes artifacts; training reads and writes
+ * artifacts and reads the dataset's prefix; serving only reads.
+ */
+export function workloadAccess(
+    artifactBucket: string,
+    accounts: { tracking: string; training: string; serving: string },
+    datasetS3Path?: string,
+): WorkloadAccess[] {
+    const trainingGrants: BucketGrant[] = [{ bucket: artifactBucket, access: "readWrite" }];
+    if (datasetS3Path) {
+        const { bucket, key } = parseS3Uri(datasetS3Path);
+        const prefix = key.includes("/") ? key.slice(0, key.lastIndexOf("/") + 1) : key;
+        if (bucket !== artifactBucket) trainingGrants.push({ bucket, access: "readOnly", prefix });
+    }
+    return [
+        { serviceAccount: accounts.tracking, purpose: "MLflow tracking server: artifact read/write", grants: [{ bucket: artifactBucket, access: "readWrite" }] },
+        { serviceAccount: accounts.training, purpose: "training jobs: artifact read/write, dataset read", grants: trainingGrants },
+        { serviceAccount: accounts.serving, purpose: "KServe predictors: artifact read-only", grants: [{ bucket: artifactBucket, access: "readOnly" }] },
+    ];
+}

@@ -21,6 +21,8 @@ import {
 } from "./common";
 
 export const TRACKING_SERVICE_NAME = "mlflow";
+/** Pods with this label may reach PostgreSQL through its NetworkPolicy (Jobs that run SQL). */
+export const DB_CLIENT_LABEL = "mlflow-platform/database-client";
 export const TRACKING_PORT = 5000;
 export const COMPONENT = "tracking-server";
 /** Key of the backend-store Secret that holds the SQLAlchemy URI. */
@@ -215,7 +217,7 @@ export function dbUpgradeJob(spec: {
             backoffLimit: 2,
             activeDeadlineSeconds: 1800,
             template: {
-                metadata: { labels: labels("schema-migration") },
+                metadata: { labels: { ...labels("schema-migration"), [DB_CLIENT_LABEL]: "true" } },
                 spec: {
                     restartPolicy: "Never",
                     serviceAccountName: spec.serviceAccountName,

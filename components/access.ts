@@ -1,0 +1,114 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as crypto from "node:crypto";
+import { ACCESS_COMPONENT, authDatabaseJob, basicAuthIni, httpsOrigin, postgresNetworkPolicy, trackingIngress, trackingNetworkPolicy } from "../manifests/access";
+import { meta } from "../manifests/common";
+
+export const AUTH_SECRET = "mlflow-auth";
+export const TRACKING_CREDENTIALS_SECRET = "mlflow-tracking-credentials";
+export const AUTH_DATABASE = "mlflow_auth";
+export const ADMIN_USERNAME = "admin";
+
+export interface AccessArgs {
+    /** Namespace of the tracking server. */
+    readonly namespace: string;
+    /** Public host of the UI/API. */
+    readonly host: string;
+    /** IngressClass. Defaults to `nginx`. */
+    readonly className?: string;
+    /** Existing TLS Secret. Defaults to `mlflow-tls` (issued by cert-manager when clusterIssuer is set). */
+    readonly tlsSecretName?: string;
+    /** cert-manager ClusterIssuer. Defaults to none. */
+    readonly clusterIssuer?: string;
+    /** Extra Ingress annotations. Defaults to none. */
+    readonly annotations?: Readonly<Record<string, string>>;
+    /** Permission of users on resources they did not create. Defaults to `READ`. */
+    readonly defaultPermission?: string;
+    /** Secret whose `uri` is the MLflow database URI (the auth-db Job connects with it). */
+    readonly backendStoreSecretName: pulumi.Input<string>;
+    /** URI of the auth app's own database on the same server (secret). */
+    readonly authDatabaseUri: pulumi.Input<string>;
+    /** PostgreSQL client image of the auth-db Job. Defaults to `postgres:16.10`. */
+    readonly postgresImage?: string;
+    /** Namespace of the ingress controller. Defaults to `ingress-nginx`. */
+    readonly ingressControllerNamespace?: string;
+    /** Fence the in-cluster PostgreSQL too (it exists). Defaults to true. */
+    readonly fenceInClusterPostgres?: boolean;
+}
+
+/**
+ * Ingress + authentication (the future state's access): the Ingress with TLS, MLflow's basic-auth app
+ * (Flask secret key, admin credentials and the auth database, all generated as secrets), the credentials
+ * Secret that training jobs use, and NetworkPolicies that fence PostgreSQL and the tracking server.
+ */
+export class Access extends pulumi.ComponentResource {
+    /** Secret with `flask-secret-key` and `basic_auth.ini`, mounted by the tracking server. */
+    public readonly authSecretName: pulumi.Output<string>;
+    /** Secret with `username`/`password` for in-cluster clients (training jobs). */
+    public readonly trackingCredentialsSecretName: pulumi.Output<string>;
+    public readonly adminUsername: string;
+    public readonly adminPassword: pulumi.Output<string>;
+    /** https://<host> */
+    public readonly externalUrl: string;
+    /** Host headers the tracking server must accept. */
+    public readonly allowedHosts: string[];
+    /** CORS origins of the tracking server. */
+    public readonly corsOrigins: string[];
+    /** The Job creating the auth database: the tracking server waits for it. */
+    public readonly authDatabaseReady: k8s.batch.v1.Job;
+    /** Changes when the auth config changes, to roll the tracking server's pods. */
+    public readonly configChecksum: pulumi.Output<string>;
+
+    constructor(name: string, args: AccessArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlflow-platform:access:Access", name, {}, opts);
+        const child = { parent: this };
+        this.adminUsername = ADMIN_USERNAME;
+        this.externalUrl = httpsOrigin(args.host);
+        this.allowedHosts = [args.host, `${args.host}:443`];
+        this.corsOrigins = [this.externalUrl];
+
+        const flaskKey = new random.RandomPassword(`${name}-flask-secret-key`, { length: 48, special: false }, { ...child, additionalSecretOutputs: ["result"] });
+        const admin = new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, { ...child, additionalSecretOutputs: ["result"] });
+        this.adminPassword = pulumi.secret(admin.result);
+        const ini = pulumi.secret(
+            pulumi.all([args.authDatabaseUri, admin.result]).apply(([databaseUri, adminPassword]) =>
+                basicAuthIni({ databaseUri, adminUsername: ADMIN_USERNAME, adminPassword, defaultPermission: args.defaultPermission ?? "READ" }),
+            ),
+        );
+        this.configChecksum = pulumi.secret(ini.apply((text) => crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)));
+        const authSecret = new k8s.core.v1.Secret(
+            `${name}-auth`,
+            { metadata: meta(AUTH_SECRET, args.namespace, ACCESS_COMPONENT), type: "Opaque", stringData: { "flask-secret-key": pulumi.secret(flaskKey.result), "basic_auth.ini": ini } },
+            child,
+        );
+        const credentials = new k8s.core.v1.Secret(
+            `${name}-tracking-credentials`,
+            { metadata: meta(TRACKING_CREDENTIALS_SECRET, args.namespace, ACCESS_COMPONENT), type: "Opaque", stringData: { username: ADMIN_USERNAME, password: this.adminPassword } },
+            child,
+        );
+        this.authDatabaseReady = new k8s.batch.v1.Job(
+            `${name}-auth-db`,
+            authDatabaseJob({ namespace: args.namespace, image: args.postgresImage ?? "postgres:16.10", backendStoreSecretName: args.backendStoreSecretName, authDatabase: AUTH_DATABASE }),
+            child,
+        );
+        new k8s.networking.v1.Ingress(
+            name,
+            trackingIngress({
+                namespace: args.namespace,
+                host: args.host,
+                className: args.className ?? "nginx",
+                tlsSecretName: args.tlsSecretName,
+                clusterIssuer: args.clusterIssuer,
+                annotations: args.annotations,
+            }),
+            child,
+        );
+        new k8s.networking.v1.NetworkPolicy(`${name}-tracking`, trackingNetworkPolicy(args.namespace, args.ingressControllerNamespace ?? "ingress-nginx"), child);
+        if (args.fenceInClusterPostgres ?? true) new k8s.networking.v1.NetworkPolicy(`${name}-postgres`, postgresNetworkPolicy(args.namespace), child);
+
+        this.authSecretName = authSecret.metadata.name;
+        this.trackingCredentialsSecretName = credentials.metadata.name;
+        this.registerOutputs({ externalUrl: this.externalUrl, authSecretName: this.authSecretName, trackingCredentialsSecretName: this.trackingCredentialsSecretName });
+    }
+}

@@ -1,0 +1,139 @@
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { meta } from "../manifests/common";
+import { postgresUri } from "../manifests/postgres";
+import { BACKEND_URI_KEY } from "../manifests/tracking-server";
+
+export const RDS_BACKEND_SECRET = "mlflow-backend-store-rds";
+
+export interface RdsDatabaseArgs {
+    /** Namespace of the backend-store Secret. */
+    readonly namespace: string;
+    /** Instance identifier. */
+    readonly identifier: string;
+    /** VPC of the cluster. */
+    readonly vpcId: string;
+    /** Private subnets of the DB subnet group (two or more AZs). */
+    readonly subnetIds: readonly string[];
+    /** CIDRs admitted on 5432. Defaults to none. */
+    readonly allowedCidrBlocks?: readonly string[];
+    /** Security groups admitted on 5432. Defaults to none. */
+    readonly allowedSecurityGroupIds?: readonly string[];
+    /** Instance class. Defaults to `db.t4g.medium`. */
+    readonly instanceClass?: string;
+    /** Storage in GiB. Defaults to 50. */
+    readonly allocatedStorage?: number;
+    /** Storage autoscaling ceiling in GiB. Defaults to 200. */
+    readonly maxAllocatedStorage?: number;
+    /** PostgreSQL version (16 or 16.x). Defaults to `16`. */
+    readonly engineVersion?: string;
+    /** Standby in a second AZ. Defaults to true. */
+    readonly multiAz?: boolean;
+    /** Days of automated backups. Defaults to 7 (the minimum allowed here). */
+    readonly backupRetentionDays?: number;
+    /** Refuse deletion of the instance. Defaults to true. */
+    readonly deletionProtection?: boolean;
+    /** Database name. Defaults to `mlflow`. */
+    readonly database?: string;
+    /** Master user. Defaults to `mlflow`. */
+    readonly username?: string;
+}
+
+/** The parameter group family of an engine version: 16.4 → postgres16. */
+export function parameterGroupFamily(engineVersion: string): string {
+    return `postgres${engineVersion.split(".")[0]}`;
+}
+
+/**
+ * Amazon RDS for PostgreSQL 16 (the future state's backend store): private, encrypted, TLS forced by its
+ * parameter group, deletion-protected, backed up, with a final snapshot, in a subnet group of the given
+ * subnets, behind a security group that admits 5432 only from the given CIDRs and security groups. The
+ * instance is `protect`ed. Its backend-store URI (sslmode=require) is in the Secret mlflow-backend-store-rds.
+ */
+export class RdsDatabase extends pulumi.ComponentResource {
+    public readonly backendStoreSecretName: pulumi.Output<string>;
+    public readonly address: pulumi.Output<string>;
+    public readonly instance: aws.rds.Instance;
+    private readonly connection: pulumi.Output<{ username: string; password: string; host: string }>;
+
+    constructor(name: string, args: RdsDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlflow-platform:database:RdsDatabase", name, {}, opts);
+        const child = { parent: this };
+        const database = args.database ?? "mlflow";
+        const username = args.username ?? "mlflow";
+        const engineVersion = args.engineVersion ?? "16";
+
+        const subnets = new aws.rds.SubnetGroup(name, { subnetIds: [...args.subnetIds], description: "mlflow-platform backend store" }, child);
+        const sg = new aws.ec2.SecurityGroup(name, { vpcId: args.vpcId, description: "mlflow-platform backend store: PostgreSQL from the cluster only" }, child);
+        (args.allowedCidrBlocks ?? []).forEach((cidr, i) =>
+            new aws.vpc.SecurityGroupIngressRule(`${name}-cidr-${i}`, { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: 5432, toPort: 5432, cidrIpv4: cidr, description: "PostgreSQL" }, child),
+        );
+        (args.allowedSecurityGroupIds ?? []).forEach((source, i) =>
+            new aws.vpc.SecurityGroupIngressRule(`${name}-sg-${i}`, { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: 5432, toPort: 5432, referencedSecurityGroupId: source, description: "PostgreSQL" }, child),
+        );
+        const params = new aws.rds.ParameterGroup(
+            name,
+            {
+                family: parameterGroupFamily(engineVersion),
+                description: "mlflow-platform: TLS required",
+                parameters: [{ name: "rds.force_ssl", value: "1", applyMethod: "pending-reboot" }],
+            },
+            child,
+        );
+        const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { ...child, additionalSecretOutputs: ["result"] });
+        this.instance = new aws.rds.Instance(
+            name,
+            {
+                identifier: args.identifier,
+                engine: "postgres",
+                engineVersion,
+                instanceClass: args.instanceClass ?? "db.t4g.medium",
+                allocatedStorage: args.allocatedStorage ?? 50,
+                maxAllocatedStorage: args.maxAllocatedStorage ?? 200,
+                storageType: "gp3",
+                storageEncrypted: true,
+                dbName: database,
+                username,
+                password: pulumi.secret(password.result),
+                dbSubnetGroupName: subnets.name,
+                vpcSecurityGroupIds: [sg.id],
+                parameterGroupName: params.name,
+                publiclyAccessible: false,
+                multiAz: args.multiAz ?? true,
+                backupRetentionPeriod: args.backupRetentionDays ?? 7,
+                deletionProtection: args.deletionProtection ?? true,
+                skipFinalSnapshot: false,
+                finalSnapshotIdentifier: `${args.identifier}-final`,
+                copyTagsToSnapshot: true,
+                autoMinorVersionUpgrade: true,
+                performanceInsightsEnabled: true,
+                tags: { "mlflow-platform/purpose": "mlflow-backend-store" },
+            },
+            { ...child, protect: true },
+        );
+        const secret = new k8s.core.v1.Secret(
+            name,
+            {
+                metadata: meta(RDS_BACKEND_SECRET, args.namespace, "database"),
+                type: "Opaque",
+                stringData: {
+                    [BACKEND_URI_KEY]: pulumi.secret(
+                        pulumi.all([password.result, this.instance.address]).apply(([p, host]) => postgresUri({ username, password: p, host, database, sslmode: "require" })),
+                    ),
+                },
+            },
+            child,
+        );
+        this.connection = pulumi.all([password.result, this.instance.address]).apply(([p, host]) => ({ username, password: p, host }));
+        this.address = this.instance.address;
+        this.backendStoreSecretName = secret.metadata.name;
+        this.registerOutputs({ backendStoreSecretName: this.backendStoreSecretName, address: this.address });
+    }
+
+    /** Secret URI (sslmode=require) of another database on this instance (e.g. the auth app's). */
+    public uri(database: string): pulumi.Output<string> {
+        return pulumi.secret(this.connection.apply((c) => postgresUri({ ...c, database, sslmode: "require" })));
+    }
+}

@@ -1,0 +1,57 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { artifactAccessPolicy, irsaTrustPolicy, workloadAccess } from "../lib/iam-policies";
+
+export interface WorkloadIdentityArgs {
+    /** Namespace of the service accounts. */
+    readonly namespace: string;
+    /** IAM OIDC provider of the cluster. */
+    readonly oidcProviderArn: string;
+    /** OIDC issuer URL of the cluster. */
+    readonly oidcIssuerUrl: string;
+    /** The artifact bucket. */
+    readonly bucketName: pulumi.Input<string>;
+    /** s3:// path of the training data, when outside the artifact bucket. Defaults to none. */
+    readonly datasetS3Path?: pulumi.Input<string>;
+    /** Service account names of the three workloads. */
+    readonly serviceAccounts: { readonly tracking: string; readonly training: string; readonly serving: string };
+}
+
+/**
+ * IRSA (the future state's artifact auth): one IAM role per workload, assumable only by
+ * `system:serviceaccount:<namespace>:<sa>` with audience sts.amazonaws.com, each with least privilege on
+ * the bucket. The service accounts carry `eks.amazonaws.com/role-arn`; no pod gets static keys.
+ */
+export class WorkloadIdentity extends pulumi.ComponentResource {
+    /** Service account name → role ARN. */
+    public readonly roleArns: Record<string, pulumi.Output<string>> = {};
+
+    constructor(name: string, args: WorkloadIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlflow-platform:identity:WorkloadIdentity", name, {}, opts);
+        const child = { parent: this };
+        const accounts = [args.serviceAccounts.tracking, args.serviceAccounts.training, args.serviceAccounts.serving];
+        const access = pulumi
+            .all([args.bucketName, args.datasetS3Path])
+            .apply(([bucket, dataset]) => workloadAccess(bucket, args.serviceAccounts, dataset));
+        accounts.forEach((sa, i) => {
+            const role = new aws.iam.Role(
+                `${name}-${sa}`,
+                {
+                    description: access.apply((a) => `mlflow-platform ${a[i].purpose}`),
+                    assumeRolePolicy: JSON.stringify(irsaTrustPolicy(args.oidcProviderArn, args.oidcIssuerUrl, args.namespace, sa)),
+                    maxSessionDuration: 3600,
+                    tags: { "mlflow-platform/service-account": `${args.namespace}/${sa}` },
+                },
+                child,
+            );
+            new aws.iam.RolePolicy(`${name}-${sa}`, { role: role.name, policy: access.apply((a) => JSON.stringify(artifactAccessPolicy(a[i].grants))) }, child);
+            this.roleArns[sa] = role.arn;
+        });
+        this.registerOutputs({ roleArns: this.roleArns });
+    }
+}
+
+/** The ServiceAccount annotation that binds a pod to its IRSA role. */
+export function irsaAnnotation(roleArn: pulumi.Input<string>): Record<string, pulumi.Input<string>> {
+    return { "eks.amazonaws.com/role-arn": roleArn };
+}

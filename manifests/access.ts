@@ -1,0 +1,140 @@
+/**
+ * Access to the tracking server as plain data: the Ingress, MLflow's basic-auth configuration, and the
+ * NetworkPolicies that fence PostgreSQL and the tracking server.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import type { Input } from "@pulumi/pulumi";
+import { containerSecurityContext, labels, meta, podSecurityContext, secretEnv } from "./common";
+import { POSTGRES_COMPONENT, POSTGRES_NAME, POSTGRES_PORT } from "./postgres";
+import { BACKEND_URI_KEY, COMPONENT as TRACKING_COMPONENT, DB_CLIENT_LABEL, TRACKING_PORT, TRACKING_SERVICE_NAME } from "./tracking-server";
+
+export const ACCESS_COMPONENT = "access";
+
+export interface IngressSpec {
+    readonly namespace: string;
+    readonly host: string;
+    readonly className: string;
+    readonly tlsSecretName?: string;
+    readonly clusterIssuer?: string;
+    readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export function trackingIngress(spec: IngressSpec): k8s.types.input.networking.v1.Ingress {
+    const annotations: Record<string, string> = { ...(spec.annotations ?? {}) };
+    if (spec.clusterIssuer) annotations["cert-manager.io/cluster-issuer"] = spec.clusterIssuer;
+    return {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "Ingress",
+        metadata: { ...meta(TRACKING_SERVICE_NAME, spec.namespace, ACCESS_COMPONENT), ...(Object.keys(annotations).length ? { annotations } : {}) },
+        spec: {
+            ingressClassName: spec.className,
+            tls: [{ hosts: [spec.host], secretName: spec.tlsSecretName ?? "mlflow-tls" }],
+            rules: [
+                {
+                    host: spec.host,
+                    http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: TRACKING_SERVICE_NAME, port: { number: TRACKING_PORT } } } }] },
+                },
+            ],
+        },
+    };
+}
+
+/** The https origin of the Ingress host, for CORS. */
+export function httpsOrigin(host: string): string {
+    return `https://${host}`;
+}
+
+/** MLflow's basic-auth app configuration (basic_auth.ini). */
+export function basicAuthIni(p: { databaseUri: string; adminUsername: string; adminPassword: string; defaultPermission: string }): string {
+    return [
+        "[mlflow]",
+        `default_permission = ${p.defaultPermission}`,
+        `database_uri = ${p.databaseUri}`,
+        `admin_username = ${p.adminUsername}`,
+        `admin_password = ${p.adminPassword}`,
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
+        "",
+    ].join("\n");
+}
+
+const selector = (component: string, name = component) => ({ matchLabels: { "app.kubernetes.io/name": name, "app.kubernetes.io/component": component } });
+
+/** PostgreSQL: reachable only from the tracking server and labelled database clients (Jobs), on 5432. */
+export function postgresNetworkPolicy(namespace: string): k8s.types.input.networking.v1.NetworkPolicy {
+    return {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: meta(`${POSTGRES_NAME}-ingress`, namespace, ACCESS_COMPONENT),
+        spec: {
+            podSelector: selector(POSTGRES_COMPONENT, POSTGRES_NAME),
+            policyTypes: ["Ingress"],
+            ingress: [
+                {
+                    from: [{ podSelector: selector(TRACKING_COMPONENT) }, { podSelector: { matchLabels: { [DB_CLIENT_LABEL]: "true" } } }],
+                    ports: [{ protocol: "TCP", port: POSTGRES_PORT }],
+                },
+            ],
+        },
+    };
+}
+
+/** Tracking server: reachable from its own namespace (training jobs among them) and the ingress controller. */
+export function trackingNetworkPolicy(namespace: string, ingressControllerNamespace: Input<string>): k8s.types.input.networking.v1.NetworkPolicy {
+    return {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: meta(`${TRACKING_SERVICE_NAME}-ingress`, namespace, ACCESS_COMPONENT),
+        spec: {
+            podSelector: selector(TRACKING_COMPONENT),
+            policyTypes: ["Ingress"],
+            ingress: [
+                {
+                    from: [{ podSelector: {} }, { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ingressControllerNamespace } } }],
+                    ports: [{ protocol: "TCP", port: TRACKING_PORT }],
+                },
+            ],
+        },
+    };
+}
+
+/** Creates the auth app's database next to MLflow's when it does not exist yet (idempotent). */
+export function authDatabaseJob(p: {
+    namespace: string;
+    image: string;
+    backendStoreSecretName: Input<string>;
+    authDatabase: string;
+}): k8s.types.input.batch.v1.Job {
+    const script = [
+        "set -eu",
+        `exists=$(psql "$MLFLOW_BACKEND_STORE_URI" -Atc "select 1 from pg_database where datname = '${p.authDatabase}'")`,
+        `if [ "$exists" != "1" ]; then psql "$MLFLOW_BACKEND_STORE_URI" -c 'create database ${p.authDatabase}'; fi`,
+        `echo "database ${p.authDatabase} ready"`,
+    ].join("\n");
+    return {
+        apiVersion: "batch/v1",
+        kind: "Job",
+        metadata: meta("mlflow-auth-db", p.namespace, ACCESS_COMPONENT),
+        spec: {
+            backoffLimit: 3,
+            activeDeadlineSeconds: 600,
+            template: {
+                metadata: { labels: { ...labels(ACCESS_COMPONENT, "auth-db"), [DB_CLIENT_LABEL]: "true" } },
+                spec: {
+                    restartPolicy: "Never",
+                    automountServiceAccountToken: false,
+                    securityContext: { ...podSecurityContext(999) },
+                    containers: [
+                        {
+                            name: "create-auth-db",
+                            image: p.image,
+                            command: ["/bin/sh", "-c", script],
+                            env: [secretEnv("MLFLOW_BACKEND_STORE_URI", p.backendStoreSecretName, BACKEND_URI_KEY)],
+                            resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+                            securityContext: containerSecurityContext(),
+                        },
+                    ],
+                },
+            },
+        },
+    };
+}

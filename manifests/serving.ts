@@ -1,0 +1,250 @@
+/**
+ * KServe serving as plain data: one InferenceService per served model (its storageUri already resolved from
+ * the MLflow registry, its lineage in `mlflow.org/*` annotations), the serving ServiceAccount that lets
+ * KServe's storage initializer read the bucket, and the project's `mlflow-pyfunc` ClusterServingRuntime.
+ * The component in components/model-serving.ts only creates them.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Input } from "@pulumi/pulumi";
+import type { Resources, ServedModel } from "../config";
+import type { ResolvedModel } from "../components/registry/resolver";
+import {
+    CLUSTER_SERVING_RUNTIME_KIND,
+    ClusterServingRuntime,
+    INFERENCE_SERVICE_API_VERSION,
+    INFERENCE_SERVICE_KIND,
+    InferenceService,
+    KSERVE_CONTAINER,
+    MODEL_MOUNT_PATH,
+    ProtocolVersion,
+    SERVING_RUNTIME_API_VERSION,
+} from "../components/kserve/types";
+import { AwsCredentialSource, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, TMP_MOUNT, TMP_VOLUME } from "./common";
+
+export const SERVING_COMPONENT = "model-serving";
+export const SERVING_SERVICE_ACCOUNT = "mlflow-serving";
+/** The project's runtime: MLflow's own scoring server over the pyfunc model (images/serving). */
+export const MLFLOW_PYFUNC_RUNTIME = "mlflow-pyfunc";
+/** Port of the runtime's scoring server (KServe's default HTTP port). */
+export const RUNTIME_PORT = 8080;
+/** Default requests/limits of the runtime's container template (each InferenceService sets its own). */
+export const DEFAULT_RUNTIME_RESOURCES: Resources = { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "1", memory: "2Gi" } };
+
+/** Lineage annotations of an InferenceService: what a preview diff shows when a new version goes live. */
+export const LINEAGE = {
+    registeredModel: "mlflow.org/registered-model",
+    version: "mlflow.org/model-version",
+    alias: "mlflow.org/alias",
+    runId: "mlflow.org/run-id",
+    source: "mlflow.org/source",
+} as const;
+
+/** Annotations KServe's credential builder reads (pkg/credentials/s3): on the keys Secret, or on an IRSA ServiceAccount. */
+export const KSERVE_S3 = {
+    endpoint: "serving.kserve.io/s3-endpoint",
+    region: "serving.kserve.io/s3-region",
+    useHttps: "serving.kserve.io/s3-usehttps",
+    verifySsl: "serving.kserve.io/s3-verifyssl",
+} as const;
+/** KServe only reads a ServiceAccount's own s3-* annotations when it carries this one (IRSA). */
+export const IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn";
+
+/**
+ * The inference protocol each known runtime speaks, as KServe names it. The project's `mlflow-pyfunc` runs
+ * `mlflow models serve` (POST /invocations, GET /ping): MLflow's own protocol, neither KServe v1 nor v2, so
+ * neither side declares one (KServe checks protocol compatibility only when both do). `kserve-mlserver`
+ * speaks the Open Inference Protocol (v2) and declares only v2.
+ */
+export const RUNTIME_PROTOCOLS: Readonly<Record<string, ProtocolVersion | undefined>> = {
+    [MLFLOW_PYFUNC_RUNTIME]: undefined,
+    "kserve-mlserver": "v2",
+};
+
+/** The protocolVersion an InferenceService on `runtime` declares; undefined for MLflow's scoring server and unknown runtimes. */
+export function protocolVersionFor(runtime: string): ProtocolVersion | undefined {
+    return RUNTIME_PROTOCOLS[runtime];
+}
+
+/** KServe's InferenceService name rule (a DNS-1035 label: starts with a letter). */
+const ISVC_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/** The `mlflow.org/*` annotations of one served model; only the fields that are known. */
+export function lineageAnnotations(model: ServedModel, resolved: ResolvedModel): Record<string, string> {
+    const out: Record<string, string> = {};
+    const put = (key: string, value: string | undefined) => {
+        if (value !== undefined && value !== "") out[key] = value;
+    };
+    put(LINEAGE.registeredModel, resolved.name || model.registeredModel);
+    put(LINEAGE.version, resolved.version);
+    put(LINEAGE.alias, resolved.alias ?? model.alias);
+    put(LINEAGE.runId, resolved.runId);
+    put(LINEAGE.source, resolved.source);
+    return out;
+}
+
+export interface InferenceServiceOptions {
+    readonly namespace: string;
+    readonly serviceAccountName: Input<string>;
+    /** Runtime of a model that names none (serving.runtime). */
+    readonly runtime: string;
+    /** uid/gid of the predictor pod. Defaults to 10001. */
+    readonly uid?: number;
+}
+
+/** Throws unless `resolved` is the lookup of `model` and points at S3. */
+export function checkResolved(model: ServedModel, resolved: ResolvedModel): void {
+    if (!ISVC_NAME.test(model.name) || model.name.length > 63)
+        throw new Error(`serving.models: InferenceService name "${model.name}" is invalid: KServe needs a DNS-1035 label (lower-case letters, digits and '-', starting with a letter, at most 63 characters)`);
+    const expected = model.registeredModel || model.name;
+    if (resolved.name !== expected)
+        throw new Error(`serving model "${model.name}": the resolved model is "${resolved.name}" but serving.models names "${expected}" (resolved list not in serving.models order?)`);
+    if (!/^s3:\/\/[^/]+/.test(resolved.storageUri))
+        throw new Error(`serving model "${model.name}": storageUri must be an s3:// URI, got "${resolved.storageUri}"`);
+}
+
+/** The InferenceService of one served model, its storageUri from the registry lookup. */
+export function inferenceService(model: ServedModel, resolved: ResolvedModel, opts: InferenceServiceOptions): InferenceService {
+    checkResolved(model, resolved);
+    const runtime = model.runtime ?? opts.runtime;
+    const protocolVersion = protocolVersionFor(runtime);
+    return {
+        apiVersion: INFERENCE_SERVICE_API_VERSION,
+        kind: INFERENCE_SERVICE_KIND,
+        metadata: { name: model.name, namespace: opts.namespace, labels: labels(SERVING_COMPONENT, model.name), annotations: lineageAnnotations(model, resolved) },
+        spec: {
+            predictor: {
+                serviceAccountName: opts.serviceAccountName,
+                minReplicas: model.minReplicas,
+                maxReplicas: model.maxReplicas,
+                ...(model.canaryTrafficPercent !== undefined ? { canaryTrafficPercent: model.canaryTrafficPercent } : {}),
+                securityContext: podSecurityContext(opts.uid),
+                model: {
+                    modelFormat: { name: "mlflow" },
+                    ...(protocolVersion ? { protocolVersion } : {}),
+                    runtime,
+                    storageUri: resolved.storageUri,
+                    resources: resourceRequirements(model.resources),
+                    // No readOnlyRootFilesystem here: it would override the runtime's own setting.
+                    securityContext: { allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+                },
+            },
+        },
+    };
+}
+
+/** Applies f to a plain value directly (so pure callers get plain data), to an Output/Promise through apply. */
+function mapInput<T, U>(value: Input<T>, f: (v: T) => U): Input<U> {
+    if (pulumi.Output.isInstance(value) || value instanceof Promise) return pulumi.output(value).apply((v) => f(v as T));
+    return f(value as T);
+}
+
+/** The public S3 endpoint (host, no scheme) of a region. */
+export function awsS3Endpoint(region: string): string {
+    return `s3.${region}.amazonaws.com${region.startsWith("cn-") ? ".cn" : ""}`;
+}
+
+/** Splits an endpoint such as http://minio.mlflow:9000 into KServe's host[:port] and whether it is https. */
+export function s3EndpointParts(endpoint: string): { host: string; https: boolean } {
+    const m = /^(https?):\/\/([^/]+)\/?$/.exec(endpoint.trim());
+    if (m) return { host: m[2], https: m[1] === "https" };
+    if (/^[^/:]+(:[0-9]+)?$/.test(endpoint.trim())) return { host: endpoint.trim(), https: true };
+    throw new Error(`S3 endpoint "${endpoint}" is invalid: use http(s)://host[:port] or host[:port]`);
+}
+
+/**
+ * KServe's S3 annotations: the endpoint (the configured one for MinIO, else s3.<region>.amazonaws.com),
+ * the region, https and certificate checks. Empty without region and endpoint (KServe's configmap applies).
+ */
+export function kserveS3Annotations(src: Pick<AwsCredentialSource, "region" | "s3Endpoint">): Record<string, Input<string>> {
+    const out: Record<string, Input<string>> = {};
+    if (src.s3Endpoint !== undefined) {
+        const parts = mapInput(src.s3Endpoint, s3EndpointParts);
+        out[KSERVE_S3.endpoint] = mapInput(parts, (p) => p.host);
+        out[KSERVE_S3.useHttps] = mapInput(parts, (p) => (p.https ? "1" : "0"));
+        out[KSERVE_S3.verifySsl] = mapInput(parts, (p) => (p.https ? "1" : "0"));
+    } else if (src.region !== undefined) {
+        out[KSERVE_S3.endpoint] = mapInput(src.region, awsS3Endpoint);
+        out[KSERVE_S3.useHttps] = "1";
+        out[KSERVE_S3.verifySsl] = "1";
+    }
+    if (src.region !== undefined) out[KSERVE_S3.region] = src.region;
+    return out;
+}
+
+/** a, then b over it; plain when b is plain. */
+function mergeAnnotations(a: Record<string, Input<string>>, b?: Input<Record<string, Input<string>>>): Input<Record<string, Input<string>>> {
+    if (b === undefined) return a;
+    if (pulumi.Output.isInstance(b) || b instanceof Promise) return pulumi.output(b).apply((bb) => pulumi.output({ ...a, ...bb }));
+    return { ...a, ...b };
+}
+
+export interface ServingServiceAccountOptions {
+    readonly namespace: string;
+    /** Static keys: `keysSecretName` (listed in `secrets:`); IRSA: none. Region/endpoint become KServe's s3-* annotations. */
+    readonly aws: AwsCredentialSource;
+    /** More annotations, e.g. eks.amazonaws.com/role-arn (IRSA). */
+    readonly annotations?: Input<Record<string, Input<string>>>;
+}
+
+/**
+ * The predictor pods' ServiceAccount `mlflow-serving`. Current state: the keys Secret in `secrets:` (KServe
+ * reads AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY from it for the storage initializer). Future state (IRSA):
+ * the role annotation and no Secret. The s3-* annotations are on it in both states.
+ */
+export function servingServiceAccount(opts: ServingServiceAccountOptions): k8s.core.v1.ServiceAccountArgs {
+    const annotations = mergeAnnotations(kserveS3Annotations(opts.aws), opts.annotations);
+    const staticKeys = opts.aws.keysSecretName !== undefined;
+    return {
+        metadata: { ...meta(SERVING_SERVICE_ACCOUNT, opts.namespace, SERVING_COMPONENT), annotations },
+        ...(staticKeys ? { secrets: [{ name: opts.aws.keysSecretName }] } : {}),
+        automountServiceAccountToken: !staticKeys,
+    };
+}
+
+export interface ClusterServingRuntimeOptions {
+    /** Image of images/serving (MLflow with the model's dependencies). */
+    readonly image: Input<string>;
+    /** Defaults to `mlflow-pyfunc`. */
+    readonly name?: string;
+    /** Defaults to DEFAULT_RUNTIME_RESOURCES. */
+    readonly resources?: Resources;
+}
+
+/** The scoring server's command line: the model KServe downloaded, MLflow's server, no per-model environment. */
+export function runtimeCommand(): string[] {
+    return ["mlflow", "models", "serve", "-m", MODEL_MOUNT_PATH, "-h", "0.0.0.0", "-p", String(RUNTIME_PORT), "--env-manager", "local"];
+}
+
+/**
+ * The project's ClusterServingRuntime: MLflow's scoring server over `/mnt/models`, for modelFormat mlflow
+ * (version 3), non-root with a read-only root filesystem and a writable /tmp. No protocolVersions: see
+ * RUNTIME_PROTOCOLS.
+ */
+export function clusterServingRuntime(opts: ClusterServingRuntimeOptions): ClusterServingRuntime {
+    const name = opts.name ?? MLFLOW_PYFUNC_RUNTIME;
+    const [command, ...args] = runtimeCommand();
+    return {
+        apiVersion: SERVING_RUNTIME_API_VERSION,
+        kind: CLUSTER_SERVING_RUNTIME_KIND,
+        metadata: { name, labels: labels(SERVING_COMPONENT, name) },
+        spec: {
+            supportedModelFormats: [{ name: "mlflow", version: "3", autoSelect: true }],
+            containers: [
+                {
+                    name: KSERVE_CONTAINER,
+                    image: opts.image,
+                    command: [command],
+                    args,
+                    env: [env("HOME", "/tmp"), env("PYTHONDONTWRITEBYTECODE", "1")],
+                    ports: [{ name: "http1", containerPort: RUNTIME_PORT, protocol: "TCP" }],
+                    readinessProbe: { httpGet: { path: "/ping", port: RUNTIME_PORT }, periodSeconds: 10, failureThreshold: 3 },
+                    resources: resourceRequirements(opts.resources ?? DEFAULT_RUNTIME_RESOURCES),
+                    securityContext: containerSecurityContext(true),
+                    volumeMounts: [TMP_MOUNT],
+                },
+            ],
+            volumes: [TMP_VOLUME],
+        },
+    };
+}
