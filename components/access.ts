@@ -76,7 +76,8 @@ export class Access extends pulumi.ComponentResource {
                 basicAuthIni({ databaseUri, adminUsername: ADMIN_USERNAME, adminPassword, defaultPermission: args.defaultPermission ?? "READ" }),
             ),
         );
-        this.configChecksum = pulumi.secret(ini.apply((text) => crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)));
+        // A digest is not the secret: unsecret it, or Pulumi would hide the Deployment's whole spec in diffs.
+        this.configChecksum = pulumi.unsecret(ini.apply((text) => crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)));
         const authSecret = new k8s.core.v1.Secret(
             `${name}-auth`,
             { metadata: meta(AUTH_SECRET, args.namespace, ACCESS_COMPONENT), type: "Opaque", stringData: { "flask-secret-key": pulumi.secret(flaskKey.result), "basic_auth.ini": ini } },

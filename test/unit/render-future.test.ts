@@ -1,0 +1,136 @@
+import * as assert from "node:assert/strict";
+import { changedPaths, diffRenders, formatDiff } from "../../lib/diff";
+import type { RenderResult } from "../../lib/render";
+import { isBuiltIn, validateKubernetesObject } from "../support/k8s-validate";
+import { allStrings, containersOf, findObject, render, resourcesOfType } from "../support/render";
+
+describe("render: prod stack (future state)", () => {
+    let r: RenderResult;
+    before(async () => {
+        r = await render("prod");
+    });
+    it("every Kubernetes object is valid against its schema", () => {
+        for (const o of r.kubernetes.filter(isBuiltIn)) validateKubernetesObject(o);
+    });
+    it("RDS: encrypted, private, deletion-protected, >= 7 days of backups, final snapshot, TLS forced, protected", () => {
+        const [db] = resourcesOfType(r, "aws:rds/instance:Instance");
+        assert.equal(db.inputs.storageEncrypted, true);
+        assert.equal(db.inputs.publiclyAccessible, false);
+        assert.equal(db.inputs.deletionProtection, true);
+        assert.ok((db.inputs.backupRetentionPeriod as number) >= 7);
+        assert.equal(db.inputs.skipFinalSnapshot, false);
+        assert.equal(db.inputs.finalSnapshotIdentifier, "mlflow-prod-final");
+        assert.equal(db.inputs.password, "[secret]");
+        assert.deepEqual(db.options, { protect: true });
+        const [pg] = resourcesOfType(r, "aws:rds/parameterGroup:ParameterGroup");
+        assert.deepEqual(pg.inputs.parameters, [{ name: "rds.force_ssl", value: "1", applyMethod: "pending-reboot" }]);
+        assert.equal(pg.inputs.family, "postgres16");
+    });
+    it("RDS admits 5432 only from the configured security group", () => {
+        const rules = resourcesOfType(r, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+        assert.equal(rules.length, 1);
+        assert.equal(rules[0].inputs.referencedSecurityGroupId, "sg-0123456789abcdef0");
+        assert.equal(rules[0].inputs.fromPort, 5432);
+        assert.equal(rules[0].inputs.cidrIpv4, undefined);
+    });
+    it("no static AWS keys anywhere: no IAM user or access key, no keys Secret, no key env vars", () => {
+        assert.equal(resourcesOfType(r, "aws:iam/user:User").length, 0);
+        assert.equal(resourcesOfType(r, "aws:iam/accessKey:AccessKey").length, 0);
+        assert.ok(!r.kubernetes.some((o) => o.kind === "Secret" && o.metadata.name === "mlflow-aws-credentials"));
+        const envNames = r.kubernetes.filter((o) => ["Deployment", "Job", "CronJob", "StatefulSet"].includes(o.kind)).flatMap((o) => containersOf(o).flatMap((c) => ((c.env ?? []) as { name: string }[]).map((e) => e.name)));
+        assert.ok(!envNames.includes("AWS_ACCESS_KEY_ID") && !envNames.includes("AWS_SECRET_ACCESS_KEY"));
+    });
+    it("IRSA roles trust exactly system:serviceaccount:mlflow:<sa>, and those accounts carry the role ARN", () => {
+        const roles = resourcesOfType(r, "aws:iam/role:Role");
+        assert.equal(roles.length, 3);
+        for (const role of roles) {
+            const trust = JSON.parse(role.inputs.assumeRolePolicy as string);
+            const cond = trust.Statement[0].Condition.StringEquals as Record<string, string>;
+            const sub = Object.entries(cond).find(([k]) => k.endsWith(":sub"))?.[1];
+            assert.match(String(sub), /^system:serviceaccount:mlflow:mlflow(-training|-serving)?$/);
+            assert.equal(Object.entries(cond).find(([k]) => k.endsWith(":aud"))?.[1], "sts.amazonaws.com");
+        }
+        for (const sa of ["mlflow", "mlflow-training"]) {
+            const obj = findObject(r, "ServiceAccount", sa);
+            assert.equal((obj.metadata.annotations as Record<string, string>)["eks.amazonaws.com/role-arn"], `arn:aws:iam::123456789012:role/workload-identity-${sa}`);
+        }
+    });
+    it("serving role is read-only; tracking role reads and writes", () => {
+        const policy = (name: string) => JSON.stringify(resourcesOfType(r, "aws:iam/rolePolicy:RolePolicy").find((p) => p.name === name)?.inputs.policy);
+        assert.doesNotMatch(policy("workload-identity-mlflow-serving"), /PutObject|DeleteObject/);
+        assert.match(policy("workload-identity-mlflow"), /PutObject/);
+    });
+    it("Ingress with TLS and the tracking server behind basic auth with the host allowed", () => {
+        const ing = findObject(r, "Ingress", "mlflow");
+        const spec = ing.spec as { tls: { hosts: string[] }[]; rules: { host: string }[]; ingressClassName: string };
+        assert.deepEqual(spec.tls[0].hosts, ["mlflow.example.com"]);
+        assert.equal(spec.rules[0].host, "mlflow.example.com");
+        assert.equal((ing.metadata.annotations as Record<string, string>)["cert-manager.io/cluster-issuer"], "letsencrypt-prod");
+        const c = containersOf(findObject(r, "Deployment", "mlflow"))[0] as { args: string[] };
+        assert.equal(c.args[c.args.indexOf("--app-name") + 1], "basic-auth");
+        assert.ok(c.args[c.args.indexOf("--allowed-hosts") + 1].split(",").includes("mlflow.example.com"));
+        assert.equal(c.args[c.args.indexOf("--cors-allowed-origins") + 1], "https://mlflow.example.com");
+    });
+    it("training jobs authenticate from the credentials Secret", () => {
+        const env = containersOf(findObject(r, "CronJob", "train-baseline"))[0].env as { name: string; valueFrom?: { secretKeyRef: { name: string } } }[];
+        assert.equal(env.find((e) => e.name === "MLFLOW_TRACKING_PASSWORD")?.valueFrom?.secretKeyRef.name, "mlflow-tracking-credentials");
+    });
+    it("NetworkPolicy fences the tracking server; retired in-cluster PostgreSQL has neither StatefulSet nor policy", () => {
+        findObject(r, "NetworkPolicy", "mlflow-ingress");
+        assert.ok(!r.kubernetes.some((o) => o.kind === "StatefulSet"));
+        assert.ok(!r.kubernetes.some((o) => o.kind === "NetworkPolicy" && o.metadata.name === "postgres-ingress"));
+    });
+    it("no plaintext credentials", () => {
+        assert.ok(!allStrings([r.resources, r.outputs]).some((s) => s.startsWith("mockpw") || /postgresql:\/\/[^:]+:[^@[]+@/.test(s)));
+        assert.equal(r.outputs.adminPassword, "[secret]");
+    });
+});
+
+describe("transitions: each switch alone, checked with the offline diff", () => {
+    it("dev → rds with the copy adds RDS and the copy Job, removes no StatefulSet or volume, moves the backend Secret", async () => {
+        const d = diffRenders((await render("dev")).resources, (await render("dev", ["database.mode=rds", "database.migrateFromInCluster=true"])).resources);
+        const added = d.added.map((a) => a.type);
+        assert.ok(added.includes("aws:rds/instance:Instance"));
+        assert.ok(added.includes("kubernetes:batch/v1:Job"));
+        assert.deepEqual(d.removed, []);
+        const dep = d.changed.find((c) => c.type === "kubernetes:apps/v1:Deployment");
+        assert.deepEqual(dep?.fields, ["spec.template.spec.containers[mlflow].env[MLFLOW_BACKEND_STORE_URI].valueFrom.secretKeyRef.name"]);
+    });
+    it("the tracking server's schema migration waits for the copy Job", async () => {
+        const r = await render("dev", ["database.mode=rds", "database.migrateFromInCluster=true"]);
+        const copy = findObject(r, "Job", "mlflow-db-migrate");
+        assert.equal((copy.spec as { backoffLimit: number }).backoffLimit, 0);
+        assert.match(JSON.stringify(findObject(r, "ConfigMap", "mlflow-db-migrate").data), /pg_dump/);
+    });
+    it("retiring the in-cluster database removes the StatefulSet but it is retained on delete", async () => {
+        const before = await render("dev", ["database.mode=rds"]);
+        const after = await render("dev", ["database.mode=rds", "database.retireInCluster=true"]);
+        const d = diffRenders(before.resources, after.resources);
+        assert.ok(d.removed.some((x) => x.type === "kubernetes:apps/v1:StatefulSet"));
+        assert.deepEqual(resourcesOfType(before, "kubernetes:apps/v1:StatefulSet")[0].options, { retainOnDelete: true });
+    });
+    it("staticKeys → irsa removes the IAM user and keys Secret, adds three roles, touches no database resource", async () => {
+        const d = diffRenders(
+            (await render("dev")).resources,
+            (await render("dev", ["artifactAuth=irsa", "cluster.oidcProviderArn=arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC", "cluster.oidcIssuerUrl=https://oidc.eks.eu-west-1.amazonaws.com/id/ABC"])).resources,
+        );
+        assert.deepEqual(d.removed.map((x) => x.type).sort(), ["aws:iam/accessKey:AccessKey", "aws:iam/user:User", "aws:iam/userPolicy:UserPolicy", "kubernetes:core/v1:Secret", "mlflow-platform:identity:StaticArtifactCredentials"].sort());
+        assert.equal(d.added.filter((x) => x.type === "aws:iam/role:Role").length, 3);
+        assert.ok(!d.changed.some((c) => c.type.startsWith("aws:rds") || c.type === "kubernetes:apps/v1:StatefulSet"));
+    });
+    it("clusterLocal → ingress adds the Ingress and auth, changes the tracking server args", async () => {
+        const d = diffRenders(
+            (await render("dev")).resources,
+            (await render("dev", ["access.mode=ingress", "access.auth=basic", "access.ingress.host=mlflow.example.com", "access.ingress.clusterIssuer=le"])).resources,
+        );
+        assert.ok(d.added.some((x) => x.type === "kubernetes:networking.k8s.io/v1:Ingress"));
+        assert.ok(d.added.some((x) => x.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy"));
+        assert.deepEqual(d.removed, []);
+    });
+    it("changedPaths compares named lists by name and reports leaves", () => {
+        assert.deepEqual(changedPaths({ a: [{ name: "x", v: 1 }, { name: "y", v: 2 }] }, { a: [{ name: "y", v: 3 }, { name: "x", v: 1 }] }), ["a[y].v"]);
+        assert.deepEqual(changedPaths({ a: 1, b: { c: 2 } }, { a: 1, b: { c: 2 } }), []);
+        assert.deepEqual(changedPaths({ s: "[secret]" }, { s: "[secret]" }), []);
+        assert.match(formatDiff({ added: [{ type: "t", name: "n" }], removed: [], changed: [] }), /^\+ t n\n1 to add, 0 to remove, 0 to change$/);
+    });
+});
