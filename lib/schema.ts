@@ -224,7 +224,7 @@ export function referenceRows(spec: Spec, key: string): { key: string; type: str
     const typeName = (s: Spec): string => {
         switch (s.kind) {
             case "string":
-                return s.enum ? s.enum.map((e) => `\`${e}\``).join(" \\| ") : s.secret ? "string (secret)" : "string";
+                return s.enum ? s.enum.map((e) => `\`${e}\``).join(" | ") : s.secret ? "string (secret)" : "string";
             case "number":
                 return s.integer ? "integer" : "number";
             case "array":

@@ -1,5 +1,8 @@
 import * as assert from "node:assert/strict";
 import { ConfigError, configSpec, parseConfig, secretPaths } from "../../config";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { configReference, REFERENCE_PATH } from "../../cli/config-reference";
 import { didYouMean, editDistance, referenceRows } from "../../lib/schema";
 
 const dev = { artifactStore: {}, database: { mode: "inCluster" } };
@@ -143,5 +146,11 @@ describe("config: schema helpers", () => {
         assert.ok(mode);
         assert.equal(mode.default, '`"inCluster"`');
         assert.ok(rows.some((r) => r.key === "mlflow-platform.training.profiles[].params"));
+    });
+});
+
+describe("config: generated reference", () => {
+    it("docs/config-reference.md is up to date with config.ts", () => {
+        assert.equal(fs.readFileSync(path.join(__dirname, "..", "..", REFERENCE_PATH), "utf8"), configReference(), "run npx tsx cli/config-reference.ts");
     });
 });
