@@ -411,6 +411,9 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
         if (profileNames.has(p.name)) add(`training.profiles[${i}].name`, `must be unique (got "${p.name}" twice)`);
         profileNames.add(p.name);
     });
+    const bucketKnown = c.artifactStore.mode === "minio" || c.artifactStore.bucketName !== undefined || c.serving.allowedStoragePrefixes.length > 0;
+    if (c.serving.models.length > 0 && !bucketKnown)
+        add("artifactStore.bucketName", `is required when serving.models is set: registry storage URIs are only accepted inside the artifact bucket (or set serving.allowedStoragePrefixes)`);
     const modelNames = new Set<string>();
     c.serving.models.forEach((m, i) => {
         const path = `serving.models[${i}]`;

@@ -112,12 +112,16 @@ describe("config: rules across keys", () => {
         assert.deepEqual(errs.map((e) => e.split(" ")[0]), ["mlflow-platform:access.ingress.host", "mlflow-platform:access.auth", "mlflow-platform:access.ingress.tlsSecretName"]);
     });
     it("a served model sets exactly one of alias, version, storageUri", () => {
-        assert.match(errorsOf({ serving: { models: [{ name: "m", alias: "production", version: "3" }] } })[0], /serving\.models\[0\] must set exactly one of alias, version or storageUri \(got alias and version\)/);
-        assert.match(errorsOf({ serving: { models: [{ name: "m" }] } })[0], /\(got none\)/);
+        assert.match(errorsOf({ artifactStore: { bucketName: "b-1" }, serving: { models: [{ name: "m", alias: "production", version: "3" }] } })[0], /serving\.models\[0\] must set exactly one of alias, version or storageUri \(got alias and version\)/);
+        assert.match(errorsOf({ artifactStore: { bucketName: "b-1" }, serving: { models: [{ name: "m" }] } })[0], /\(got none\)/);
     });
     it("served model and profile names are unique", () => {
-        assert.match(errorsOf({ serving: { models: [{ name: "m", alias: "a" }, { name: "m", alias: "b" }] } })[0], /serving\.models\[1\]\.name must be unique/);
+        assert.match(errorsOf({ artifactStore: { bucketName: "b-1" }, serving: { models: [{ name: "m", alias: "a" }, { name: "m", alias: "b" }] } })[0], /serving\.models\[1\]\.name must be unique/);
         assert.match(errorsOf({ training: { profiles: [{ name: "p", params: {} }, { name: "p", params: {} }] } })[0], /training\.profiles\[1\]\.name must be unique/);
+    });
+    it("served models need a known artifact bucket to check storage URIs against", () => {
+        assert.match(errorsOf({ serving: { models: [{ name: "m", alias: "production" }] } })[0], /^mlflow-platform:artifactStore\.bucketName is required when serving\.models is set/);
+        assert.doesNotThrow(() => parseConfig({ serving: { allowedStoragePrefixes: ["s3://models-bucket"], models: [{ name: "m", alias: "production" }] } }, "t"));
     });
     it("image.build false needs image.ref", () => {
         assert.match(errorsOf({ image: { build: false } })[0], /^mlflow-platform:image\.ref is required when image\.build is false/);
