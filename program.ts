@@ -3,7 +3,8 @@
  * manifests/ and lib/; the components only create resources.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { PlatformConfig } from "./config";
+import { ConfigError, PlatformConfig } from "./config";
+import { MinioStore } from "./components/minio-store";
 import { ArtifactStore } from "./components/artifact-store";
 import { InClusterDatabase } from "./components/in-cluster-database";
 import { MlflowImage } from "./components/mlflow-image";
@@ -25,44 +26,16 @@ export const SERVICE_ACCOUNTS = { tracking: TRACKING_SERVICE_ACCOUNT, training: 
 
 /** Creates the whole platform for one stack and returns its outputs. */
 export async function platform(cfg: PlatformConfig): Promise<Record<string, unknown>> {
-    if (cfg.artifactStore.mode === "minio") throw new Error("not implemented yet: artifactStore.mode=minio");
-    const region = awsRegion(cfg);
-    if (!region) throw new Error("mlflow-platform needs an AWS region: set aws:region (pulumi config set aws:region eu-west-1) or mlflow-platform:cluster.region");
+    const local = cfg.artifactStore.mode === "minio";
+    // MinIO needs a region for request signing only; S3 stacks need the real one.
+    const region = local ? "us-east-1" : awsRegion(cfg);
+    if (!region) throw new ConfigError([{ key: "aws:region", message: "aws:region is required for an S3 artifact store: pulumi config set aws:region eu-west-1 (or set mlflow-platform:cluster.region)" }]);
 
     const ns = new PlatformNamespace("namespace", { name: cfg.namespace });
     const inNamespace = { dependsOn: [ns] };
-
-    const store = new ArtifactStore("artifacts", {
-        bucketName: cfg.artifactStore.bucketName,
-        bucketPrefix: `mlflow-artifacts-${cfg.stack}-`,
-        forceDestroy: cfg.artifactStore.forceDestroy,
-        noncurrentVersionDays: cfg.artifactStore.noncurrentVersionDays,
-        abortIncompleteUploadDays: cfg.artifactStore.abortIncompleteUploadDays,
-        kmsKeyArn: cfg.artifactStore.kmsKeyArn,
-    });
-    const datasetS3Path = cfg.training.dataset.s3Path ?? pulumi.interpolate`${store.rootUri}/${DEFAULT_DATASET_KEY}`;
-
-    // Artifact auth: static keys in a Secret (current state) or one IRSA role per workload (future state).
-    const identity =
-        cfg.artifactAuth === "irsa"
-            ? new WorkloadIdentity("workload-identity", {
-                  namespace: cfg.namespace,
-                  oidcProviderArn: cfg.cluster.oidcProviderArn as string,
-                  oidcIssuerUrl: cfg.cluster.oidcIssuerUrl as string,
-                  bucketName: store.bucketName,
-                  datasetS3Path,
-                  serviceAccounts: SERVICE_ACCOUNTS,
-              })
-            : undefined;
-    const credentials =
-        cfg.artifactAuth === "staticKeys"
-            ? new StaticArtifactCredentials(
-                  "artifact-credentials",
-                  { namespace: cfg.namespace, bucketName: store.bucketName, accessKeyId: cfg.staticKeys.accessKeyId, secretAccessKey: cfg.staticKeys.secretAccessKey },
-                  inNamespace,
-              )
-            : undefined;
-    const aws: AwsCredentialSource = { keysSecretName: credentials?.secretName, region };
+    const artifacts = local ? minioArtifacts(cfg, inNamespace) : s3Artifacts(cfg, region, inNamespace);
+    const { aws, identity } = artifacts;
+    const datasetS3Path = artifacts.datasetS3Path;
     const roleAnnotation = (sa: string) => (identity ? irsaAnnotation(identity.roleArns[sa]) : undefined);
 
     // Backend store: the in-cluster PostgreSQL stays (retained) next to RDS until database.retireInCluster.
@@ -151,7 +124,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
             workers: cfg.trackingServer.workers,
             resources: cfg.trackingServer.resources,
             backendStoreSecretName: backend.backendStoreSecretName,
-            artifactRoot: pulumi.interpolate`${store.rootUri}/`,
+            artifactRoot: pulumi.interpolate`${artifacts.rootUri}/`,
             aws,
             serviceAccountAnnotations: roleAnnotation(SERVICE_ACCOUNTS.tracking),
             extraAllowedHosts: [...cfg.trackingServer.extraAllowedHosts, ...(access?.allowedHosts ?? [])],
@@ -159,7 +132,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
             auth: access ? { secretName: access.authSecretName } : undefined,
             podAnnotations: access ? { "mlflow-platform/auth-config": access.configChecksum } : undefined,
             // The schema migration (and so the Deployment) waits for a verified copy and the auth database.
-            waitFor: [...(migration ? [migration.job] : []), ...(access ? [access.authDatabaseReady] : [])],
+            waitFor: [...(migration ? [migration.job] : []), ...(access ? [access.authDatabaseReady] : []), ...artifacts.waitFor],
         },
         { dependsOn: [ns, backend] },
     );
@@ -192,8 +165,10 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         namespace: cfg.namespace,
         trackingUri: tracking.trackingUri,
         externalUrl: access?.externalUrl,
-        bucketName: store.bucketName,
-        artifactRoot: store.rootUri,
+        artifactStore: cfg.artifactStore.mode,
+        bucketName: artifacts.bucketName,
+        artifactRoot: artifacts.rootUri,
+        s3Endpoint: aws.s3Endpoint,
         databaseMode: cfg.database.mode,
         rdsAddress: rds?.address,
         artifactAuth: cfg.artifactAuth,
@@ -204,6 +179,60 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         imageRef,
         trainingTemplates: training.templates,
         portForward: `kubectl port-forward --namespace ${cfg.namespace} svc/${tracking.serviceName} 5000:5000`,
+    };
+}
+
+/** Where artifacts live and how pods reach them. */
+interface ArtifactBackend {
+    readonly bucketName: pulumi.Input<string>;
+    readonly rootUri: pulumi.Input<string>;
+    readonly datasetS3Path: pulumi.Input<string>;
+    readonly aws: AwsCredentialSource;
+    readonly identity?: WorkloadIdentity;
+    /** Resources that must exist before anything writes artifacts. */
+    readonly waitFor: pulumi.Resource[];
+}
+
+/** S3 bucket plus static keys (current state) or IRSA roles (future state). */
+function s3Artifacts(cfg: PlatformConfig, region: string, inNamespace: pulumi.CustomResourceOptions): ArtifactBackend {
+    const store = new ArtifactStore("artifacts", {
+        bucketName: cfg.artifactStore.bucketName,
+        bucketPrefix: `mlflow-artifacts-${cfg.stack}-`,
+        forceDestroy: cfg.artifactStore.forceDestroy,
+        noncurrentVersionDays: cfg.artifactStore.noncurrentVersionDays,
+        abortIncompleteUploadDays: cfg.artifactStore.abortIncompleteUploadDays,
+        kmsKeyArn: cfg.artifactStore.kmsKeyArn,
+    });
+    const datasetS3Path = cfg.training.dataset.s3Path ?? pulumi.interpolate`${store.rootUri}/${DEFAULT_DATASET_KEY}`;
+    if (cfg.artifactAuth === "irsa") {
+        const identity = new WorkloadIdentity("workload-identity", {
+            namespace: cfg.namespace,
+            oidcProviderArn: cfg.cluster.oidcProviderArn as string,
+            oidcIssuerUrl: cfg.cluster.oidcIssuerUrl as string,
+            bucketName: store.bucketName,
+            datasetS3Path,
+            serviceAccounts: SERVICE_ACCOUNTS,
+        });
+        return { bucketName: store.bucketName, rootUri: store.rootUri, datasetS3Path, aws: { region }, identity, waitFor: [] };
+    }
+    const credentials = new StaticArtifactCredentials(
+        "artifact-credentials",
+        { namespace: cfg.namespace, bucketName: store.bucketName, accessKeyId: cfg.staticKeys.accessKeyId, secretAccessKey: cfg.staticKeys.secretAccessKey },
+        inNamespace,
+    );
+    return { bucketName: store.bucketName, rootUri: store.rootUri, datasetS3Path, aws: { keysSecretName: credentials.secretName, region }, waitFor: [] };
+}
+
+/** MinIO in the cluster (local stacks): no AWS resource, no AWS credentials. */
+function minioArtifacts(cfg: PlatformConfig, inNamespace: pulumi.CustomResourceOptions): ArtifactBackend {
+    const m = cfg.artifactStore.minio;
+    const minio = new MinioStore("minio", { namespace: cfg.namespace, image: m.image, bucketName: m.bucketName, storageSize: m.storageSize, storageClassName: m.storageClassName }, inNamespace);
+    return {
+        bucketName: minio.bucketName,
+        rootUri: minio.rootUri,
+        datasetS3Path: cfg.training.dataset.s3Path ?? `${minio.rootUri}/${DEFAULT_DATASET_KEY}`,
+        aws: { keysSecretName: minio.keysSecretName, region: "us-east-1", s3Endpoint: minio.endpoint },
+        waitFor: [minio.ready],
     };
 }
 
