@@ -1,0 +1,73 @@
+"""Static checks on the trainer and serving images: pins agree, non-root, the documented commands."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+IMAGES = Path(__file__).resolve().parents[2] / "images"
+
+
+def pins(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==([^\s;]+)", line)
+        assert match, f"{path.name}: '{line}' is not pinned with =="
+        out[match.group(1).lower()] = match.group(3)
+    return out
+
+
+def dockerfile_instructions(path: Path) -> dict[str, list[str]]:
+    text = re.sub(r"\\\n", " ", path.read_text())
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            found.setdefault(word.upper(), []).append(rest.strip())
+    return found
+
+
+def test_trainer_pins_direct_deps_and_matches_tracking_server_mlflow():
+    trainer = pins(IMAGES / "trainer" / "requirements.txt")
+    assert set(trainer) == {"mlflow", "scikit-learn", "pandas", "boto3"}
+    server_file = IMAGES / "mlflow" / "requirements.txt"
+    if not server_file.exists():
+        pytest.skip("images/mlflow/requirements.txt not present")
+    server = pins(server_file)
+    assert trainer["mlflow"] == server["mlflow"]
+    if "boto3" in server:
+        assert trainer["boto3"] == server["boto3"]
+
+
+def test_serving_pins_the_trainers_model_stack():
+    trainer = pins(IMAGES / "trainer" / "requirements.txt")
+    serving = pins(IMAGES / "serving" / "requirements.txt")
+    for pkg in ("mlflow", "scikit-learn", "pandas"):
+        assert serving[pkg] == trainer[pkg], pkg
+
+
+@pytest.mark.parametrize("image", ["trainer", "serving"])
+def test_images_are_non_root_on_pinned_python_311(image):
+    ins = dockerfile_instructions(IMAGES / image / "Dockerfile")
+    [base] = ins["FROM"]
+    assert re.fullmatch(r"python:3\.11\.\d+-slim(-[a-z]+)?", base), base
+    assert ins["USER"][-1] == "10001:10001"
+
+
+def test_trainer_entrypoint_and_layout():
+    ins = dockerfile_instructions(IMAGES / "trainer" / "Dockerfile")
+    assert ins["WORKDIR"] == ["/app"]
+    assert json.loads(ins["ENTRYPOINT"][-1]) == ["python", "/app/train.py"]
+    assert any(c.startswith("src/ ") for c in ins["COPY"]) and any(c.startswith("train.py ") for c in ins["COPY"])
+
+
+def test_serving_command_is_the_verified_scoring_server_command():
+    ins = dockerfile_instructions(IMAGES / "serving" / "Dockerfile")
+    assert json.loads(ins["CMD"][-1]) == [
+        "mlflow", "models", "serve", "-m", "/mnt/models", "-h", "0.0.0.0", "-p", "8080", "--env-manager", "local"
+    ]
