@@ -1,0 +1,85 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Resources, ServedModel } from "../config";
+import { AwsCredentialSource } from "../manifests/common";
+import { clusterServingRuntime, inferenceService, MLFLOW_PYFUNC_RUNTIME, servingServiceAccount, SERVING_SERVICE_ACCOUNT } from "../manifests/serving";
+import type { ResolvedModel } from "./registry/resolver";
+
+export interface ModelServingArgs {
+    /** Namespace of the ServiceAccount and the InferenceServices. */
+    readonly namespace: string;
+    /** serving.models: one InferenceService each. */
+    readonly models: readonly ServedModel[];
+    /** The registry lookups of `models`, in the same order (resolveModels keeps it). */
+    readonly resolved: readonly ResolvedModel[];
+    /** Runtime of a model that names none. Defaults to `mlflow-pyfunc`. */
+    readonly runtime?: string;
+    /** Create the `mlflow-pyfunc` ClusterServingRuntime (cluster-scoped: one stack per cluster should). Defaults to true. */
+    readonly installRuntime?: boolean;
+    /** Image of the runtime (images/serving). Required when installRuntime is true. */
+    readonly runtimeImage?: pulumi.Input<string>;
+    /** Requests and limits of the runtime's container template. Defaults to 500m/1Gi requests, 1/2Gi limits. */
+    readonly runtimeResources?: Resources;
+    /** How the storage initializer reaches the bucket: a keys Secret (static keys) or none (IRSA); region, endpoint. */
+    readonly aws: AwsCredentialSource;
+    /** Annotations of the ServiceAccount, e.g. eks.amazonaws.com/role-arn (IRSA). Defaults to none. */
+    readonly serviceAccountAnnotations?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/** What is served: one entry per InferenceService (a stack output). */
+export interface ServedModelOutput {
+    readonly name: string;
+    readonly registeredModel: string;
+    readonly version?: string;
+    readonly alias?: string;
+    readonly storageUri: string;
+}
+
+/**
+ * KServe serving of registered models: the `mlflow-serving` ServiceAccount, the `mlflow-pyfunc`
+ * ClusterServingRuntime (optional) and one InferenceService per served model, from lookups already made.
+ */
+export class ModelServing extends pulumi.ComponentResource {
+    public readonly models: ServedModelOutput[];
+    public readonly serviceAccountName: pulumi.Output<string>;
+    /** The InferenceServices, by model name. */
+    public readonly inferenceServices: Record<string, k8s.apiextensions.CustomResource>;
+
+    constructor(name: string, args: ModelServingArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlflow-platform:serving:ModelServing", name, {}, opts);
+        const child = { parent: this };
+        if (args.models.length !== args.resolved.length)
+            throw new Error(`ModelServing: ${args.models.length} serving.models but ${args.resolved.length} resolved models (one lookup per model, same order)`);
+        const installRuntime = args.installRuntime ?? true;
+        if (installRuntime && args.runtimeImage === undefined)
+            throw new Error("ModelServing: runtimeImage is required when installRuntime is true (set serving.runtimeImage)");
+        const defaultRuntime = args.runtime ?? MLFLOW_PYFUNC_RUNTIME;
+
+        const sa = new k8s.core.v1.ServiceAccount(
+            name,
+            servingServiceAccount({ namespace: args.namespace, aws: args.aws, annotations: args.serviceAccountAnnotations }),
+            child,
+        );
+        const runtime =
+            installRuntime && args.runtimeImage !== undefined
+                ? new k8s.apiextensions.CustomResource(`${name}-runtime`, { ...clusterServingRuntime({ image: args.runtimeImage, resources: args.runtimeResources }) }, child)
+                : undefined;
+
+        this.inferenceServices = {};
+        this.models = args.models.map((model, i) => {
+            const resolved = args.resolved[i];
+            const isvc = inferenceService(model, resolved, { namespace: args.namespace, serviceAccountName: SERVING_SERVICE_ACCOUNT, runtime: defaultRuntime });
+            const dependsOn: pulumi.Resource[] = runtime && (model.runtime ?? defaultRuntime) === MLFLOW_PYFUNC_RUNTIME ? [sa, runtime] : [sa];
+            this.inferenceServices[model.name] = new k8s.apiextensions.CustomResource(`${name}-${model.name}`, { ...isvc }, { ...child, dependsOn });
+            return {
+                name: model.name,
+                registeredModel: resolved.name,
+                ...(resolved.version !== undefined ? { version: resolved.version } : {}),
+                ...((resolved.alias ?? model.alias) !== undefined ? { alias: resolved.alias ?? model.alias } : {}),
+                storageUri: resolved.storageUri,
+            };
+        });
+        this.serviceAccountName = sa.metadata.name;
+        this.registerOutputs({ models: this.models, serviceAccountName: this.serviceAccountName });
+    }
+}
