@@ -5,6 +5,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, PlatformConfig } from "./config";
 import { MinioStore } from "./components/minio-store";
+import { ModelServing } from "./components/model-serving";
+import { lookupServedModels, registryUri } from "./lib/serving-lookup";
 import { ArtifactStore } from "./components/artifact-store";
 import { InClusterDatabase } from "./components/in-cluster-database";
 import { MlflowImage } from "./components/mlflow-image";
@@ -30,6 +32,9 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
     // MinIO needs a region for request signing only; S3 stacks need the real one.
     const region = local ? "us-east-1" : awsRegion(cfg);
     if (!region) throw new ConfigError([{ key: "aws:region", message: "aws:region is required for an S3 artifact store: pulumi config set aws:region eu-west-1 (or set mlflow-platform:cluster.region)" }]);
+
+    // Registry lookups first, before any resource is registered: a failed lookup changes nothing at all.
+    const served = await lookupServedModels(cfg, { region, s3Endpoint: local ? process.env.AWS_ENDPOINT_URL_S3 : undefined });
 
     const ns = new PlatformNamespace("namespace", { name: cfg.namespace });
     const inNamespace = { dependsOn: [ns] };
@@ -160,6 +165,21 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         inNamespace,
     );
 
+    const serving = new ModelServing(
+        "serving",
+        {
+            namespace: cfg.namespace,
+            models: cfg.serving.models,
+            resolved: served,
+            runtime: cfg.serving.runtime,
+            installRuntime: cfg.serving.installRuntime,
+            runtimeImage: cfg.serving.runtimeImage,
+            aws,
+            serviceAccountAnnotations: roleAnnotation(SERVICE_ACCOUNTS.serving),
+        },
+        { dependsOn: [ns, ...artifacts.waitFor] },
+    );
+
     return {
         stack: cfg.stack,
         namespace: cfg.namespace,
@@ -178,6 +198,8 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         adminPassword: access?.adminPassword,
         imageRef,
         trainingTemplates: training.templates,
+        servedModels: serving.models,
+        registryUri: cfg.serving.models.length > 0 ? registryUri(cfg) : undefined,
         portForward: `kubectl port-forward --namespace ${cfg.namespace} svc/${tracking.serviceName} 5000:5000`,
     };
 }
@@ -217,7 +239,7 @@ function s3Artifacts(cfg: PlatformConfig, region: string, inNamespace: pulumi.Cu
     }
     const credentials = new StaticArtifactCredentials(
         "artifact-credentials",
-        { namespace: cfg.namespace, bucketName: store.bucketName, accessKeyId: cfg.staticKeys.accessKeyId, secretAccessKey: cfg.staticKeys.secretAccessKey },
+        { namespace: cfg.namespace, bucketName: store.bucketName, accessKeyId: cfg.staticKeys.accessKeyId, secretAccessKey: cfg.staticKeys.secretAccessKey, region },
         inNamespace,
     );
     return { bucketName: store.bucketName, rootUri: store.rootUri, datasetS3Path, aws: { keysSecretName: credentials.secretName, region }, waitFor: [] };

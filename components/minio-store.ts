@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { meta } from "../manifests/common";
+import { kserveS3Annotations } from "../manifests/serving";
 import { MINIO_COMPONENT, minioBucketJob, minioEndpoint, minioService, minioStatefulSet } from "../manifests/minio";
 import { AWS_KEYS_SECRET } from "./static-artifact-credentials";
 
@@ -50,7 +51,7 @@ export class MinioStore extends pulumi.ComponentResource {
         );
         const keys = new k8s.core.v1.Secret(
             `${name}-keys`,
-            { metadata: meta(AWS_KEYS_SECRET, args.namespace, "artifact-credentials"), type: "Opaque", stringData: { AWS_ACCESS_KEY_ID: secretText("access-key-id", 20), AWS_SECRET_ACCESS_KEY: secretText("secret-access-key", 40) } },
+            { metadata: { ...meta(AWS_KEYS_SECRET, args.namespace, "artifact-credentials"), annotations: kserveS3Annotations({ region: "us-east-1", s3Endpoint: this.endpoint }) }, type: "Opaque", stringData: { AWS_ACCESS_KEY_ID: secretText("access-key-id", 20), AWS_SECRET_ACCESS_KEY: secretText("secret-access-key", 40) } },
             child,
         );
         const service = new k8s.core.v1.Service(name, minioService(args.namespace), child);

@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { artifactAccessPolicy } from "../lib/iam-policies";
 import { meta } from "../manifests/common";
+import { kserveS3Annotations } from "../manifests/serving";
 
 export const AWS_KEYS_SECRET = "mlflow-aws-credentials";
 
@@ -15,6 +16,8 @@ export interface StaticArtifactCredentialsArgs {
     readonly accessKeyId?: pulumi.Input<string>;
     /** The secret of accessKeyId (a Pulumi secret). */
     readonly secretAccessKey?: pulumi.Input<string>;
+    /** AWS region of the bucket: KServe's storage initializer reads it from the Secret's annotations. Defaults to none. */
+    readonly region?: pulumi.Input<string>;
 }
 
 /**
@@ -51,7 +54,8 @@ export class StaticArtifactCredentials extends pulumi.ComponentResource {
         const secret = new k8s.core.v1.Secret(
             name,
             {
-                metadata: meta(AWS_KEYS_SECRET, args.namespace, "artifact-credentials"),
+                // KServe reads serving.kserve.io/s3-* from the keys Secret (from the ServiceAccount only under IRSA).
+                metadata: { ...meta(AWS_KEYS_SECRET, args.namespace, "artifact-credentials"), annotations: kserveS3Annotations({ region: args.region }) },
                 type: "Opaque",
                 stringData: { AWS_ACCESS_KEY_ID: this.accessKeyId, AWS_SECRET_ACCESS_KEY: this.secretAccessKey },
             },

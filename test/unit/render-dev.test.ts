@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { main as renderMain } from "../../cli/render";
 import type { RenderResult } from "../../lib/render";
 import { isBuiltIn, validateKubernetesObject } from "../support/k8s-validate";
+import { kserveErrors } from "./kserve-schema";
 import { allStrings, containersOf, findObject, render, resourcesOfType } from "../support/render";
 
 /** Runs a CLI main with stderr captured. */
@@ -31,7 +32,9 @@ describe("render: dev stack (current state)", function () {
     it("every Kubernetes object is valid against its published schema", () => {
         assert.ok(r.kubernetes.length >= 10);
         for (const o of r.kubernetes.filter(isBuiltIn)) validateKubernetesObject(o);
-        assert.equal(r.kubernetes.filter((o) => !isBuiltIn(o)).length, 0, "dev has no custom resources");
+        const custom = r.kubernetes.filter((o) => !isBuiltIn(o));
+        assert.deepEqual(custom.map((o) => o.kind), ["ClusterServingRuntime"], "the serving runtime is the only custom resource");
+        for (const o of custom) assert.deepEqual(kserveErrors(o), [], `${o.kind} ${o.metadata.name}`);
     });
     it("objects are sorted by kind, namespace, name", () => {
         const keys = r.kubernetes.map((o) => `${o.kind}\0${o.metadata.namespace ?? ""}\0${o.metadata.name}`);
