@@ -101,6 +101,7 @@ export const configSpec: ObjectSpec = {
                 },
                 migrateFromInCluster: { kind: "boolean", default: false, description: "With mode `rds`: run the one-shot copy Job from the in-cluster PostgreSQL before the tracking server moves." },
                 retireInCluster: { kind: "boolean", default: false, description: "With mode `rds`: remove the in-cluster StatefulSet (its volume is retained)." },
+                keepRds: { kind: "boolean", default: false, description: "With mode `inCluster`: keep the RDS instance declared (a rollback from `rds`; the instance is protected and holds the newer writes)." },
             },
         },
         artifactAuth: { kind: "string", enum: ["staticKeys", "irsa"], default: "staticKeys", description: "`staticKeys`: an IAM user's access key in a Secret (current state); `irsa`: IAM roles for service accounts (future state)." },
@@ -317,6 +318,7 @@ export interface PlatformConfig {
         };
         readonly migrateFromInCluster: boolean;
         readonly retireInCluster: boolean;
+        readonly keepRds: boolean;
     };
     readonly artifactAuth: ArtifactAuth;
     readonly staticKeys: { readonly accessKeyId?: string; readonly secretAccessKey?: string };
@@ -370,7 +372,7 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
     }
     if (!c.image.build && !c.image.ref) add("image.ref", `is required when image.build is false: an image such as registry.example.com/mlflow@sha256:... (got undefined)`);
 
-    if (c.database.mode === "rds") {
+    if (c.database.mode === "rds" || c.database.keepRds) {
         const r = c.database.rds;
         if (!r.vpcId) add("database.rds.vpcId", `is required when database.mode is "rds": the VPC of the cluster, e.g. vpc-0123456789abcdef0 (got undefined)`);
         if (r.subnetIds.length < 2) add("database.rds.subnetIds", `must list at least two private subnets in different AZs when database.mode is "rds" (got ${show(r.subnetIds)})`);
@@ -383,6 +385,7 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
         if (c.database.migrateFromInCluster) add("database.migrateFromInCluster", `only applies when database.mode is "rds" (got true with "inCluster")`);
         if (c.database.retireInCluster) add("database.retireInCluster", `would remove the only database: it only applies when database.mode is "rds" (got true with "inCluster")`);
     }
+    if (c.database.keepRds && c.database.mode === "rds") add("database.keepRds", `only applies when database.mode is "inCluster" (a rollback from rds); with "rds" the instance is in use`);
     if (c.database.migrateFromInCluster && c.database.retireInCluster)
         add("database.retireInCluster", `cannot be true while database.migrateFromInCluster is true: the copy reads the in-cluster database (finish the move, then retire it)`);
 

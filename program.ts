@@ -60,8 +60,9 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
                   inNamespace,
               )
             : undefined;
+    // RDS stays declared after a rollback to inCluster (database.keepRds): it is protected and holds data.
     const rds =
-        cfg.database.mode === "rds"
+        cfg.database.mode === "rds" || cfg.database.keepRds
             ? new RdsDatabase(
                   "rds",
                   {
@@ -84,10 +85,10 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
                   inNamespace,
               )
             : undefined;
-    const backend = rds ?? inCluster;
+    const backend = cfg.database.mode === "rds" ? rds : inCluster;
     if (!backend) throw new Error("no backend store: database.mode is inCluster but the in-cluster database is retired");
     const migration =
-        rds && inCluster && cfg.database.migrateFromInCluster
+        cfg.database.mode === "rds" && rds && inCluster && cfg.database.migrateFromInCluster
             ? new DatabaseMigration(
                   "db-migration",
                   { namespace: cfg.namespace, sourceSecretName: inCluster.backendStoreSecretName, targetSecretName: rds.backendStoreSecretName, image: cfg.database.inCluster.image },

@@ -8,6 +8,9 @@ import { projectRoot } from "../lib/paths";
 import { renderStack } from "../lib/render";
 import { parseArgs } from "./args";
 import { exitCodeOf } from "./render";
+// The AWS SDK warns on every start that Node 20 support ends; the CLIs print one-line errors.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 
 export async function main(argv: string[]): Promise<number> {
     try {

@@ -3,6 +3,9 @@
  * `mlflow-platform <command> [options]`: one entry point for the CLIs (package.json "bin"), the same
  * commands as the npm scripts.
  */
+// The AWS SDK warns on every start that Node 20 support ends; the CLIs print one-line errors.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const COMMANDS: Record<string, { summary: string; load: () => { main(argv: string[]): Promise<number> } }> = {
     render: { summary: "run the program under mocks and write the render", load: () => require("./render") },
     diff: { summary: "what a config change adds, removes and changes", load: () => require("./diff") },

@@ -10,6 +10,9 @@ import { ConfigError } from "../config";
 import { projectRoot } from "../lib/paths";
 import { renderStack, RenderResult } from "../lib/render";
 import { parseArgs, UsageError } from "./args";
+// The AWS SDK warns on every start that Node 20 support ends; the CLIs print one-line errors.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 
 export function writeRender(result: RenderResult, outDir: string): void {
     fs.mkdirSync(outDir, { recursive: true });

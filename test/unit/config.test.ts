@@ -62,7 +62,7 @@ describe("config: one error per bad value, naming the full key", () => {
     });
     it("unknown key with a did-you-mean", () => {
         assert.deepEqual(errorsOf({ database: { mdoe: "rds" } }), [
-            'mlflow-platform:database.mdoe is not a known key; did you mean "mode"? (known: mode, name, username, inCluster, rds, migrateFromInCluster, retireInCluster)',
+            'mlflow-platform:database.mdoe is not a known key; did you mean "mode"? (known: mode, name, username, inCluster, rds, migrateFromInCluster, retireInCluster, keepRds)',
         ]);
     });
     it("unknown top-level key", () => {

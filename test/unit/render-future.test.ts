@@ -134,3 +134,14 @@ describe("transitions: each switch alone, checked with the offline diff", () => 
         assert.match(formatDiff({ added: [{ type: "t", name: "n" }], removed: [], changed: [] }), /^\+ t n\n1 to add, 0 to remove, 0 to change$/);
     });
 });
+
+describe("transitions: rollback", () => {
+    it("rds → inCluster with keepRds switches the tracking server back and keeps the protected instance", async () => {
+        const onRds = await render("dev", ["database.mode=rds"]);
+        const back = await render("dev", ["database.keepRds=true"]);
+        const d = diffRenders(onRds.resources, back.resources);
+        assert.deepEqual(d.removed, []);
+        assert.ok(d.changed.some((c) => c.type === "kubernetes:apps/v1:Deployment" && c.fields.some((f) => f.includes("MLFLOW_BACKEND_STORE_URI"))));
+        assert.deepEqual(resourcesOfType(back, "aws:rds/instance:Instance")[0].options, { protect: true });
+    });
+});
