@@ -13,6 +13,7 @@ const USAGE = "usage: npm run policy -- --dir <render dir> [--stack <stack name>
 
 /** A bad invocation or an unreadable render: exit 2. */
 export class UsageError extends Error {}
+import { parseArgs, UsageError as ArgsUsageError } from "./args";
 
 export interface Render {
     resources: NormalizedResource[];
@@ -107,23 +108,6 @@ export function loadRender(dir: string): Render {
     return { resources, context };
 }
 
-function parseArgs(argv: string[]): { dir?: string; stack?: string; help: boolean } {
-    const opts: { dir?: string; stack?: string; help: boolean } = { help: false };
-    for (let i = 0; i < argv.length; i++) {
-        const a = argv[i];
-        if (a === "-h" || a === "--help") {
-            opts.help = true;
-            continue;
-        }
-        const m = /^--(dir|stack)(?:=(.*))?$/.exec(a);
-        if (!m) throw new UsageError(`unknown argument "${a}"; ${USAGE}`);
-        const value = m[2] ?? argv[++i];
-        if (value === undefined || value === "") throw new UsageError(`--${m[1]} needs a value; ${USAGE}`);
-        opts[m[1] as "dir" | "stack"] = value;
-    }
-    return opts;
-}
-
 export interface Io {
     out(line: string): void;
     err(line: string): void;
@@ -136,16 +120,18 @@ export async function main(argv: string[], io: Io = consoleIo): Promise<number> 
     let render: Render;
     let stackOverride: string | undefined;
     try {
-        const opts = parseArgs(argv);
-        if (opts.help) {
+        if (argv.includes("--help") || argv.includes("-h")) {
             io.out(USAGE);
             return 0;
         }
-        if (!opts.dir) throw new UsageError(`--dir is required; ${USAGE}`);
+        const opts = parseArgs(argv, {
+            dir: { type: "string", required: true, description: "render directory (npm run render -- --out)" },
+            stack: { type: "string", description: "stack name, overriding outputs.json" },
+        }).values;
         render = loadRender(opts.dir);
         stackOverride = opts.stack;
     } catch (e) {
-        if (e instanceof UsageError) {
+        if (e instanceof UsageError || e instanceof ArgsUsageError) {
             io.err(`policy: ${e.message}`);
             return 2;
         }

@@ -126,9 +126,9 @@ describe("npm run policy", () => {
 
     it("exits 2 on bad arguments and unreadable renders, naming the problem", async () => {
         const cases: [string[], RegExp][] = [
-            [[], /--dir is required/],
+            [[], /missing --dir/],
             [["--dir"], /--dir needs a value/],
-            [["--dri", "x"], /unknown argument "--dri"/],
+            [["--dri", "x"], /unknown option --dri \(did you mean --dir\?\)/],
             [["--dir", path.join(os.tmpdir(), "no-such-render-dir-xyz")], /not a directory/],
         ];
         const empty = fs.mkdtempSync(path.join(os.tmpdir(), "policy-render-"));
