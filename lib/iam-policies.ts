@@ -1,3 +1,4 @@
+import { parseS3Uri } from "../components/registry/uri";
 /**
  * IAM and S3 bucket policy documents as plain data, so their intent is unit-tested directly.
  */
@@ -104,13 +105,6 @@ export function irsaTrustPolicy(oidcProviderArn: string, oidcIssuerUrl: string, 
             },
         ],
     };
-}
-
-/** Splits s3://bucket/key/prefix into its parts; throws on anything else. */
-export function parseS3Uri(uri: string): { bucket: string; key: string } {
-    const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
-    if (!m || !m[1]) throw new Error(`expected an s3://bucket/key URI (got ${JSON.stringify(uri)})`);
-    return { bucket: m[1], key: m[2] };
 }
 
 /** The AWS access one Kubernetes service account gets through IRSA. */

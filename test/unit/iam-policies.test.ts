@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { artifactAccessPolicy, irsaTrustPolicy, parseS3Uri, tlsOnlyBucketPolicy } from "../../lib/iam-policies";
+import { artifactAccessPolicy, irsaTrustPolicy, tlsOnlyBucketPolicy, workloadAccess } from "../../lib/iam-policies";
 
 describe("IAM and bucket policies as data", () => {
     it("read/write grant: list narrowed to nothing, objects read+write, no bucket admin", () => {
@@ -39,9 +39,11 @@ describe("IAM and bucket policies as data", () => {
             },
         });
     });
-    it("parses s3 URIs and refuses others", () => {
-        assert.deepEqual(parseS3Uri("s3://bucket/a/b"), { bucket: "bucket", key: "a/b" });
-        assert.deepEqual(parseS3Uri("s3://bucket"), { bucket: "bucket", key: "" });
-        assert.throws(() => parseS3Uri("gs://bucket/a"), /expected an s3:\/\/bucket\/key URI/);
+    it("workload access: training reads a dataset outside the artifact bucket, serving only reads", () => {
+        const [tracking, training, serving] = workloadAccess("art", { tracking: "t", training: "tr", serving: "s" }, "s3://data/datasets/x.csv");
+        assert.deepEqual(tracking.grants, [{ bucket: "art", access: "readWrite" }]);
+        assert.deepEqual(training.grants, [{ bucket: "art", access: "readWrite" }, { bucket: "data", access: "readOnly", prefix: "datasets/" }]);
+        assert.deepEqual(serving.grants, [{ bucket: "art", access: "readOnly" }]);
+        assert.equal(workloadAccess("art", { tracking: "t", training: "tr", serving: "s" }, "s3://art/datasets/x.csv")[1].grants.length, 1);
     });
 });
