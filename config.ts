@@ -149,7 +149,7 @@ export const configSpec: ObjectSpec = {
             fields: {
                 build: { kind: "boolean", default: true, description: "Build images/mlflow and push it to ECR; false needs `ref`." },
                 ref: { kind: "string", optional: true, description: "A prebuilt image (ideally pinned by digest); skips the build." },
-                repositoryName: { kind: "string", default: "mlflow-platform/mlflow", description: "ECR repository of the built image." },
+                repositoryName: { kind: "string", optional: true, description: "ECR repository of the built image; unset: `mlflow-platform/<stack>/mlflow` (stacks sharing an account do not collide)." },
                 platform: { kind: "string", default: "linux/amd64", description: "Platform the image is built for.", pattern: /^linux\/(amd64|arm64)$/, patternHint: "linux/amd64 or linux/arm64" },
             },
         },
@@ -329,7 +329,7 @@ export interface PlatformConfig {
         readonly auth: "none" | "basic";
         readonly defaultPermission: "READ" | "EDIT" | "MANAGE" | "NO_PERMISSIONS";
     };
-    readonly image: { readonly build: boolean; readonly ref?: string; readonly repositoryName: string; readonly platform: string };
+    readonly image: { readonly build: boolean; readonly ref?: string; readonly repositoryName?: string; readonly platform: string };
     readonly trackingServer: { readonly replicas: number; readonly workers: number; readonly resources: Resources; readonly extraAllowedHosts: readonly string[] };
     readonly training: {
         readonly image: string;

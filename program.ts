@@ -119,7 +119,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
               )
             : undefined;
 
-    const imageRef: pulumi.Input<string> = cfg.image.ref ?? new MlflowImage("mlflow-image", { repositoryName: cfg.image.repositoryName, platform: cfg.image.platform }).ref;
+    const imageRef: pulumi.Input<string> = cfg.image.ref ?? new MlflowImage("mlflow-image", { repositoryName: cfg.image.repositoryName ?? `mlflow-platform/${cfg.stack}/mlflow`, platform: cfg.image.platform }).ref;
 
     const tracking = new TrackingServer(
         "tracking-server",

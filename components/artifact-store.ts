@@ -1,4 +1,5 @@
-import * as aws from "@pulumi/aws";
+// Submodule imports: the @pulumi/aws root loads every service module (~10x the load time).
+import * as s3 from "@pulumi/aws/s3";
 import * as pulumi from "@pulumi/pulumi";
 import { tlsOnlyBucketPolicy } from "../lib/iam-policies";
 
@@ -34,7 +35,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
         super("mlflow-platform:storage:ArtifactStore", name, {}, opts);
         const child = { parent: this };
 
-        const bucket = new aws.s3.Bucket(
+        const bucket = new s3.Bucket(
             name,
             {
                 bucket: args.bucketName,
@@ -44,14 +45,14 @@ export class ArtifactStore extends pulumi.ComponentResource {
             },
             { ...child, retainOnDelete: true },
         );
-        const ownership = new aws.s3.BucketOwnershipControls(name, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, child);
-        const publicAccess = new aws.s3.BucketPublicAccessBlock(
+        const ownership = new s3.BucketOwnershipControls(name, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, child);
+        const publicAccess = new s3.BucketPublicAccessBlock(
             name,
             { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
             child,
         );
-        new aws.s3.BucketVersioning(name, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } }, child);
-        new aws.s3.BucketServerSideEncryptionConfiguration(
+        new s3.BucketVersioning(name, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } }, child);
+        new s3.BucketServerSideEncryptionConfiguration(
             name,
             {
                 bucket: bucket.id,
@@ -66,7 +67,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
             },
             child,
         );
-        new aws.s3.BucketLifecycleConfiguration(
+        new s3.BucketLifecycleConfiguration(
             name,
             {
                 bucket: bucket.id,
@@ -87,7 +88,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
             },
             child,
         );
-        new aws.s3.BucketPolicy(
+        new s3.BucketPolicy(
             name,
             { bucket: bucket.id, policy: bucket.bucket.apply((b) => JSON.stringify(tlsOnlyBucketPolicy(b))) },
             // The policy is public-access-checked by S3: write it after the block is in place.

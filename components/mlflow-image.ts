@@ -1,4 +1,5 @@
-import * as aws from "@pulumi/aws";
+// Submodule imports: the @pulumi/aws root loads every service module (~10x the load time).
+import * as ecr from "@pulumi/aws/ecr";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
@@ -34,7 +35,7 @@ export class MlflowImage extends pulumi.ComponentResource {
     constructor(name: string, args: MlflowImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:image:MlflowImage", name, {}, opts);
         const child = { parent: this };
-        const repository = new aws.ecr.Repository(
+        const repository = new ecr.Repository(
             name,
             {
                 name: args.repositoryName ?? "mlflow-platform/mlflow",
@@ -45,7 +46,7 @@ export class MlflowImage extends pulumi.ComponentResource {
             },
             child,
         );
-        new aws.ecr.LifecyclePolicy(
+        new ecr.LifecyclePolicy(
             name,
             {
                 repository: repository.name,
@@ -55,7 +56,7 @@ export class MlflowImage extends pulumi.ComponentResource {
             },
             child,
         );
-        const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repository.registryId }, child);
+        const auth = ecr.getAuthorizationTokenOutput({ registryId: repository.registryId }, child);
         const contextPath = args.contextPath ?? path.join(projectRoot(), "images", "mlflow");
         this.contextDigest = directoryDigest(contextPath);
         const image = new dockerBuild.Image(

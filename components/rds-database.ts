@@ -1,4 +1,7 @@
-import * as aws from "@pulumi/aws";
+// Submodule imports: the @pulumi/aws root loads every service module (~10x the load time).
+import * as ec2 from "@pulumi/aws/ec2";
+import * as rds from "@pulumi/aws/rds";
+import * as vpc from "@pulumi/aws/vpc";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -55,7 +58,7 @@ export function parameterGroupFamily(engineVersion: string): string {
 export class RdsDatabase extends pulumi.ComponentResource {
     public readonly backendStoreSecretName: pulumi.Output<string>;
     public readonly address: pulumi.Output<string>;
-    public readonly instance: aws.rds.Instance;
+    public readonly instance: rds.Instance;
     private readonly connection: pulumi.Output<{ username: string; password: string; host: string }>;
 
     constructor(name: string, args: RdsDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -65,15 +68,15 @@ export class RdsDatabase extends pulumi.ComponentResource {
         const username = args.username ?? "mlflow";
         const engineVersion = args.engineVersion ?? "16";
 
-        const subnets = new aws.rds.SubnetGroup(name, { subnetIds: [...args.subnetIds], description: "mlflow-platform backend store" }, child);
-        const sg = new aws.ec2.SecurityGroup(name, { vpcId: args.vpcId, description: "mlflow-platform backend store: PostgreSQL from the cluster only" }, child);
+        const subnets = new rds.SubnetGroup(name, { subnetIds: [...args.subnetIds], description: "mlflow-platform backend store" }, child);
+        const sg = new ec2.SecurityGroup(name, { vpcId: args.vpcId, description: "mlflow-platform backend store: PostgreSQL from the cluster only" }, child);
         (args.allowedCidrBlocks ?? []).forEach((cidr, i) =>
-            new aws.vpc.SecurityGroupIngressRule(`${name}-cidr-${i}`, { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: 5432, toPort: 5432, cidrIpv4: cidr, description: "PostgreSQL" }, child),
+            new vpc.SecurityGroupIngressRule(`${name}-cidr-${i}`, { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: 5432, toPort: 5432, cidrIpv4: cidr, description: "PostgreSQL" }, child),
         );
         (args.allowedSecurityGroupIds ?? []).forEach((source, i) =>
-            new aws.vpc.SecurityGroupIngressRule(`${name}-sg-${i}`, { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: 5432, toPort: 5432, referencedSecurityGroupId: source, description: "PostgreSQL" }, child),
+            new vpc.SecurityGroupIngressRule(`${name}-sg-${i}`, { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: 5432, toPort: 5432, referencedSecurityGroupId: source, description: "PostgreSQL" }, child),
         );
-        const params = new aws.rds.ParameterGroup(
+        const params = new rds.ParameterGroup(
             name,
             {
                 family: parameterGroupFamily(engineVersion),
@@ -83,7 +86,7 @@ export class RdsDatabase extends pulumi.ComponentResource {
             child,
         );
         const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { ...child, additionalSecretOutputs: ["result"] });
-        this.instance = new aws.rds.Instance(
+        this.instance = new rds.Instance(
             name,
             {
                 identifier: args.identifier,

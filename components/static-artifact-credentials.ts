@@ -1,4 +1,5 @@
-import * as aws from "@pulumi/aws";
+// Submodule imports: the @pulumi/aws root loads every service module (~10x the load time).
+import * as iam from "@pulumi/aws/iam";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { artifactAccessPolicy } from "../lib/iam-policies";
@@ -40,13 +41,13 @@ export class StaticArtifactCredentials extends pulumi.ComponentResource {
             this.accessKeyId = pulumi.secret(pulumi.output(args.accessKeyId));
             this.secretAccessKey = pulumi.secret(pulumi.output(args.secretAccessKey));
         } else {
-            const user = new aws.iam.User(name, { path: "/mlflow-platform/", tags: { "mlflow-platform/purpose": "mlflow-artifacts" } }, child);
-            new aws.iam.UserPolicy(
+            const user = new iam.User(name, { path: "/mlflow-platform/", tags: { "mlflow-platform/purpose": "mlflow-artifacts" } }, child);
+            new iam.UserPolicy(
                 name,
                 { user: user.name, policy: pulumi.output(args.bucketName).apply((b) => JSON.stringify(artifactAccessPolicy([{ bucket: b, access: "readWrite" }]))) },
                 child,
             );
-            const key = new aws.iam.AccessKey(name, { user: user.name }, { ...child, additionalSecretOutputs: ["secret"] });
+            const key = new iam.AccessKey(name, { user: user.name }, { ...child, additionalSecretOutputs: ["secret"] });
             this.userName = user.name;
             this.accessKeyId = pulumi.secret(key.id);
             this.secretAccessKey = pulumi.secret(key.secret);

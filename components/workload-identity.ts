@@ -1,4 +1,5 @@
-import * as aws from "@pulumi/aws";
+// Submodule imports: the @pulumi/aws root loads every service module (~10x the load time).
+import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
 import { artifactAccessPolicy, irsaTrustPolicy, workloadAccess } from "../lib/iam-policies";
 
@@ -34,7 +35,7 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
             .all([args.bucketName, args.datasetS3Path])
             .apply(([bucket, dataset]) => workloadAccess(bucket, args.serviceAccounts, dataset));
         accounts.forEach((sa, i) => {
-            const role = new aws.iam.Role(
+            const role = new iam.Role(
                 `${name}-${sa}`,
                 {
                     description: access.apply((a) => `mlflow-platform ${a[i].purpose}`),
@@ -44,7 +45,7 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
                 },
                 child,
             );
-            new aws.iam.RolePolicy(`${name}-${sa}`, { role: role.name, policy: access.apply((a) => JSON.stringify(artifactAccessPolicy(a[i].grants))) }, child);
+            new iam.RolePolicy(`${name}-${sa}`, { role: role.name, policy: access.apply((a) => JSON.stringify(artifactAccessPolicy(a[i].grants))) }, child);
             this.roleArns[sa] = role.arn;
         });
         this.registerOutputs({ roleArns: this.roleArns });

@@ -1,4 +1,10 @@
-import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
+
+/** The S3 SDK, loaded on first use: a program that serves no model never pays its load time. */
+function sdk(): typeof import("@aws-sdk/client-s3") {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require("@aws-sdk/client-s3") as typeof import("@aws-sdk/client-s3");
+}
 import { RegistryError, oneLine } from "./errors";
 import { parseS3Uri } from "./uri";
 
@@ -19,7 +25,7 @@ export function artifactS3Client(opts: Omit<VerifyArtifactOptions, "client" | "l
     const env = opts.env ?? process.env;
     const endpoint = opts.endpoint || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
     const region = opts.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1";
-    return new S3Client({
+    return new (sdk().S3Client)({
         region,
         ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
         followRegionRedirects: true,
@@ -41,7 +47,7 @@ export async function verifyArtifact(storageUri: string, opts: VerifyArtifactOpt
     const lead = opts.label ? `${opts.label}: ` : "";
     const client = opts.client ?? artifactS3Client(opts);
     try {
-        await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey }));
+        await client.send(new (sdk().HeadObjectCommand)({ Bucket: bucket, Key: objectKey }));
     } catch (e) {
         const err = e as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
         const status = err.$metadata?.httpStatusCode;
