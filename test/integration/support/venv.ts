@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { runChecked } from "./process";
 
-export type VenvName = "mlflow" | "trainer" | "tools";
+export type VenvName = "mlflow" | "trainer" | "serving" | "pytest" | "tools";
 
 export interface Venv {
   /** The venv directory (real path). */
@@ -28,6 +28,8 @@ export const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
 const REQUIREMENTS: Record<VenvName, string> = {
   mlflow: "images/mlflow/requirements.txt",
   trainer: "images/trainer/requirements.txt",
+  serving: "images/serving/requirements.txt",
+  pytest: "test/python/requirements.txt",
   tools: "test/integration/requirements.txt",
 };
 
@@ -72,12 +74,26 @@ export function ensureVenv(name: VenvName): Promise<Venv> {
   return p;
 }
 
+/** A requirements file with its `-r` includes inlined, so the cache key changes when an included file does. */
+function requirementsText(file: string, seen = new Set<string>()): string {
+  if (seen.has(file)) return "";
+  seen.add(file);
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .map((line) => {
+      const m = /^\s*-r\s+(\S+)/.exec(line);
+      return m ? requirementsText(path.resolve(path.dirname(file), m[1]), seen) : line;
+    })
+    .join("\n");
+}
+
 async function build(name: VenvName): Promise<Venv> {
   const reqFile = requirementsFile(name);
   if (!fs.existsSync(reqFile)) {
     throw new Error(`ensureVenv("${name}"): requirements file ${path.relative(REPO_ROOT, reqFile)} does not exist yet`);
   }
-  const requirements = fs.readFileSync(reqFile, "utf8");
+  const requirements = requirementsText(reqFile);
   const python = basePython();
   const version = (await runChecked(python, ["-c", "import sys, platform; print(sys.version, platform.machine())"])).stdout.trim();
   const hash12 = createHash("sha256").update(version).update("\0").update(requirements).digest("hex").slice(0, 12);
