@@ -104,6 +104,9 @@ function serverEnv(spec: TrackingServerSpec): k8s.types.input.core.v1.EnvVar[] {
     const out = [
         secretEnv("MLFLOW_BACKEND_STORE_URI", spec.backendStoreSecretName, BACKEND_URI_KEY),
         env("HOME", "/tmp"),
+        // MLflow 3 starts a background job runner (4 more processes per pod) for GenAI jobs this platform
+        // does not use; off, the pod's memory goes to the API.
+        env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false"),
         ...awsEnv(spec.aws),
     ];
     if (spec.auth) {

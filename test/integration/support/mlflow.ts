@@ -63,7 +63,8 @@ export async function startMlflowServer(opts: StartMlflowOptions): Promise<Mlflo
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-it-server-"));
   // uvicorn's supervisor kills a worker that misses a 5 s ping; on a busy 2-core test machine a
   // worker serving its first (import-heavy) request can miss it, so the harness allows 60 s.
-  const env = { ...process.env, PYTHONUNBUFFERED: "1", UVICORN_TIMEOUT_WORKER_HEALTHCHECK: "60", ...opts.env };
+  // Job execution off as in the rendered Deployment: four fewer processes per server on a 2-core machine.
+  const env = { ...process.env, PYTHONUNBUFFERED: "1", UVICORN_TIMEOUT_WORKER_HEALTHCHECK: "60", MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "false", ...opts.env };
   const proc = spawnManaged(exe, args, { cwd, tempDir: cwd, env });
   const stop = () => proc.stop();
 
