@@ -39,15 +39,10 @@ export function trackingUri(namespace: string): string {
  * (the Ingress host, an internal load balancer).
  */
 export function allowedHosts(namespace: string, extra: readonly string[] = []): string[] {
-    const names = [
-        TRACKING_SERVICE_NAME,
-        `${TRACKING_SERVICE_NAME}.${namespace}`,
-        `${TRACKING_SERVICE_NAME}.${namespace}.svc`,
-        `${TRACKING_SERVICE_NAME}.${namespace}.svc.cluster.local`,
-        "localhost",
-        "127.0.0.1",
-    ];
+    const names = [TRACKING_SERVICE_NAME, `${TRACKING_SERVICE_NAME}.${namespace}`, `${TRACKING_SERVICE_NAME}.${namespace}.svc`, `${TRACKING_SERVICE_NAME}.${namespace}.svc.cluster.local`];
     const hosts = names.flatMap((n) => [n, `${n}:${TRACKING_PORT}`]);
+    // Port-forwards pick any local port: MLflow matches entries as fnmatch patterns.
+    hosts.push("localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*");
     for (const e of extra) if (!hosts.includes(e)) hosts.push(e);
     return hosts;
 }

@@ -27,7 +27,7 @@ describe("manifests: tracking server", () => {
     });
     it("allowed hosts cover every in-cluster name with and without port, localhost, and extras once", () => {
         const hosts = allowedHosts("ns", ["mlflow.example.com", "localhost"]);
-        for (const h of ["mlflow", "mlflow:5000", "mlflow.ns", "mlflow.ns.svc", "mlflow.ns.svc.cluster.local", "mlflow.ns.svc.cluster.local:5000", "localhost:5000", "mlflow.example.com"]) {
+        for (const h of ["mlflow", "mlflow:5000", "mlflow.ns", "mlflow.ns.svc", "mlflow.ns.svc.cluster.local", "mlflow.ns.svc.cluster.local:5000", "localhost:*", "127.0.0.1:*", "mlflow.example.com"]) {
             assert.ok(hosts.includes(h), h);
         }
         assert.equal(hosts.filter((h) => h === "localhost").length, 1);
