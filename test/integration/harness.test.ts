@@ -16,6 +16,7 @@ import type { PostgresServer } from "./support/postgres";
 import type { S3Server } from "./support/moto";
 import { runPython } from "./support/python";
 import { registerCleanup, sharedMoto, sharedPostgres } from "./support/services";
+import { basicAuthIni } from "../../manifests/access";
 
 /** GET with an explicit Host header (fetch cannot set Host). */
 function getWithHost(url: string, host: string): Promise<{ status: number; body: string }> {
@@ -177,18 +178,19 @@ describe("integration harness (PostgreSQL + moto + real MLflow server)", functio
     }
   });
 
-  it("runs the basic-auth app (--app-name basic-auth) with its user store in PostgreSQL", async function () {
+  it("runs the basic-auth app (--app-name basic-auth) with the platform's generated config, users in PostgreSQL", async function () {
     const authDb = `${db}_auth`;
     await pg.createDatabase(authDb);
     const ini = path.join(tmp, "basic_auth.ini");
-    fs.writeFileSync(ini, ["[mlflow]", "default_permission = READ", `database_uri = ${pg.url(authDb)}`, "admin_username = admin", ""].join("\n"));
     const password = `pw-${suffix}`;
+    // The same basic_auth.ini the Access component puts in the mlflow-auth Secret.
+    fs.writeFileSync(ini, basicAuthIni({ databaseUri: pg.url(authDb), adminUsername: "admin", adminPassword: password, defaultPermission: "READ" }));
     const port = await freePort();
     const auth = await startMlflowServer({
       args: mlflowServerArgs(port, ["--backend-store-uri", pg.url(db), "--default-artifact-root", `s3://${bucket}/`, "--workers", "1", "--app-name", "basic-auth"]),
       env: {
         ...s3.env(), MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "false",
-        MLFLOW_AUTH_CONFIG_PATH: ini, MLFLOW_AUTH_ADMIN_PASSWORD: password, MLFLOW_FLASK_SERVER_SECRET_KEY: `key-${suffix}`,
+        MLFLOW_AUTH_CONFIG_PATH: ini, MLFLOW_FLASK_SERVER_SECRET_KEY: `key-${suffix}`,
       },
     });
     try {

@@ -34,7 +34,7 @@ def dockerfile_instructions(path: Path) -> dict[str, list[str]]:
 
 def test_trainer_pins_direct_deps_and_matches_tracking_server_mlflow():
     trainer = pins(IMAGES / "trainer" / "requirements.txt")
-    assert set(trainer) == {"mlflow", "scikit-learn", "pandas", "boto3"}
+    assert set(trainer) == {"mlflow", "scikit-learn", "pandas", "boto3", "numpy", "cloudpickle"}
     server_file = IMAGES / "mlflow" / "requirements.txt"
     if not server_file.exists():
         pytest.skip("images/mlflow/requirements.txt not present")
@@ -47,7 +47,7 @@ def test_trainer_pins_direct_deps_and_matches_tracking_server_mlflow():
 def test_serving_pins_the_trainers_model_stack():
     trainer = pins(IMAGES / "trainer" / "requirements.txt")
     serving = pins(IMAGES / "serving" / "requirements.txt")
-    for pkg in ("mlflow", "scikit-learn", "pandas"):
+    for pkg in ("mlflow", "scikit-learn", "pandas", "numpy", "cloudpickle"):
         assert serving[pkg] == trainer[pkg], pkg
 
 
