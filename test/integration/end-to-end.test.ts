@@ -14,7 +14,6 @@
 import * as assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type BucketLocationConstraint } from "@aws-sdk/client-s3";
@@ -27,7 +26,7 @@ import { render } from "../support/render";
 import type { S3Server } from "./support/moto";
 import { freePort } from "./support/ports";
 import type { PostgresServer } from "./support/postgres";
-import { tail, type CommandResult } from "./support/process";
+import { getWithHost, tail, type CommandResult } from "./support/process";
 import { runPython } from "./support/python";
 import {
   dockerEntrypoint,
@@ -75,18 +74,6 @@ async function timed<T>(label: string, f: () => Promise<T>): Promise<T> {
   }
 }
 
-/** GET with an explicit Host header (fetch cannot set Host). */
-function getWithHost(url: string, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: "GET", headers: { Host: host }, timeout: 30_000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8").on("data", (d: string) => { body += d; }).on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET ${url} (Host: ${host}) timed out`)));
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 async function getJson<T>(base: string, apiPath: string, query: Record<string, string>): Promise<T> {
   const url = `${base}/api/2.0/mlflow/${apiPath}?${new URLSearchParams(query).toString()}`;

@@ -6,30 +6,17 @@
 import * as assert from "node:assert/strict";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { mlflowServerArgs, startMlflowServer, type MlflowServer } from "./support/mlflow";
 import { freePort } from "./support/ports";
-import { tail } from "./support/process";
+import { getWithHost, tail } from "./support/process";
 import type { PostgresServer } from "./support/postgres";
 import type { S3Server } from "./support/moto";
 import { runPython } from "./support/python";
 import { registerCleanup, sharedMoto, sharedPostgres } from "./support/services";
 import { basicAuthIni } from "../../manifests/access";
 
-/** GET with an explicit Host header (fetch cannot set Host). */
-function getWithHost(url: string, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: "GET", headers: { Host: host }, timeout: 30_000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8").on("data", (d: string) => { body += d; }).on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET ${url} (Host: ${host}) timed out`)));
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 async function postJson<T>(url: string, body: unknown): Promise<T> {
   const res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { freePort } from "./ports";
-import { spawnManaged, tail } from "./process";
+import { spawnManaged, waitForHttp200 } from "./process";
 import { ensureVenv, type VenvName } from "./venv";
 
 export interface MlflowServer {
@@ -69,25 +69,6 @@ export async function startMlflowServer(opts: StartMlflowOptions): Promise<Mlflo
   const stop = () => proc.stop();
 
   const timeoutMs = opts.healthTimeoutMs ?? (Number(process.env.MLFLOW_IT_HEALTH_TIMEOUT_MS) || 120_000);
-  const deadline = Date.now() + timeoutMs;
-  let exit: string | undefined;
-  void proc.exited.then(({ code, signal }) => { exit = `exited with ${code ?? signal}`; });
-  let last = "no answer";
-  for (;;) {
-    try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) });
-      await res.arrayBuffer();
-      if (res.status === 200) break;
-      last = `HTTP ${res.status}`;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    if (exit !== undefined || Date.now() > deadline) {
-      const why = exit ?? `gave no 200 from ${url}/health within ${timeoutMs / 1000} s (last: ${last})`;
-      await stop();
-      throw new Error(`MLflow server (${path.basename(exe)} ${args.join(" ")}) ${why}; last output:\n${tail(proc.output(), 40)}`);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await waitForHttp200(proc, `${url}/health`, timeoutMs, `MLflow server (${path.basename(exe)} ${args.join(" ")})`);
   return { url, port, stop, output: proc.output };
 }

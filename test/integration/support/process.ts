@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 
 export interface CommandResult { code: number; stdout: string; stderr: string }
 
@@ -175,4 +176,44 @@ export function spawnManaged(
     removeTemp();
   });
   return { child, output: () => out, exited, stop };
+}
+
+/**
+ * Waits until GET `url` answers 200. On timeout or an early exit of `proc`, stops it and throws with
+ * `label` and the process's last output.
+ */
+export async function waitForHttp200(proc: ManagedProcess, url: string, timeoutMs: number, label: string): Promise<void> {
+  let exit: string | undefined;
+  void proc.exited.then(({ code, signal }) => { exit = `exited with ${code ?? signal}`; });
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer";
+  for (;;) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    if (exit !== undefined || Date.now() > deadline) {
+      const why = exit ?? `gave no 200 from ${url} within ${timeoutMs / 1000} s (last: ${last})`;
+      await proc.stop();
+      throw new Error(`${label} ${why}; last output:\n${tail(proc.output(), 40)}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** GET with an explicit Host header (fetch cannot set Host). */
+export function getWithHost(url: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "GET", headers: { Host: host }, timeout: 30_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (d: string) => { body += d; }).on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error(`GET ${url} (Host: ${host}) timed out`)));
+    req.on("error", reject);
+    req.end();
+  });
 }

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { KubernetesObject, RenderResult } from "../../../lib/render";
 import { SECRET_PLACEHOLDER } from "../../../lib/render";
-import { spawnManaged, runCommand, tail, type CommandResult, type ManagedProcess } from "./process";
+import { spawnManaged, runCommand, waitForHttp200, type CommandResult, type ManagedProcess } from "./process";
 
 export interface RenderedEnvVar {
   name: string;
@@ -234,25 +234,6 @@ export interface LocalService {
  */
 export async function startLocal(lc: LocalCommand, opts: { cwd: string; url: string; readyPath: string; timeoutMs: number; label: string }): Promise<LocalService> {
   const proc = spawnManaged(lc.cmd, lc.args, { env: lc.env, cwd: opts.cwd });
-  let exit: string | undefined;
-  void proc.exited.then(({ code, signal }) => { exit = `exited with ${code ?? signal}`; });
-  const deadline = Date.now() + opts.timeoutMs;
-  let last = "no answer";
-  for (;;) {
-    try {
-      const res = await fetch(`${opts.url}${opts.readyPath}`, { signal: AbortSignal.timeout(5000) });
-      await res.arrayBuffer();
-      if (res.status === 200) break;
-      last = `HTTP ${res.status}`;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    if (exit !== undefined || Date.now() > deadline) {
-      const why = exit ?? `gave no 200 from ${opts.readyPath} within ${opts.timeoutMs / 1000} s (last: ${last})`;
-      await proc.stop();
-      throw new Error(`${opts.label} (${path.basename(lc.cmd)} ${lc.args.join(" ")}) ${why}; last output:\n${tail(proc.output(), 40)}`);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await waitForHttp200(proc, `${opts.url}${opts.readyPath}`, opts.timeoutMs, `${opts.label} (${path.basename(lc.cmd)} ${lc.args.join(" ")})`);
   return { url: opts.url, proc, stop: () => proc.stop() };
 }
