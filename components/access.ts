@@ -1,4 +1,6 @@
-import * as k8s from "@pulumi/kubernetes";
+import * as batchv1 from "@pulumi/kubernetes/batch/v1";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
+import * as networkingv1 from "@pulumi/kubernetes/networking/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as crypto from "node:crypto";
@@ -56,7 +58,7 @@ export class Access extends pulumi.ComponentResource {
     /** CORS origins of the tracking server. */
     public readonly corsOrigins: string[];
     /** The Job creating the auth database: the tracking server waits for it. */
-    public readonly authDatabaseReady: k8s.batch.v1.Job;
+    public readonly authDatabaseReady: batchv1.Job;
     /** Changes when the auth config changes, to roll the tracking server's pods. */
     public readonly configChecksum: pulumi.Output<string>;
 
@@ -78,22 +80,22 @@ export class Access extends pulumi.ComponentResource {
         );
         // A digest is not the secret: unsecret it, or Pulumi would hide the Deployment's whole spec in diffs.
         this.configChecksum = pulumi.unsecret(ini.apply((text) => crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)));
-        const authSecret = new k8s.core.v1.Secret(
+        const authSecret = new corev1.Secret(
             `${name}-auth`,
             { metadata: meta(AUTH_SECRET, args.namespace, ACCESS_COMPONENT), type: "Opaque", stringData: { "flask-secret-key": pulumi.secret(flaskKey.result), "basic_auth.ini": ini } },
             child,
         );
-        const credentials = new k8s.core.v1.Secret(
+        const credentials = new corev1.Secret(
             `${name}-tracking-credentials`,
             { metadata: meta(TRACKING_CREDENTIALS_SECRET, args.namespace, ACCESS_COMPONENT), type: "Opaque", stringData: { username: ADMIN_USERNAME, password: this.adminPassword } },
             child,
         );
-        this.authDatabaseReady = new k8s.batch.v1.Job(
+        this.authDatabaseReady = new batchv1.Job(
             `${name}-auth-db`,
             authDatabaseJob({ namespace: args.namespace, image: args.postgresImage ?? "postgres:16.10", backendStoreSecretName: args.backendStoreSecretName, authDatabase: AUTH_DATABASE }),
             child,
         );
-        new k8s.networking.v1.Ingress(
+        new networkingv1.Ingress(
             name,
             trackingIngress({
                 namespace: args.namespace,
@@ -105,8 +107,8 @@ export class Access extends pulumi.ComponentResource {
             }),
             child,
         );
-        new k8s.networking.v1.NetworkPolicy(`${name}-tracking`, trackingNetworkPolicy(args.namespace, args.ingressControllerNamespace ?? "ingress-nginx"), child);
-        if (args.fenceInClusterPostgres ?? true) new k8s.networking.v1.NetworkPolicy(`${name}-postgres`, postgresNetworkPolicy(args.namespace), child);
+        new networkingv1.NetworkPolicy(`${name}-tracking`, trackingNetworkPolicy(args.namespace, args.ingressControllerNamespace ?? "ingress-nginx"), child);
+        if (args.fenceInClusterPostgres ?? true) new networkingv1.NetworkPolicy(`${name}-postgres`, postgresNetworkPolicy(args.namespace), child);
 
         this.authSecretName = authSecret.metadata.name;
         this.trackingCredentialsSecretName = credentials.metadata.name;

@@ -1,4 +1,5 @@
-import * as k8s from "@pulumi/kubernetes";
+import * as batchv1 from "@pulumi/kubernetes/batch/v1";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -25,14 +26,14 @@ export interface DatabaseMigrationArgs {
  * for this Job, so it only moves to RDS after a verified copy.
  */
 export class DatabaseMigration extends pulumi.ComponentResource {
-    public readonly job: k8s.batch.v1.Job;
+    public readonly job: batchv1.Job;
 
     constructor(name: string, args: DatabaseMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:database:DatabaseMigration", name, {}, opts);
         const child = { parent: this };
         const script = args.script ?? fs.readFileSync(path.join(projectRoot(), "scripts", "migrate-database.sh"), "utf8");
-        const configMap = new k8s.core.v1.ConfigMap(name, migrationConfigMap(args.namespace, script), child);
-        this.job = new k8s.batch.v1.Job(
+        const configMap = new corev1.ConfigMap(name, migrationConfigMap(args.namespace, script), child);
+        this.job = new batchv1.Job(
             name,
             migrationJob({
                 namespace: args.namespace,

@@ -1,4 +1,5 @@
-import * as k8s from "@pulumi/kubernetes";
+import * as appsv1 from "@pulumi/kubernetes/apps/v1";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { Resources } from "../config";
@@ -51,12 +52,12 @@ export class InClusterDatabase extends pulumi.ComponentResource {
         const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { ...child, additionalSecretOutputs: ["result"] });
         this.password = pulumi.secret(password.result);
 
-        const passwordSecret = new k8s.core.v1.Secret(
+        const passwordSecret = new corev1.Secret(
             `${name}-password`,
             { metadata: meta(`${POSTGRES_NAME}-credentials`, args.namespace, POSTGRES_COMPONENT), type: "Opaque", stringData: { password: this.password } },
             child,
         );
-        const backendSecret = new k8s.core.v1.Secret(
+        const backendSecret = new corev1.Secret(
             `${name}-backend-store`,
             {
                 metadata: meta("mlflow-backend-store", args.namespace, POSTGRES_COMPONENT),
@@ -67,8 +68,8 @@ export class InClusterDatabase extends pulumi.ComponentResource {
             },
             child,
         );
-        new k8s.core.v1.Service(`${name}`, postgresService(args.namespace), child);
-        new k8s.apps.v1.StatefulSet(
+        new corev1.Service(`${name}`, postgresService(args.namespace), child);
+        new appsv1.StatefulSet(
             name,
             postgresStatefulSet({
                 namespace: args.namespace,

@@ -1,4 +1,6 @@
-import * as k8s from "@pulumi/kubernetes";
+import * as appsv1 from "@pulumi/kubernetes/apps/v1";
+import * as batchv1 from "@pulumi/kubernetes/batch/v1";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { meta } from "../manifests/common";
@@ -33,7 +35,7 @@ export class MinioStore extends pulumi.ComponentResource {
     /** Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of MLflow's MinIO user. */
     public readonly keysSecretName: pulumi.Output<string>;
     /** The bucket Job: workloads that write artifacts wait for it. */
-    public readonly ready: k8s.batch.v1.Job;
+    public readonly ready: batchv1.Job;
 
     constructor(name: string, args: MinioStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:storage:MinioStore", name, {}, opts);
@@ -44,23 +46,23 @@ export class MinioStore extends pulumi.ComponentResource {
         const secretText = (id: string, length: number) =>
             pulumi.secret(new random.RandomPassword(`${name}-${id}`, { length, special: false }, { ...child, additionalSecretOutputs: ["result"] }).result);
 
-        const root = new k8s.core.v1.Secret(
+        const root = new corev1.Secret(
             `${name}-root`,
             { metadata: meta("minio-root", args.namespace, MINIO_COMPONENT), type: "Opaque", stringData: { username: secretText("root-user", 16), password: secretText("root-password", 40) } },
             child,
         );
-        const keys = new k8s.core.v1.Secret(
+        const keys = new corev1.Secret(
             `${name}-keys`,
             { metadata: { ...meta(AWS_KEYS_SECRET, args.namespace, "artifact-credentials"), annotations: kserveS3Annotations({ region: "us-east-1", s3Endpoint: this.endpoint }) }, type: "Opaque", stringData: { AWS_ACCESS_KEY_ID: secretText("access-key-id", 20), AWS_SECRET_ACCESS_KEY: secretText("secret-access-key", 40) } },
             child,
         );
-        const service = new k8s.core.v1.Service(name, minioService(args.namespace), child);
-        const sts = new k8s.apps.v1.StatefulSet(
+        const service = new corev1.Service(name, minioService(args.namespace), child);
+        const sts = new appsv1.StatefulSet(
             name,
             minioStatefulSet({ namespace: args.namespace, image: args.image, storageSize: args.storageSize ?? "20Gi", storageClassName: args.storageClassName, rootSecretName: root.metadata.name }),
             { ...child, retainOnDelete: true },
         );
-        this.ready = new k8s.batch.v1.Job(
+        this.ready = new batchv1.Job(
             `${name}-bucket`,
             minioBucketJob({ namespace: args.namespace, bucket: this.bucketName, rootSecretName: root.metadata.name, keysSecretName: keys.metadata.name }),
             { ...child, dependsOn: [sts, service] },

@@ -1,4 +1,5 @@
-import * as k8s from "@pulumi/kubernetes";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
+import * as apiextensions from "@pulumi/kubernetes/apiextensions";
 import * as pulumi from "@pulumi/pulumi";
 import type { Resources, ServedModel } from "../config";
 import { AwsCredentialSource } from "../manifests/common";
@@ -43,7 +44,7 @@ export class ModelServing extends pulumi.ComponentResource {
     public readonly models: ServedModelOutput[];
     public readonly serviceAccountName: pulumi.Output<string>;
     /** The InferenceServices, by model name. */
-    public readonly inferenceServices: Record<string, k8s.apiextensions.CustomResource>;
+    public readonly inferenceServices: Record<string, apiextensions.CustomResource>;
 
     constructor(name: string, args: ModelServingArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:serving:ModelServing", name, {}, opts);
@@ -55,14 +56,14 @@ export class ModelServing extends pulumi.ComponentResource {
             throw new Error("ModelServing: runtimeImage is required when installRuntime is true (set serving.runtimeImage)");
         const defaultRuntime = args.runtime ?? MLFLOW_PYFUNC_RUNTIME;
 
-        const sa = new k8s.core.v1.ServiceAccount(
+        const sa = new corev1.ServiceAccount(
             name,
             servingServiceAccount({ namespace: args.namespace, aws: args.aws, annotations: args.serviceAccountAnnotations }),
             child,
         );
         const runtime =
             installRuntime && args.runtimeImage !== undefined
-                ? new k8s.apiextensions.CustomResource(`${name}-runtime`, { ...clusterServingRuntime({ image: args.runtimeImage, resources: args.runtimeResources }) }, child)
+                ? new apiextensions.CustomResource(`${name}-runtime`, { ...clusterServingRuntime({ image: args.runtimeImage, resources: args.runtimeResources }) }, child)
                 : undefined;
 
         this.inferenceServices = {};
@@ -70,7 +71,7 @@ export class ModelServing extends pulumi.ComponentResource {
             const resolved = args.resolved[i];
             const isvc = inferenceService(model, resolved, { namespace: args.namespace, serviceAccountName: SERVING_SERVICE_ACCOUNT, runtime: defaultRuntime });
             const dependsOn: pulumi.Resource[] = runtime && (model.runtime ?? defaultRuntime) === MLFLOW_PYFUNC_RUNTIME ? [sa, runtime] : [sa];
-            this.inferenceServices[model.name] = new k8s.apiextensions.CustomResource(`${name}-${model.name}`, { ...isvc }, { ...child, dependsOn });
+            this.inferenceServices[model.name] = new apiextensions.CustomResource(`${name}-${model.name}`, { ...isvc }, { ...child, dependsOn });
             return {
                 name: model.name,
                 registeredModel: resolved.name,

@@ -1,4 +1,4 @@
-import * as k8s from "@pulumi/kubernetes";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import { labels } from "../manifests/common";
 
@@ -14,12 +14,12 @@ export interface PlatformNamespaceArgs {
 export class PlatformNamespace extends pulumi.ComponentResource {
     /** The namespace's name (known at preview, so manifests can use it as a plain string). */
     public readonly name: string;
-    public readonly namespace: k8s.core.v1.Namespace;
+    public readonly namespace: corev1.Namespace;
 
     constructor(name: string, args: PlatformNamespaceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:kubernetes:PlatformNamespace", name, {}, opts);
         this.name = args.name ?? "mlflow";
-        this.namespace = new k8s.core.v1.Namespace(
+        this.namespace = new corev1.Namespace(
             name,
             {
                 metadata: {

@@ -2,7 +2,7 @@
 import * as ec2 from "@pulumi/aws/ec2";
 import * as rds from "@pulumi/aws/rds";
 import * as vpc from "@pulumi/aws/vpc";
-import * as k8s from "@pulumi/kubernetes";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { meta } from "../manifests/common";
@@ -116,7 +116,7 @@ export class RdsDatabase extends pulumi.ComponentResource {
             },
             { ...child, protect: true },
         );
-        const secret = new k8s.core.v1.Secret(
+        const secret = new corev1.Secret(
             name,
             {
                 metadata: meta(RDS_BACKEND_SECRET, args.namespace, "database"),

@@ -1,6 +1,6 @@
 // Submodule imports: the @pulumi/aws root loads every service module (~10x the load time).
 import * as iam from "@pulumi/aws/iam";
-import * as k8s from "@pulumi/kubernetes";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import { artifactAccessPolicy } from "../lib/iam-policies";
 import { meta } from "../manifests/common";
@@ -52,7 +52,7 @@ export class StaticArtifactCredentials extends pulumi.ComponentResource {
             this.accessKeyId = pulumi.secret(key.id);
             this.secretAccessKey = pulumi.secret(key.secret);
         }
-        const secret = new k8s.core.v1.Secret(
+        const secret = new corev1.Secret(
             name,
             {
                 // KServe reads serving.kserve.io/s3-* from the keys Secret (from the ServiceAccount only under IRSA).

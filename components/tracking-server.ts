@@ -1,4 +1,7 @@
-import * as k8s from "@pulumi/kubernetes";
+import * as appsv1 from "@pulumi/kubernetes/apps/v1";
+import * as batchv1 from "@pulumi/kubernetes/batch/v1";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
+import * as policyv1 from "@pulumi/kubernetes/policy/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "node:crypto";
 import type { Resources } from "../config";
@@ -61,14 +64,14 @@ export class TrackingServer extends pulumi.ComponentResource {
     public readonly trackingUri: string;
     public readonly serviceName: string;
     public readonly serviceAccountName: pulumi.Output<string>;
-    public readonly deployment: k8s.apps.v1.Deployment;
+    public readonly deployment: appsv1.Deployment;
 
     constructor(name: string, args: TrackingServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:tracking:TrackingServer", name, {}, opts);
         const child = { parent: this };
         const replicas = args.replicas ?? 2;
 
-        const sa = new k8s.core.v1.ServiceAccount(
+        const sa = new corev1.ServiceAccount(
             name,
             {
                 metadata: { ...meta(TRACKING_SERVICE_ACCOUNT, args.namespace, COMPONENT), annotations: args.serviceAccountAnnotations },
@@ -76,7 +79,7 @@ export class TrackingServer extends pulumi.ComponentResource {
             },
             child,
         );
-        const migration = new k8s.batch.v1.Job(
+        const migration = new batchv1.Job(
             `${name}-db-upgrade`,
             dbUpgradeJob({
                 namespace: args.namespace,
@@ -88,7 +91,7 @@ export class TrackingServer extends pulumi.ComponentResource {
             }),
             { ...child, dependsOn: [sa, ...(args.waitFor ?? [])] },
         );
-        this.deployment = new k8s.apps.v1.Deployment(
+        this.deployment = new appsv1.Deployment(
             name,
             trackingServerDeployment({
                 namespace: args.namespace,
@@ -107,8 +110,8 @@ export class TrackingServer extends pulumi.ComponentResource {
             }),
             { ...child, dependsOn: [migration, sa] },
         );
-        new k8s.core.v1.Service(name, trackingServerService(args.namespace), child);
-        new k8s.policy.v1.PodDisruptionBudget(name, trackingServerPdb(args.namespace, replicas), child);
+        new corev1.Service(name, trackingServerService(args.namespace), child);
+        new policyv1.PodDisruptionBudget(name, trackingServerPdb(args.namespace, replicas), child);
 
         this.trackingUri = trackingUri(args.namespace);
         this.serviceName = TRACKING_SERVICE_NAME;

@@ -1,4 +1,5 @@
-import * as k8s from "@pulumi/kubernetes";
+import * as batchv1 from "@pulumi/kubernetes/batch/v1";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import type { Resources, TrainingProfile } from "../config";
 import { AwsCredentialSource, meta } from "../manifests/common";
@@ -58,7 +59,7 @@ export class TrainingJobs extends pulumi.ComponentResource {
     constructor(name: string, args: TrainingJobsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:training:TrainingJobs", name, {}, opts);
         const child = { parent: this };
-        const sa = new k8s.core.v1.ServiceAccount(
+        const sa = new corev1.ServiceAccount(
             name,
             {
                 metadata: { ...meta(TRAINING_SERVICE_ACCOUNT, args.namespace, TRAINING_COMPONENT), annotations: args.serviceAccountAnnotations },
@@ -67,7 +68,7 @@ export class TrainingJobs extends pulumi.ComponentResource {
             child,
         );
         this.templates = args.profiles.map((profile) => {
-            new k8s.batch.v1.CronJob(
+            new batchv1.CronJob(
                 `${name}-${profile.name}`,
                 trainingCronJob(
                     {

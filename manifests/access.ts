@@ -2,7 +2,7 @@
  * Access to the tracking server as plain data: the Ingress, MLflow's basic-auth configuration, and the
  * NetworkPolicies that fence PostgreSQL and the tracking server.
  */
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import { containerSecurityContext, labels, meta, podSecurityContext, secretEnv } from "./common";
 import { POSTGRES_COMPONENT, POSTGRES_NAME, POSTGRES_PORT } from "./postgres";

@@ -2,7 +2,7 @@
  * Pieces every workload manifest shares: labels, the restricted security context, resources,
  * and env-var helpers. Plain functions over plain data (values may be pulumi.Input).
  */
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import type { Resources } from "../config";
 

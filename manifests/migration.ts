@@ -2,7 +2,7 @@
  * The one-shot copy of the backend store (in-cluster PostgreSQL → RDS) as plain data: a ConfigMap with
  * scripts/migrate-database.sh and the Job that runs it in a postgres image.
  */
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import { containerSecurityContext, env, labels, meta, podSecurityContext, secretEnv } from "./common";
 import { BACKEND_URI_KEY, DB_CLIENT_LABEL } from "./tracking-server";

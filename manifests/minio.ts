@@ -2,7 +2,7 @@
  * MinIO for local stacks (artifactStore.mode = minio) as plain data: StatefulSet with a volume claim,
  * Service, and the one-shot Job that creates the private, versioned bucket and MLflow's own user.
  */
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import { containerSecurityContext, env, labels, meta, podSecurityContext, secretEnv, selectorLabels } from "./common";
 

@@ -2,7 +2,7 @@
  * In-cluster PostgreSQL (the current state's backend store) as plain data: StatefulSet with a volume
  * claim template, headless Service.
  */
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import type { Resources } from "../config";
 import { containerSecurityContext, env, labels, meta, resourceRequirements, secretEnv, selectorLabels } from "./common";

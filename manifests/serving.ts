@@ -4,7 +4,7 @@
  * KServe's storage initializer read the bucket, and the project's `mlflow-pyfunc` ClusterServingRuntime.
  * The component in components/model-serving.ts only creates them.
  */
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Input } from "@pulumi/pulumi";
 import type { Resources, ServedModel } from "../config";

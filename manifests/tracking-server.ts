@@ -2,7 +2,7 @@
  * The tracking server's Kubernetes objects as plain data: Deployment, Service, PodDisruptionBudget and
  * the schema-migration Job. The component in components/tracking-server.ts only creates them.
  */
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import type { Resources } from "../config";
 import {

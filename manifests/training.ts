@@ -2,7 +2,7 @@
  * Training templates as plain data: one suspended CronJob per profile. Operators launch a run with
  * `kubectl create job --from=cronjob/<name>`; each Job is one MLflow run.
  */
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import type { Resources, TrainingProfile } from "../config";
 import { awsEnv, AwsCredentialSource, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, secretEnv, TMP_MOUNT, TMP_VOLUME } from "./common";
