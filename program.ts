@@ -91,7 +91,13 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         cfg.database.mode === "rds" && rds && inCluster && cfg.database.migrateFromInCluster
             ? new DatabaseMigration(
                   "db-migration",
-                  { namespace: cfg.namespace, sourceSecretName: inCluster.backendStoreSecretName, targetSecretName: rds.backendStoreSecretName, image: cfg.database.inCluster.image },
+                  {
+                      namespace: cfg.namespace,
+                      sourceSecretName: inCluster.backendStoreSecretName,
+                      targetSecretName: rds.backendStoreSecretName,
+                      image: cfg.database.inCluster.image,
+                      authDatabase: cfg.access.auth === "basic" ? AUTH_DATABASE : undefined,
+                  },
                   { dependsOn: [ns, inCluster, rds] },
               )
             : undefined;

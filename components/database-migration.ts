@@ -18,6 +18,8 @@ export interface DatabaseMigrationArgs {
     readonly image?: string;
     /** The copy script. Defaults to this project's scripts/migrate-database.sh. */
     readonly script?: string;
+    /** The basic-auth app's database, copied after MLflow's. Defaults to none (auth off). */
+    readonly authDatabase?: string;
 }
 
 /**
@@ -41,6 +43,7 @@ export class DatabaseMigration extends pulumi.ComponentResource {
                 sourceSecretName: args.sourceSecretName,
                 targetSecretName: args.targetSecretName,
                 scriptDigest: crypto.createHash("sha256").update(script).digest("hex").slice(0, 16),
+                authDatabase: args.authDatabase,
             }),
             { ...child, dependsOn: [configMap] },
         );

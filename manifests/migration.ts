@@ -15,6 +15,27 @@ export function migrationConfigMap(namespace: string, script: string): k8s.types
     return { apiVersion: "v1", kind: "ConfigMap", metadata: meta(MIGRATION_NAME, namespace, MIGRATION_COMPONENT), data: { [SCRIPT_KEY]: script } };
 }
 
+/**
+ * The Job's shell: copy MLflow's database, then (when the basic-auth app is on) its users and permissions
+ * database too, creating it on the target first. A source without that database (auth never enabled) is
+ * skipped. Passwords stay in the Secret-backed env vars.
+ */
+export function migrationCommand(authDatabase?: string): string {
+    const lines = ["set -eu", `bash "\${SCRIPT_DIR:-/scripts}/${SCRIPT_KEY}"`];
+    if (authDatabase) {
+        lines.push(
+            `db=${authDatabase}`,
+            // postgresql://user:pass@host:port/<db>?query → the same URL for database $db
+            `with_db() { printf '%s' "$1" | sed -E "s#/[^/?]*(\\?|$)#/$db\\1#"; }`,
+            `exists() { psql "$1" -Atc "select 1 from pg_database where datname = '$db'"; }`,
+            `if [ "$(exists "$SOURCE_DATABASE_URL")" != "1" ]; then echo "no $db database on the source: nothing more to copy"; exit 0; fi`,
+            `if [ "$(exists "$TARGET_DATABASE_URL")" != "1" ]; then psql "$TARGET_DATABASE_URL" -qc "create database $db"; fi`,
+            `SOURCE_DATABASE_URL=$(with_db "$SOURCE_DATABASE_URL") TARGET_DATABASE_URL=$(with_db "$TARGET_DATABASE_URL") bash "\${SCRIPT_DIR:-/scripts}/${SCRIPT_KEY}"`,
+        );
+    }
+    return lines.join("\n");
+}
+
 export function migrationJob(p: {
     namespace: string;
     image: string;
@@ -22,6 +43,8 @@ export function migrationJob(p: {
     targetSecretName: Input<string>;
     /** Changes with the script, so an edited script is a new Job. */
     scriptDigest: string;
+    /** The basic-auth app's database, copied as well when set. */
+    authDatabase?: string;
 }): k8s.types.input.batch.v1.Job {
     return {
         apiVersion: "batch/v1",
@@ -42,7 +65,7 @@ export function migrationJob(p: {
                         {
                             name: "copy",
                             image: p.image,
-                            command: ["bash", `/scripts/${SCRIPT_KEY}`],
+                            command: ["bash", "-c", migrationCommand(p.authDatabase)],
                             env: [
                                 secretEnv("SOURCE_DATABASE_URL", p.sourceSecretName, BACKEND_URI_KEY),
                                 secretEnv("TARGET_DATABASE_URL", p.targetSecretName, BACKEND_URI_KEY),

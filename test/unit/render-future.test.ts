@@ -101,6 +101,12 @@ describe("transitions: each switch alone, checked with the offline diff", () => 
         const copy = findObject(r, "Job", "mlflow-db-migrate");
         assert.equal((copy.spec as { backoffLimit: number }).backoffLimit, 0);
         assert.match(JSON.stringify(findObject(r, "ConfigMap", "mlflow-db-migrate").data), /pg_dump/);
+        assert.doesNotMatch(JSON.stringify(copy), /mlflow_auth/, "no auth database without basic auth");
+    });
+    it("with basic auth on, the copy Job carries the auth database too", async () => {
+        const r = await render("dev", ["database.mode=rds", "database.migrateFromInCluster=true", "access.mode=ingress", "access.auth=basic", "access.ingress.host=mlflow.example.com", "access.ingress.clusterIssuer=le"]);
+        assert.match(JSON.stringify(findObject(r, "Job", "mlflow-db-migrate")), /create database \$db/);
+        assert.match(JSON.stringify(findObject(r, "Job", "mlflow-db-migrate")), /db=mlflow_auth/);
     });
     it("retiring the in-cluster database removes the StatefulSet but it is retained on delete", async () => {
         const before = await render("dev", ["database.mode=rds"]);
