@@ -5,6 +5,7 @@
 #   SOURCE_DATABASE_URL     postgresql://user:password@host:port/db[?sslmode=...]   (required)
 #   TARGET_DATABASE_URL     same form, the (empty) RDS database                     (required)
 #   ALLOW_NON_EMPTY_TARGET  "true" to drop and replace what the target already holds (pg_restore --clean --if-exists)
+#   ALLOW_ACTIVE_SOURCE     "true" to copy although other sessions are connected to the source (default: refuse, exit 7)
 #   PG_BIN                  optional directory of the PostgreSQL client tools (default: found on PATH)
 #   WORK_DIR                optional directory for the dump file (default: a temporary directory under TMPDIR)
 #   PGCONNECT_TIMEOUT       libpq connect timeout in seconds (default 10)
@@ -15,7 +16,8 @@
 #
 # Exit codes: 0 copied and verified · 2 bad input (missing/invalid URL, missing tool, incompatible pg_dump, empty
 # source, source = target) · 3 target already holds data, refused · 4 verification found a difference ·
-# 5 a database is unreachable · 6 pg_dump or pg_restore failed (the target is left as it was: single transaction).
+# 5 a database is unreachable · 6 pg_dump or pg_restore failed (the target is left as it was: single transaction) ·
+# 7 other sessions are connected to the source (the writers are not frozen; ALLOW_ACTIVE_SOURCE=true overrides).
 #
 # Writes to the source are NOT blocked by this script: stop every writer first (tracking server at 0 replicas);
 # a write that lands during the copy shows up as a count difference (exit 4). Passwords never reach the logs or the
@@ -137,8 +139,12 @@ fi
 SRC_TABLES=$(sql SOURCE "select count(*) $USER_TABLES")
 OTHERS=$(sql SOURCE "select count(*) from pg_stat_activity where datname = current_database()
   and pid <> pg_backend_pid() and backend_type = 'client backend'")
-(( OTHERS == 0 )) ||
-  log "warning: ${OTHERS} other session(s) connected to the source database; is the tracking server scaled to 0? a write during the copy fails the verification"
+if (( OTHERS > 0 )); then
+  # A connected session can write during the copy: refuse unless told, so the freeze is enforced, not hoped for.
+  [[ "${ALLOW_ACTIVE_SOURCE:-false}" == "true" ]] ||
+    die 7 "${OTHERS} other session(s) connected to the source database: scale the tracking server to 0 (trackingServer.replicas: 0) and close other clients first, or set ALLOW_ACTIVE_SOURCE=true (a write during the copy then fails the verification)"
+  log "warning: ${OTHERS} other session(s) connected to the source database (ALLOW_ACTIVE_SOURCE=true); a write during the copy fails the verification"
+fi
 (( SRC_TABLES > 0 )) || die 2 "source ${SOURCE_SHOW} has no tables: nothing to copy (wrong database name?)"
 
 # ---- 3. dump and restore -----------------------------------------------------------------------------------------

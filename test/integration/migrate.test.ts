@@ -237,7 +237,7 @@ describe("scripts/migrate-database.sh: in-cluster PostgreSQL → RDS copy on rea
     assert.equal(await target.query(DB, "select count(*) from experiments where name = 'stray'"), "0");
   });
 
-  it("a write that lands during the copy fails the verification (exit 4)", async function () {
+  it("refuses a source with connected writers (exit 7); forced, a write during the copy fails the verification (exit 4)", async function () {
     await Promise.all([source.createDatabase("probe"), target.createDatabase("probe")]);
     await source.query("probe", "create table t (i int)");
     // A writer that keeps committing for up to 60 s: the tracking server NOT scaled to 0.
@@ -246,7 +246,13 @@ describe("scripts/migrate-database.sh: in-cluster PostgreSQL → RDS copy on rea
     { env: { ...process.env, PGPASSWORD: source.password } });
     try {
       while (Number(await source.query("probe", "select count(*) from t")) === 0) await new Promise((res) => setTimeout(res, 100));
-      const r = await migrate({ SOURCE_DATABASE_URL: source.url("probe"), TARGET_DATABASE_URL: target.url("probe"), ...pgBin() });
+      // The freeze is enforced: with a writer connected the copy is refused before anything is written.
+      const refused = await migrate({ SOURCE_DATABASE_URL: source.url("probe"), TARGET_DATABASE_URL: target.url("probe"), ...pgBin() });
+      assert.equal(refused.code, 7, `expected exit 7, got ${refused.code}:\n${refused.stdout}\n${refused.stderr}`);
+      assert.match(refused.stderr, /other session\(s\) connected to the source database: scale the tracking server to 0/);
+      assert.equal(await target.query("probe", "select count(*) from pg_tables where schemaname = 'public'"), "0");
+      // Told to go on anyway, the verification still catches the writes that land during the copy.
+      const r = await migrate({ SOURCE_DATABASE_URL: source.url("probe"), TARGET_DATABASE_URL: target.url("probe"), ALLOW_ACTIVE_SOURCE: "true", ...pgBin() });
       assert.equal(r.code, 4, `expected exit 4, got ${r.code}:\n${r.stdout}\n${r.stderr}`);
       assert.match(r.stdout, /^public\.t\s+\d+\s+\d+\s+<-- differs$/m);
       assert.match(r.stdout, /other session\(s\) connected to the source/);
