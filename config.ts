@@ -402,6 +402,8 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
     if (Boolean(c.staticKeys.accessKeyId) !== Boolean(c.staticKeys.secretAccessKey))
         add("staticKeys", `needs both accessKeyId and secretAccessKey, or neither (the stack then creates an IAM user)`);
 
+    if (c.access.auth === "basic" && c.access.mode !== "ingress")
+        add("access.auth", `"basic" is set up together with access.mode "ingress" (the auth app, its database and credentials come with the Ingress); set access.mode to "ingress" or access.auth to "none" (got "basic" with "${c.access.mode}")`);
     if (c.access.mode === "ingress") {
         if (!c.access.ingress.host) add("access.ingress.host", `is required when access.mode is "ingress": a DNS name such as mlflow.example.com (got undefined)`);
         if (c.access.auth !== "basic") add("access.auth", `must be "basic" when access.mode is "ingress": the UI and API would be open to everyone who reaches the host (got "${c.access.auth}")`);

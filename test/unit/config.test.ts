@@ -111,6 +111,9 @@ describe("config: rules across keys", () => {
         const errs = errorsOf({ access: { mode: "ingress" } });
         assert.deepEqual(errs.map((e) => e.split(" ")[0]), ["mlflow-platform:access.ingress.host", "mlflow-platform:access.auth", "mlflow-platform:access.ingress.tlsSecretName"]);
     });
+    it("basic auth comes with the ingress mode, not silently without it", () => {
+        assert.match(errorsOf({ access: { auth: "basic" } })[0], /^mlflow-platform:access\.auth "basic" is set up together with access\.mode "ingress"/);
+    });
     it("a served model sets exactly one of alias, version, storageUri", () => {
         assert.match(errorsOf({ artifactStore: { bucketName: "b-1" }, serving: { models: [{ name: "m", alias: "production", version: "3" }] } })[0], /serving\.models\[0\] must set exactly one of alias, version or storageUri \(got alias and version\)/);
         assert.match(errorsOf({ artifactStore: { bucketName: "b-1" }, serving: { models: [{ name: "m" }] } })[0], /\(got none\)/);
