@@ -28,7 +28,7 @@ import type { PlatformConfig } from "../config";
 import { projectRoot } from "../lib/paths";
 import { renderStack } from "../lib/render";
 import { parseArgs, UsageError } from "./args";
-import { exitCodeOf } from "./render";
+import { guarded } from "./render";
 
 /** Median, min and max of samples (ms). */
 export interface Stat {
@@ -378,7 +378,7 @@ function human(r: BenchResult): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-    try {
+    return guarded("bench", async () => {
         const args = parseArgs(argv, {
             json: { type: "boolean", description: "print JSON" },
             runs: { type: "string", default: "5", description: "samples of each measurement (at least 5)" },
@@ -392,11 +392,7 @@ export async function main(argv: string[]): Promise<number> {
         const result = await bench({ root: projectRoot(), runs, delayMs, log: (l) => process.stderr.write(`bench: ${l}\n`) });
         process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${human(result)}\n`);
         return 0;
-    } catch (err) {
-        const { code, message } = exitCodeOf(err);
-        process.stderr.write(`bench: ${message}\n`);
-        return code;
-    }
+    });
 }
 
 if (require.main === module) {

@@ -7,13 +7,13 @@ import { diffRenders, formatDiff } from "../lib/diff";
 import { projectRoot } from "../lib/paths";
 import { renderStack } from "../lib/render";
 import { parseArgs } from "./args";
-import { exitCodeOf } from "./render";
+import { guarded } from "./render";
 // The AWS SDK warns on every start that Node 20 support ends; the CLIs print one-line errors.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 
 export async function main(argv: string[]): Promise<number> {
-    try {
+    return guarded("diff", async () => {
         const args = parseArgs(argv, {
             from: { type: "string", required: true, description: "stack before the change" },
             to: { type: "string", required: true, description: "stack after the change" },
@@ -28,11 +28,7 @@ export async function main(argv: string[]): Promise<number> {
         const d = diffRenders(from.resources, to.resources);
         process.stdout.write(args.values.json ? `${JSON.stringify(d, null, 2)}\n` : `${formatDiff(d)}\n`);
         return 0;
-    } catch (err) {
-        const { code, message } = exitCodeOf(err);
-        process.stderr.write(`diff: ${message}\n`);
-        return code;
-    }
+    });
 }
 
 if (require.main === module) {

@@ -22,7 +22,7 @@ export function writeRender(result: RenderResult, outDir: string): void {
     fs.writeFileSync(path.join(outDir, "outputs.json"), `${JSON.stringify(result.outputs, null, 2)}\n`);
 }
 
-/** Maps an error to the render's exit code and one message. */
+/** Maps an error to the CLIs' exit code and one message: 2 invalid config or arguments, 3 registry lookup, 1 else. */
 export function exitCodeOf(err: unknown): { code: number; message: string } {
     if (err instanceof ConfigError || (err instanceof Error && err.name === "ConfigError")) return { code: 2, message: err.message };
     if (err instanceof UsageError) return { code: 2, message: err.message };
@@ -30,8 +30,19 @@ export function exitCodeOf(err: unknown): { code: number; message: string } {
     return { code: 1, message: err instanceof Error ? (err.stack ?? err.message) : String(err) };
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** Runs a CLI body; a thrown error becomes its exit code and one `<name>: <message>` line on stderr. */
+export async function guarded(name: string, body: () => Promise<number>): Promise<number> {
     try {
+        return await body();
+    } catch (err) {
+        const { code, message } = exitCodeOf(err);
+        process.stderr.write(`${name}: ${message}\n`);
+        return code;
+    }
+}
+
+export async function main(argv: string[]): Promise<number> {
+    return guarded("render", async () => {
         const args = parseArgs(argv, {
             stack: { type: "string", required: true, description: "stack to render (Pulumi.<stack>.yaml)" },
             out: { type: "string", description: "output folder (default rendered/<stack>)" },
@@ -46,11 +57,7 @@ export async function main(argv: string[]): Promise<number> {
         writeRender(result, outDir);
         process.stderr.write(`rendered ${stack}: ${result.resources.length} resources, ${result.kubernetes.length} Kubernetes objects → ${path.relative(process.cwd(), outDir) || "."} (${Date.now() - started} ms)\n`);
         return 0;
-    } catch (err) {
-        const { code, message } = exitCodeOf(err);
-        process.stderr.write(`render: ${message}\n`);
-        return code;
-    }
+    });
 }
 
 if (require.main === module) {

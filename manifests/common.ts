@@ -99,3 +99,39 @@ export const TMP_MOUNT: k8s.types.input.core.v1.VolumeMount = { name: "tmp", mou
 export function meta(name: Input<string>, namespace: Input<string>, component: string, extra: Record<string, Input<string>> = {}): k8s.types.input.meta.v1.ObjectMeta {
     return { name, namespace, labels: labels(component), ...(Object.keys(extra).length ? { annotations: extra } : {}) };
 }
+
+/**
+ * A one-replica StatefulSet whose `data` volume claim outlives it (retention Retain on delete and scale):
+ * the shape of every stateful store the platform runs in the cluster (PostgreSQL, MinIO).
+ */
+export function persistentStatefulSet(p: {
+    name: string;
+    namespace: Input<string>;
+    component: string;
+    pod: k8s.types.input.core.v1.PodSpec;
+    storageSize: string;
+    storageClassName?: string;
+}): k8s.types.input.apps.v1.StatefulSet {
+    return {
+        apiVersion: "apps/v1",
+        kind: "StatefulSet",
+        metadata: meta(p.name, p.namespace, p.component),
+        spec: {
+            serviceName: p.name,
+            replicas: 1,
+            selector: { matchLabels: selectorLabels(p.component, p.name) },
+            persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+            template: { metadata: { labels: labels(p.component, p.name) }, spec: p.pod },
+            volumeClaimTemplates: [
+                {
+                    metadata: { name: "data", labels: labels(p.component, p.name) },
+                    spec: {
+                        accessModes: ["ReadWriteOnce"],
+                        ...(p.storageClassName ? { storageClassName: p.storageClassName } : {}),
+                        resources: { requests: { storage: p.storageSize } },
+                    },
+                },
+            ],
+        },
+    };
+}

@@ -4,7 +4,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
-import { containerSecurityContext, env, labels, meta, podSecurityContext, secretEnv, selectorLabels } from "./common";
+import { containerSecurityContext, env, labels, meta, persistentStatefulSet, podSecurityContext, secretEnv, selectorLabels } from "./common";
 
 export const MINIO_NAME = "minio";
 export const MINIO_COMPONENT = "artifact-store";
@@ -29,48 +29,35 @@ export function minioBucketPolicy(bucket: string): object {
 
 export function minioStatefulSet(p: { namespace: string; image: string; storageSize: string; storageClassName?: string; rootSecretName: Input<string> }): k8s.types.input.apps.v1.StatefulSet {
     const probe = (path: string, period: number): k8s.types.input.core.v1.Probe => ({ httpGet: { path, port: "s3" }, periodSeconds: period, timeoutSeconds: 5, failureThreshold: 6 });
-    return {
-        apiVersion: "apps/v1",
-        kind: "StatefulSet",
-        metadata: meta(MINIO_NAME, p.namespace, MINIO_COMPONENT),
-        spec: {
-            serviceName: MINIO_NAME,
-            replicas: 1,
-            selector: { matchLabels: selectorLabels(MINIO_COMPONENT, MINIO_NAME) },
-            persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
-            template: {
-                metadata: { labels: labels(MINIO_COMPONENT, MINIO_NAME) },
-                spec: {
-                    automountServiceAccountToken: false,
-                    securityContext: podSecurityContext(1000),
-                    containers: [
-                        {
-                            name: "minio",
-                            image: p.image,
-                            args: ["server", "/data", "--address", `:${MINIO_PORT}`, "--console-address", ":9001"],
-                            env: [secretEnv("MINIO_ROOT_USER", p.rootSecretName, "username"), secretEnv("MINIO_ROOT_PASSWORD", p.rootSecretName, "password")],
-                            ports: [
-                                { name: "s3", containerPort: MINIO_PORT, protocol: "TCP" },
-                                { name: "console", containerPort: 9001, protocol: "TCP" },
-                            ],
-                            readinessProbe: probe("/minio/health/ready", 10),
-                            livenessProbe: probe("/minio/health/live", 20),
-                            resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
-                            securityContext: containerSecurityContext(true),
-                            volumeMounts: [{ name: "data", mountPath: "/data" }, { name: "tmp", mountPath: "/tmp" }],
-                        },
-                    ],
-                    volumes: [{ name: "tmp", emptyDir: {} }],
-                },
-            },
-            volumeClaimTemplates: [
+    return persistentStatefulSet({
+        name: MINIO_NAME,
+        namespace: p.namespace,
+        component: MINIO_COMPONENT,
+        storageSize: p.storageSize,
+        storageClassName: p.storageClassName,
+        pod: {
+            automountServiceAccountToken: false,
+            securityContext: podSecurityContext(1000),
+            containers: [
                 {
-                    metadata: { name: "data", labels: labels(MINIO_COMPONENT, MINIO_NAME) },
-                    spec: { accessModes: ["ReadWriteOnce"], ...(p.storageClassName ? { storageClassName: p.storageClassName } : {}), resources: { requests: { storage: p.storageSize } } },
+                    name: "minio",
+                    image: p.image,
+                    args: ["server", "/data", "--address", `:${MINIO_PORT}`, "--console-address", ":9001"],
+                    env: [secretEnv("MINIO_ROOT_USER", p.rootSecretName, "username"), secretEnv("MINIO_ROOT_PASSWORD", p.rootSecretName, "password")],
+                    ports: [
+                        { name: "s3", containerPort: MINIO_PORT, protocol: "TCP" },
+                        { name: "console", containerPort: 9001, protocol: "TCP" },
+                    ],
+                    readinessProbe: probe("/minio/health/ready", 10),
+                    livenessProbe: probe("/minio/health/live", 20),
+                    resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+                    securityContext: containerSecurityContext(true),
+                    volumeMounts: [{ name: "data", mountPath: "/data" }, { name: "tmp", mountPath: "/tmp" }],
                 },
             ],
+            volumes: [{ name: "tmp", emptyDir: {} }],
         },
-    };
+    });
 }
 
 export function minioService(namespace: string): k8s.types.input.core.v1.Service {

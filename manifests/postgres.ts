@@ -5,7 +5,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import type { Resources } from "../config";
-import { containerSecurityContext, env, labels, meta, resourceRequirements, secretEnv, selectorLabels } from "./common";
+import { containerSecurityContext, env, meta, persistentStatefulSet, resourceRequirements, secretEnv, selectorLabels } from "./common";
 
 export const POSTGRES_NAME = "postgres";
 export const POSTGRES_PORT = 5432;
@@ -47,66 +47,49 @@ function readiness(periodSeconds: number, failureThreshold: number, initialDelay
 }
 
 export function postgresStatefulSet(spec: PostgresSpec): k8s.types.input.apps.v1.StatefulSet {
-    return {
-        apiVersion: "apps/v1",
-        kind: "StatefulSet",
-        metadata: meta(POSTGRES_NAME, spec.namespace, POSTGRES_COMPONENT),
-        spec: {
-            serviceName: POSTGRES_NAME,
-            replicas: 1,
-            selector: { matchLabels: selectorLabels(POSTGRES_COMPONENT, POSTGRES_NAME) },
-            // Keep the volume when the StatefulSet is deleted or scaled: it holds every experiment's metadata.
-            persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
-            template: {
-                metadata: { labels: labels(POSTGRES_COMPONENT, POSTGRES_NAME) },
-                spec: {
-                    securityContext: { runAsNonRoot: true, runAsUser: POSTGRES_UID, runAsGroup: POSTGRES_UID, fsGroup: POSTGRES_UID, seccompProfile: { type: "RuntimeDefault" } },
-                    terminationGracePeriodSeconds: 60,
-                    automountServiceAccountToken: false,
-                    containers: [
-                        {
-                            name: "postgres",
-                            image: spec.image,
-                            imagePullPolicy: "IfNotPresent",
-                            ports: [{ name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" }],
-                            env: [
-                                env("POSTGRES_DB", spec.database),
-                                env("POSTGRES_USER", spec.username),
-                                secretEnv("POSTGRES_PASSWORD", spec.passwordSecretName, "password"),
-                                // A subdirectory: the volume's root holds lost+found on most provisioners.
-                                env("PGDATA", "/var/lib/postgresql/data/pgdata"),
-                            ],
-                            startupProbe: readiness(5, 60),
-                            readinessProbe: readiness(10, 3),
-                            livenessProbe: readiness(20, 6, 30),
-                            resources: resourceRequirements(spec.resources),
-                            // PostgreSQL writes its socket and pid under /var/run/postgresql: an emptyDir.
-                            securityContext: containerSecurityContext(true),
-                            volumeMounts: [
-                                { name: "data", mountPath: "/var/lib/postgresql/data" },
-                                { name: "run", mountPath: "/var/run/postgresql" },
-                                { name: "tmp", mountPath: "/tmp" },
-                            ],
-                        },
-                    ],
-                    volumes: [
-                        { name: "run", emptyDir: {} },
-                        { name: "tmp", emptyDir: {} },
-                    ],
-                },
-            },
-            volumeClaimTemplates: [
+    // The claim outlives the StatefulSet: it holds every experiment's metadata.
+    return persistentStatefulSet({
+        name: POSTGRES_NAME,
+        namespace: spec.namespace,
+        component: POSTGRES_COMPONENT,
+        storageSize: spec.storageSize,
+        storageClassName: spec.storageClassName,
+        pod: {
+            securityContext: { runAsNonRoot: true, runAsUser: POSTGRES_UID, runAsGroup: POSTGRES_UID, fsGroup: POSTGRES_UID, seccompProfile: { type: "RuntimeDefault" } },
+            terminationGracePeriodSeconds: 60,
+            automountServiceAccountToken: false,
+            containers: [
                 {
-                    metadata: { name: "data", labels: labels(POSTGRES_COMPONENT, POSTGRES_NAME) },
-                    spec: {
-                        accessModes: ["ReadWriteOnce"],
-                        ...(spec.storageClassName ? { storageClassName: spec.storageClassName } : {}),
-                        resources: { requests: { storage: spec.storageSize } },
-                    },
+                    name: "postgres",
+                    image: spec.image,
+                    imagePullPolicy: "IfNotPresent",
+                    ports: [{ name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" }],
+                    env: [
+                        env("POSTGRES_DB", spec.database),
+                        env("POSTGRES_USER", spec.username),
+                        secretEnv("POSTGRES_PASSWORD", spec.passwordSecretName, "password"),
+                        // A subdirectory: the volume's root holds lost+found on most provisioners.
+                        env("PGDATA", "/var/lib/postgresql/data/pgdata"),
+                    ],
+                    startupProbe: readiness(5, 60),
+                    readinessProbe: readiness(10, 3),
+                    livenessProbe: readiness(20, 6, 30),
+                    resources: resourceRequirements(spec.resources),
+                    // PostgreSQL writes its socket and pid under /var/run/postgresql: an emptyDir.
+                    securityContext: containerSecurityContext(true),
+                    volumeMounts: [
+                        { name: "data", mountPath: "/var/lib/postgresql/data" },
+                        { name: "run", mountPath: "/var/run/postgresql" },
+                        { name: "tmp", mountPath: "/tmp" },
+                    ],
                 },
             ],
+            volumes: [
+                { name: "run", emptyDir: {} },
+                { name: "tmp", emptyDir: {} },
+            ],
         },
-    };
+    });
 }
 
 export function postgresService(namespace: string): k8s.types.input.core.v1.Service {
