@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { main as renderMain } from "../../cli/render";
 import type { RenderResult } from "../../lib/render";
 import { isBuiltIn, validateKubernetesObject } from "../support/k8s-validate";
-import { kserveErrors } from "./kserve-schema";
+import { kserveErrors } from "../support/kserve-schema";
 import { allStrings, containersOf, findObject, render, resourcesOfType } from "../support/render";
 
 /** Runs a CLI main with stderr captured. */

@@ -6,7 +6,7 @@ import type { ResolvedModel } from "../../components/registry/resolver";
 import { renderStack, RenderResult, SECRET_PLACEHOLDER } from "../../lib/render";
 import { isBuiltIn, validateKubernetesObject } from "../support/k8s-validate";
 import { ROOT } from "../support/render";
-import { kserveErrors } from "./kserve-schema";
+import { kserveErrors } from "../support/kserve-schema";
 
 const RESOURCES = { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "1", memory: "2Gi" } };
 const MODELS: ServedModel[] = [

@@ -15,7 +15,7 @@ import {
     servingServiceAccount,
     SERVING_SERVICE_ACCOUNT,
 } from "../../manifests/serving";
-import { clusterServingRuntimeSchema, inferenceServiceSchema, kserveErrors } from "./kserve-schema";
+import { clusterServingRuntimeSchema, inferenceServiceSchema, kserveErrors } from "../support/kserve-schema";
 
 const RESOURCES = { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "1", memory: "2Gi" } };
 const model = (over: Partial<ServedModel> = {}): ServedModel => ({
