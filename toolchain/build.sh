@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The engine toolchain: builds every binary of toolchain/binaries.tsv and fetches the data files of
+# toolchain/files.tsv from the Go module proxy into ~/.cache/mlflow-platform/engine/, one cache entry per
+# line, keyed by a hash of what goes into it (the line, the wrapper module's go.mod and go.sum, the Go
+# version, RECIPE). An entry that exists is never rebuilt: a warm run only hashes.
+#
+# Usage: toolchain/build.sh [--env] [--only NAME]...
+#   (no flag)  build what is missing, then print the bin directory
+#   --env      build what is missing, then print KEY=VALUE lines for the test harness:
+#              ENGINE_BIN (pulumi, the provider, etcd, kube-*, kwok), KSERVE_CRDS (directory of the CRDs),
+#              PULUMI_KUBERNETES_VERSION (the plugin version the provider is installed as)
+#   --only N   build only the named entries (repeatable), e.g. --only pulumi
+# Logs go to stderr; stdout carries only the result. Cold on 2 cores: see README ("Engine tests").
+set -euo pipefail
+
+# Bump when the build steps below change in a way that changes the binaries.
+RECIPE=1
+
+here="$(cd "$(dirname "$0")" && pwd)"
+cache="${MLFLOW_PLATFORM_CACHE:-$HOME/.cache/mlflow-platform}/engine"
+mkdir -p "$cache"
+mode=bin
+only=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --env) mode=env ;;
+    --only) only+=("${2:?--only needs a name from toolchain/binaries.tsv or toolchain/files.tsv}"); shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "toolchain/build.sh: unknown argument '$1' (valid: --env, --only NAME)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+command -v go >/dev/null || { echo "toolchain/build.sh: go is not on PATH (the toolchain builds from the Go module proxy)" >&2; exit 2; }
+gover="$(go env GOVERSION)"
+log() { printf '[toolchain] %s\n' "$*" >&2; }
+wanted() { [ ${#only[@]} -eq 0 ] && return 0; local n; for n in "${only[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
+hash_of() { sha256sum | cut -c1-16; }
+# One lock for the whole cache: two test suites starting at once build each entry once.
+exec 9>"$cache/.lock"
+flock 9
+
+# Every data line of a TSV file (comments and blank lines skipped).
+rows() { grep -v '^[[:space:]]*#' "$1" | grep -v '^[[:space:]]*$'; }
+
+declare -A entry=()
+versions=()
+
+build_binary() { # name dir package version ldflags generated
+  local name="$1" dir="$2" pkg="$3" version="$4" ldflags="$5" generated="$6"
+  local key out work
+  key="$( { printf '%s\n' "$RECIPE" "$gover" "$*"; cat "$here/$dir/go.mod" "$here/$dir/go.sum"; } | hash_of)"
+  out="$cache/$name-$version-$key"
+  entry[$name]="$out"
+  versions+=("$name=$version")
+  [ -x "$out/$name" ] && return 0
+  wanted "$name" || return 0
+  log "building $name $version (cache entry $(basename "$out"))"
+  local t0=$SECONDS
+  work="$out.work"
+  rm -rf "$work" && mkdir -p "$work"
+  cp "$here/$dir/go.mod" "$here/$dir/go.sum" "$work/"
+  if [ "$generated" != "-" ]; then
+    # The main package embeds files generated from its schema, which the module zip does not carry: copy
+    # the package's sources from the module cache next to the wrapper go.mod and generate them.
+    local module="${generated%%:*}" sub="${generated#*:}" src
+    src="$(cd "$work" && go mod download -json "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    [ -d "$src/$sub" ] || { log "$module has no $sub in the module cache ($src)"; exit 1; }
+    cp "$src/$sub"/*.go "$src/$sub"/*.json "$work/"
+    chmod u+w "$work"/*
+    (cd "$work" && VERSION="$version" go run generate.go)
+    rm -f "$work/generate.go"
+  fi
+  local flags="-s -w ${ldflags//\$\{VERSION\}/$version}"
+  [ "$ldflags" = "-" ] && flags="-s -w"
+  (cd "$work" && CGO_ENABLED=0 go build -trimpath -ldflags "$flags" -o "$work/bin/$name" "$pkg")
+  mkdir -p "$out.tmp" && mv "$work/bin/$name" "$out.tmp/$name"
+  rm -rf "$work" "$out" && mv "$out.tmp" "$out"
+  log "built $name in $((SECONDS - t0)) s"
+}
+
+fetch_files() { # name module version pattern
+  local name="$1" module="$2" version="$3" pattern="$4" key out src
+  key="$(printf '%s\n' "$RECIPE" "$*" | hash_of)"
+  out="$cache/$name-$version-$key"
+  entry[$name]="$out"
+  [ -f "$out/.complete" ] && return 0
+  wanted "$name" || return 0
+  log "fetching $pattern from $module@$version"
+  local tmp
+  tmp="$(mktemp -d)"
+  src="$(cd "$tmp" && GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  rm -rf "$tmp" "$out" && mkdir -p "$out"
+  # shellcheck disable=SC2086 # the pattern is a glob inside the module
+  cp $src/$pattern "$out/"
+  chmod -R u+w "$out"
+  touch "$out/.complete"
+}
+
+while IFS=$'\t' read -r name dir pkg version ldflags generated; do
+  build_binary "$name" "$dir" "$pkg" "$version" "$ldflags" "$generated"
+done < <(rows "$here/binaries.tsv")
+while IFS=$'\t' read -r name module version pattern; do
+  fetch_files "$name" "$module" "$version" "$pattern"
+done < <(rows "$here/files.tsv")
+
+# One directory of links per combination of entries, so checkouts with other pins never flip each other's.
+bin="$cache/bin-$(for n in "${!entry[@]}"; do echo "$n ${entry[$n]}"; done | sort | hash_of)"
+mkdir -p "$bin"
+missing=()
+while IFS=$'\t' read -r name _; do
+  if [ -x "${entry[$name]}/$name" ]; then ln -sfn "${entry[$name]}/$name" "$bin/$name"; else missing+=("$name"); fi
+done < <(rows "$here/binaries.tsv")
+if [ ${#missing[@]} -gt 0 ] && [ ${#only[@]} -eq 0 ]; then log "not built: ${missing[*]}"; exit 1; fi
+
+if [ "$mode" = env ]; then
+  echo "ENGINE_BIN=$bin"
+  echo "KSERVE_CRDS=${entry[kserve-crds]}"
+  for v in "${versions[@]}"; do
+    case "$v" in pulumi-resource-kubernetes=*) echo "PULUMI_KUBERNETES_VERSION=${v#*=}" ;; pulumi=*) echo "PULUMI_VERSION=${v#*=}" ;; esac
+  done
+else
+  echo "$bin"
+fi
