@@ -3,7 +3,7 @@ import * as apiextensions from "@pulumi/kubernetes/apiextensions";
 import * as pulumi from "@pulumi/pulumi";
 import type { Resources, ServedModel } from "../config";
 import { AwsCredentialSource } from "../manifests/common";
-import { clusterServingRuntime, inferenceService, MLFLOW_PYFUNC_RUNTIME, servingServiceAccount, SERVING_SERVICE_ACCOUNT } from "../manifests/serving";
+import { clusterServingRuntime, inferenceService, MLFLOW_PYFUNC_RUNTIME, runtimeNeeded, servingServiceAccount, SERVING_SERVICE_ACCOUNT } from "../manifests/serving";
 import type { ResolvedModel } from "./registry/resolver";
 
 export interface ModelServingArgs {
@@ -15,7 +15,11 @@ export interface ModelServingArgs {
     readonly resolved: readonly ResolvedModel[];
     /** Runtime of a model that names none. Defaults to `mlflow-pyfunc`. */
     readonly runtime?: string;
-    /** Create the `mlflow-pyfunc` ClusterServingRuntime (cluster-scoped: one stack per cluster should). Defaults to true. */
+    /**
+     * Create the `mlflow-pyfunc` ClusterServingRuntime when a served model uses it (cluster-scoped: one stack
+     * per cluster should). A stack that serves no model on it declares no KServe object at all, so it goes
+     * up on a cluster without KServe. Defaults to true.
+     */
     readonly installRuntime?: boolean;
     /** Image of the runtime (images/serving). Required when installRuntime is true. */
     readonly runtimeImage?: pulumi.Input<string>;
@@ -62,7 +66,7 @@ export class ModelServing extends pulumi.ComponentResource {
             child,
         );
         const runtime =
-            installRuntime && args.runtimeImage !== undefined
+            runtimeNeeded({ installRuntime, models: args.models, defaultRuntime }) && args.runtimeImage !== undefined
                 ? new apiextensions.CustomResource(`${name}-runtime`, { ...clusterServingRuntime({ image: args.runtimeImage, resources: args.runtimeResources }) }, child)
                 : undefined;
 

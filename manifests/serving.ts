@@ -202,6 +202,15 @@ export function servingServiceAccount(opts: ServingServiceAccountOptions): k8s.c
     };
 }
 
+/**
+ * Whether the stack declares the project's ClusterServingRuntime: only when it is to be installed and a
+ * served model runs on it. A stack serving nothing declares no KServe object, so it needs no KServe CRDs
+ * (found on the real engine: the runtime alone made `pulumi up` fail on a cluster without KServe).
+ */
+export function runtimeNeeded(opts: { installRuntime: boolean; models: readonly { runtime?: string }[]; defaultRuntime: string }): boolean {
+    return opts.installRuntime && opts.models.some((m) => (m.runtime ?? opts.defaultRuntime) === MLFLOW_PYFUNC_RUNTIME);
+}
+
 export interface ClusterServingRuntimeOptions {
     /** Image of images/serving (MLflow with the model's dependencies). */
     readonly image: Input<string>;

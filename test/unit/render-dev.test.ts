@@ -33,7 +33,7 @@ describe("render: dev stack (current state)", function () {
         assert.ok(r.kubernetes.length >= 10);
         for (const o of r.kubernetes.filter(isBuiltIn)) validateKubernetesObject(o);
         const custom = r.kubernetes.filter((o) => !isBuiltIn(o));
-        assert.deepEqual(custom.map((o) => o.kind), ["ClusterServingRuntime"], "the serving runtime is the only custom resource");
+        assert.deepEqual(custom.map((o) => o.kind), [], "no model is served: no KServe object, so no KServe CRDs are needed");
         for (const o of custom) assert.deepEqual(kserveErrors(o), [], `${o.kind} ${o.metadata.name}`);
     });
     it("objects are sorted by kind, namespace, name", () => {

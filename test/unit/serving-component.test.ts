@@ -98,11 +98,11 @@ describe("ModelServing component (Pulumi mocks)", () => {
         assert.equal(r.outputs.serviceAccountName, "mlflow-serving");
     });
 
-    it("an empty model list creates no InferenceService (the ServiceAccount and runtime still exist)", async () => {
+    it("an empty model list declares no KServe object: no InferenceService, no runtime (the ServiceAccount stays)", async () => {
         const empty = await renderServing({ ...BASE, models: [], resolved: [] });
         assert.equal(ofType(empty, ISVC).length, 0);
         assert.equal(ofType(empty, SA).length, 1);
-        assert.equal(ofType(empty, RUNTIME).length, 1);
+        assert.equal(ofType(empty, RUNTIME).length, 0);
         assert.deepEqual(empty.outputs.models, []);
     });
 

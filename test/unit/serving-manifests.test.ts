@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import type { ServedModel } from "../../config";
 import type { ResolvedModel } from "../../components/registry/resolver";
 import {
+    runtimeNeeded,
     awsS3Endpoint,
     clusterServingRuntime,
     inferenceService,
@@ -186,6 +187,18 @@ describe("serving manifests: ClusterServingRuntime", () => {
         const r = container.resources as { requests: Record<string, string>; limits: Record<string, string> };
         assert.ok(r.requests.cpu && r.requests.memory && r.limits.cpu && r.limits.memory);
         assert.deepEqual(kserveErrors(rt), []);
+    });
+});
+
+describe("serving manifests: when the runtime is declared", () => {
+    const on = { installRuntime: true, defaultRuntime: "mlflow-pyfunc" };
+    it("only with a served model on it: none served, or all on another runtime, declares no KServe object", () => {
+        assert.equal(runtimeNeeded({ ...on, models: [] }), false);
+        assert.equal(runtimeNeeded({ ...on, models: [{ runtime: "kserve-mlserver" }] }), false);
+        assert.equal(runtimeNeeded({ ...on, defaultRuntime: "kserve-mlserver", models: [{}] }), false);
+        assert.equal(runtimeNeeded({ ...on, models: [{}] }), true);
+        assert.equal(runtimeNeeded({ ...on, defaultRuntime: "kserve-mlserver", models: [{ runtime: "mlflow-pyfunc" }] }), true);
+        assert.equal(runtimeNeeded({ ...on, installRuntime: false, models: [{}] }), false);
     });
 });
 
