@@ -14,6 +14,19 @@ const quantity = { pattern: /^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/, patte
 const dnsLabel = { pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, patternHint: "a DNS label: lower-case letters, digits and '-', at most 63 characters" };
 const s3Uri = { pattern: /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, patternHint: "an s3://bucket/path URI" };
 
+/** No control characters (newlines among them): every supplied secret ends up in an env var or a file line. */
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+/** A MinIO access key: MinIO reserves "=" and "," (its credentials checks refuse them). */
+const MINIO_KEY = /^[^\u0000-\u001f\u007f=,]*$/;
+/** The RDS rule for a master password: printable ASCII other than "/", '"', "@" and space. */
+const RDS_PASSWORD = /^[\u0021\u0023-\u002e\u0030-\u003f\u0041-\u007e]*$/;
+/** Printable ASCII, no space at either end (configparser trims them in basic_auth.ini). */
+const AUTH_PASSWORD = /^([\u0021-\u007e]([\u0020-\u007e]*[\u0021-\u007e])?)?$/;
+
+/** How to supply a secret key, for its description. */
+const supply = (path: string, generated: string) =>
+    `Set as a secret: \`pulumi config set --secret --path ${path} <value>\` (plain config is refused). Unset: generated (random, ${generated}).`;
+
 const resources = (cpuReq: string, memReq: string, cpuLim: string, memLim: string, what: string): Spec => ({
     kind: "object",
     description: `Requests and limits of ${what}.`,
@@ -61,6 +74,26 @@ export const configSpec: ObjectSpec = {
                         storageSize: { kind: "string", default: "20Gi", description: "Size of MinIO's volume.", ...quantity },
                         storageClassName: { kind: "string", optional: true, description: "StorageClass of MinIO's volume; unset: the cluster default." },
                         bucketName: { kind: "string", default: "mlflow-artifacts", description: "Bucket created in MinIO." },
+                        rootUser: {
+                            kind: "string", optional: true, secret: true, minLength: 3, pattern: MINIO_KEY,
+                            patternHint: "at least 3 characters, without '=', ',' or control characters (MinIO's rule for an access key)",
+                            description: `MinIO's root user. ${supply("artifactStore.minio.rootUser", "16 characters")}`,
+                        },
+                        rootPassword: {
+                            kind: "string", optional: true, secret: true, minLength: 8, pattern: NO_CONTROL,
+                            patternHint: "at least 8 characters, without control characters (MinIO refuses a shorter root password)",
+                            description: `MinIO's root password. ${supply("artifactStore.minio.rootPassword", "40 characters")}`,
+                        },
+                        accessKeyId: {
+                            kind: "string", optional: true, secret: true, minLength: 3, pattern: MINIO_KEY,
+                            patternHint: "at least 3 characters, without '=', ',' or control characters (MinIO's rule for an access key)",
+                            description: `Access key id of MLflow's MinIO user (the Secret mlflow-aws-credentials). ${supply("artifactStore.minio.accessKeyId", "20 characters")} The bucket Job creates the user once: a new key on a running stack needs the Job re-run.`,
+                        },
+                        secretAccessKey: {
+                            kind: "string", optional: true, secret: true, minLength: 8, pattern: NO_CONTROL,
+                            patternHint: "at least 8 characters, without control characters (MinIO refuses a shorter secret key)",
+                            description: `Secret key of MLflow's MinIO user. ${supply("artifactStore.minio.secretAccessKey", "40 characters")}`,
+                        },
                     },
                 },
             },
@@ -80,6 +113,11 @@ export const configSpec: ObjectSpec = {
                         storageSize: { kind: "string", default: "20Gi", description: "Size of the data volume.", ...quantity },
                         storageClassName: { kind: "string", optional: true, description: "StorageClass of the data volume; unset: the cluster default." },
                         resources: resources("250m", "512Mi", "1", "1Gi", "PostgreSQL"),
+                        password: {
+                            kind: "string", optional: true, secret: true, minLength: 1, pattern: NO_CONTROL,
+                            patternHint: "a non-empty password without control characters (any other character works: the backend-store URI percent-encodes it)",
+                            description: `Password of database.username. ${supply("database.inCluster.password", "32 characters")} PostgreSQL takes it only when it initialises an empty volume: on an existing database set it with ALTER ROLE too (docs/runbooks.md, password rotation).`,
+                        },
                     },
                 },
                 rds: {
@@ -97,6 +135,11 @@ export const configSpec: ObjectSpec = {
                         multiAz: { kind: "boolean", default: true, description: "Standby in a second AZ." },
                         backupRetentionDays: { kind: "number", integer: true, min: 7, max: 35, default: 7, description: "Days of automated backups (at least 7)." },
                         deletionProtection: { kind: "boolean", default: true, description: "Refuse deletion of the instance." },
+                        password: {
+                            kind: "string", optional: true, secret: true, minLength: 8, maxLength: 128, pattern: RDS_PASSWORD,
+                            patternHint: "8 to 128 printable ASCII characters other than '/', '\"', '@' and space (the RDS rule for a master password)",
+                            description: `Master password of the instance. ${supply("database.rds.password", "32 characters")} A change is applied to the instance in place; restart the tracking server after it (docs/runbooks.md).`,
+                        },
                     },
                 },
                 migrateFromInCluster: { kind: "boolean", default: false, description: "With mode `rds`: run the one-shot copy Job from the in-cluster PostgreSQL before the tracking server moves." },
@@ -141,6 +184,16 @@ export const configSpec: ObjectSpec = {
                 },
                 auth: { kind: "string", enum: ["none", "basic"], default: "none", description: "`basic`: MLflow's basic-auth app (required with mode `ingress`)." },
                 defaultPermission: { kind: "string", enum: ["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"], default: "READ", description: "Permission of authenticated users on resources they did not create." },
+                adminPassword: {
+                    kind: "string", optional: true, secret: true, minLength: 12, pattern: AUTH_PASSWORD,
+                    patternHint: "at least 12 printable ASCII characters, not starting or ending with a space (MLflow's basic-auth app refuses shorter passwords)",
+                    description: `Password of the basic-auth admin (with auth \`basic\`). ${supply("access.adminPassword", "32 characters")} MLflow creates the admin from it only once: on a running stack change the admin's password in MLflow first.`,
+                },
+                flaskSecretKey: {
+                    kind: "string", optional: true, secret: true, minLength: 32, pattern: NO_CONTROL,
+                    patternHint: "at least 32 characters, without control characters (Flask signs session cookies and CSRF tokens with it; e.g. openssl rand -hex 32)",
+                    description: `Flask secret key of the basic-auth app (with auth \`basic\`). ${supply("access.flaskSecretKey", "48 characters")}`,
+                },
             },
         },
         image: {
@@ -296,13 +349,22 @@ export interface PlatformConfig {
         readonly noncurrentVersionDays: number;
         readonly abortIncompleteUploadDays: number;
         readonly kmsKeyArn?: string;
-        readonly minio: { readonly image: string; readonly storageSize: string; readonly storageClassName?: string; readonly bucketName: string };
+        readonly minio: {
+            readonly image: string;
+            readonly storageSize: string;
+            readonly storageClassName?: string;
+            readonly bucketName: string;
+            readonly rootUser?: string;
+            readonly rootPassword?: string;
+            readonly accessKeyId?: string;
+            readonly secretAccessKey?: string;
+        };
     };
     readonly database: {
         readonly mode: DatabaseMode;
         readonly name: string;
         readonly username: string;
-        readonly inCluster: { readonly image: string; readonly storageSize: string; readonly storageClassName?: string; readonly resources: Resources };
+        readonly inCluster: { readonly image: string; readonly storageSize: string; readonly storageClassName?: string; readonly resources: Resources; readonly password?: string };
         readonly rds: {
             readonly instanceClass: string;
             readonly allocatedStorage: number;
@@ -315,6 +377,7 @@ export interface PlatformConfig {
             readonly multiAz: boolean;
             readonly backupRetentionDays: number;
             readonly deletionProtection: boolean;
+            readonly password?: string;
         };
         readonly migrateFromInCluster: boolean;
         readonly retireInCluster: boolean;
@@ -328,6 +391,8 @@ export interface PlatformConfig {
         readonly ingress: { readonly host?: string; readonly className: string; readonly tlsSecretName?: string; readonly clusterIssuer?: string; readonly annotations: Readonly<Record<string, string>> };
         readonly auth: "none" | "basic";
         readonly defaultPermission: "READ" | "EDIT" | "MANAGE" | "NO_PERMISSIONS";
+        readonly adminPassword?: string;
+        readonly flaskSecretKey?: string;
     };
     readonly image: { readonly build: boolean; readonly ref?: string; readonly repositoryName?: string; readonly platform: string };
     readonly trackingServer: { readonly replicas: number; readonly workers: number; readonly resources: Resources; readonly extraAllowedHosts: readonly string[] };
@@ -411,6 +476,8 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
             add("access.ingress.tlsSecretName", `or access.ingress.clusterIssuer is required when access.mode is "ingress": credentials must not cross the network in clear text`);
     }
 
+    issues.push(...suppliedSecretIssues(c, k));
+
     const profileNames = new Set<string>();
     c.training.profiles.forEach((p, i) => {
         if (profileNames.has(p.name)) add(`training.profiles[${i}].name`, `must be unique (got "${p.name}" twice)`);
@@ -432,15 +499,74 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
 }
 
 /**
+ * Supplied secrets that the stack's modes would never use are refused by name: a value that is silently
+ * ignored is a value someone believes is in use.
+ */
+export function suppliedSecretIssues(c: PlatformConfig, k: (path: string) => string): ConfigIssue[] {
+    const issues: ConfigIssue[] = [];
+    const add = (path: string, message: string) => issues.push({ key: k(path), message: `${k(path)} ${message}` });
+    if (c.database.inCluster.password !== undefined && c.database.mode === "rds" && c.database.retireInCluster)
+        add("database.inCluster.password", `only applies while the in-cluster PostgreSQL is declared (database.mode "inCluster", or "rds" before database.retireInCluster): unset it (got a value with database.mode "rds" and database.retireInCluster true)`);
+    if (c.database.rds.password !== undefined && c.database.mode !== "rds" && !c.database.keepRds)
+        add("database.rds.password", `only applies when database.mode is "rds" (or database.keepRds is true): unset it or set database.mode to "rds" (got a value with database.mode "${c.database.mode}")`);
+    const m = c.artifactStore.minio;
+    if (c.artifactStore.mode !== "minio") {
+        for (const key of ["rootUser", "rootPassword", "accessKeyId", "secretAccessKey"] as const)
+            if (m[key] !== undefined) add(`artifactStore.minio.${key}`, `only applies when artifactStore.mode is "minio": unset it (got a value with artifactStore.mode "${c.artifactStore.mode}")`);
+    } else if (m.rootUser !== undefined && m.accessKeyId !== undefined && m.rootUser === m.accessKeyId) {
+        add("artifactStore.minio.accessKeyId", `must differ from artifactStore.minio.rootUser: MLflow's MinIO user is a separate user with access to the bucket only (got the same value for both)`);
+    }
+    if (c.access.auth !== "basic") {
+        for (const key of ["adminPassword", "flaskSecretKey"] as const)
+            if (c.access[key] !== undefined) add(`access.${key}`, `only applies when access.auth is "basic": unset it (got a value with access.auth "${c.access.auth}")`);
+    }
+    return issues;
+}
+
+/** Reads a path (`a.b.c`) of raw config; undefined when any step is missing. */
+function valueAt(raw: Readonly<Record<string, unknown>>, path: string): unknown {
+    let node: unknown = raw;
+    for (const segment of path.split(".")) {
+        if (node === null || typeof node !== "object" || Array.isArray(node)) return undefined;
+        node = (node as Record<string, unknown>)[segment];
+    }
+    return node;
+}
+
+/**
+ * Secret keys set in plain config. Pulumi marks secrecy per top-level key: `pulumi config set --secret
+ * --path database.rds.password` makes the whole `mlflow-platform:database` a secret key (its object holds a
+ * `secure:` leaf). So a secret value under a top-level key that is not secret was set in plain text. (A
+ * plain value next to a `secure:` one under the same top-level key cannot be told apart.)
+ */
+export function plainSecretIssues(raw: Readonly<Record<string, unknown>>, isSecretKey: (fullKey: string) => boolean): ConfigIssue[] {
+    return secretPaths()
+        .filter((path) => valueAt(raw, path) !== undefined && !isSecretKey(`${PROJECT}:${path.split(".")[0]}`))
+        .map((path) => {
+            const key = `${PROJECT}:${path}`;
+            return { key, message: `${key} is a credential but is set in plain config (stored unencrypted in Pulumi.<stack>.yaml): set it with pulumi config set --secret --path ${path} <value>` };
+        });
+}
+
+export interface ParseOptions {
+    /**
+     * Whether a full key (`mlflow-platform:database`) holds a secret, as the Pulumi engine says
+     * (`pulumi.runtime.isConfigSecret`). When given, secret keys in plain config are refused.
+     */
+    readonly isSecretKey?: (fullKey: string) => boolean;
+}
+
+/**
  * Validates raw config (`key → parsed JSON value`, keys without the project prefix) and fills in defaults.
  * Throws ConfigError listing every bad value.
  */
-export function parseConfig(raw: Readonly<Record<string, unknown>>, stack: string): PlatformConfig {
+export function parseConfig(raw: Readonly<Record<string, unknown>>, stack: string, options: ParseOptions = {}): PlatformConfig {
     const issues: ConfigIssue[] = [];
     const value = check(configSpec, raw, PROJECT, issues) as Record<string, unknown>;
     // check() names keys "mlflow-platform.x"; Pulumi's own spelling is "mlflow-platform:x".
     const fix = (s: string) => s.split(`${PROJECT}.`).join(`${PROJECT}:`);
     const named = issues.map((i) => ({ key: fix(i.key), message: fix(i.message) }));
+    if (options.isSecretKey) named.push(...plainSecretIssues(raw, options.isSecretKey));
     if (named.length > 0) throw new ConfigError(named);
     const config = { stack, ...value } as unknown as PlatformConfig;
     const cross = crossFieldIssues(config, (path) => `${PROJECT}:${path}`);

@@ -29,7 +29,14 @@ export interface StringSpec extends BaseSpec {
     readonly pattern?: RegExp;
     /** What the pattern means, for the error message ("a Kubernetes quantity such as 20Gi"). */
     readonly patternHint?: string;
-    /** The value is a credential: it is wrapped as a Pulumi secret wherever it is used. */
+    /** Fewest characters (checked before the pattern; the message is patternHint when set). */
+    readonly minLength?: number;
+    /** Most characters. */
+    readonly maxLength?: number;
+    /**
+     * The value is a credential: it is wrapped as a Pulumi secret wherever it is used, messages never show
+     * it, and the loader refuses it in plain (unencrypted) config.
+     */
     readonly secret?: boolean;
 }
 
@@ -75,6 +82,18 @@ export class ConfigError extends Error {
         super(issues.map((i) => i.message).join("\n"));
         this.name = "ConfigError";
     }
+}
+
+/**
+ * What the offline render reads for a `secure:` value it cannot decrypt (lib/stack-config.ts
+ * SECRET_PLACEHOLDER; a unit test keeps the two equal). A secret key holding it is not length- or
+ * pattern-checked: the real value is checked when the Pulumi engine runs the program.
+ */
+export const UNDECRYPTED_SECRET = "[secret]";
+
+/** How a secret value is named in messages: its length, never its text. */
+export function showSecret(value: string): string {
+    return `a secret of ${value.length} character${value.length === 1 ? "" : "s"}, not shown`;
 }
 
 /** JSON rendering of a value for messages, shortened so one line stays one line. */
@@ -130,8 +149,10 @@ function quoteList(values: readonly string[]): string {
  * the returned value is only meaningful when none were pushed.
  */
 export function check(spec: Spec, value: unknown, key: string, issues: ConfigIssue[]): unknown {
+    const secret = spec.kind === "string" && spec.secret === true;
     const fail = (what: string): undefined => {
-        issues.push({ key, message: `${key} must be ${what} (got ${show(value)})` });
+        const got = !secret ? show(value) : typeof value === "string" ? showSecret(value) : `${kindOf(value)}, not shown`;
+        issues.push({ key, message: `${key} must be ${what} (got ${got})` });
         return undefined;
     };
     if (value === undefined || value === null) {
@@ -153,8 +174,17 @@ export function check(spec: Spec, value: unknown, key: string, issues: ConfigIss
     }
     switch (spec.kind) {
         case "string": {
+            if (typeof value !== "string" && secret)
+                // `pulumi config set --path` stores digits as a number and true/false as a boolean.
+                return fail(`a string: set it with pulumi config set --secret --path --type string ${key.replace(/^[^.:]*[.:]/, "")} <value>`);
             if (typeof value !== "string") return fail(spec.enum ? quoteList(spec.enum) : "a string");
             if (spec.enum && !spec.enum.includes(value)) return fail(quoteList(spec.enum));
+            if (secret && value === UNDECRYPTED_SECRET) return value;
+            const { minLength: min, maxLength: max } = spec;
+            if ((min !== undefined && value.length < min) || (max !== undefined && value.length > max)) {
+                const length = min !== undefined && max !== undefined ? `${min} to ${max} characters` : min !== undefined ? `at least ${min} character${min === 1 ? "" : "s"}` : `at most ${max} characters`;
+                return fail(spec.patternHint ?? length);
+            }
             if (spec.pattern && !spec.pattern.test(value)) return fail(spec.patternHint ?? `a string matching ${spec.pattern}`);
             return value;
         }

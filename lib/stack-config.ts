@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
+import { secretPaths } from "../config";
 import { ConfigError } from "./schema";
 
 /** Placeholder for `secure:` values, which only the Pulumi CLI can decrypt. */
@@ -91,6 +92,8 @@ export function applySet(config: StackConfig, project: string, assignment: strin
     const segments = parsePath(rest);
     const key = `${ns}:${segments[0]}`;
     const value = parseSetValue(valueText);
+    // A credential on the command line stands for `pulumi config set --secret --path`: it is never stored.
+    if (ns === project && secretPaths().includes(segments.join("."))) config.secretKeys.add(key);
     if (segments.length === 1) {
         config.values[key] = value;
         return;

@@ -145,7 +145,19 @@ describe("config: schema helpers", () => {
         assert.equal(didYouMean("qqq", ["replicas", "workers"]), undefined);
     });
     it("secret paths are the credentials", () => {
-        assert.deepEqual(secretPaths().sort(), ["serving.registry.password", "staticKeys.accessKeyId", "staticKeys.secretAccessKey"]);
+        assert.deepEqual(secretPaths().sort(), [
+            "access.adminPassword",
+            "access.flaskSecretKey",
+            "artifactStore.minio.accessKeyId",
+            "artifactStore.minio.rootPassword",
+            "artifactStore.minio.rootUser",
+            "artifactStore.minio.secretAccessKey",
+            "database.inCluster.password",
+            "database.rds.password",
+            "serving.registry.password",
+            "staticKeys.accessKeyId",
+            "staticKeys.secretAccessKey",
+        ]);
     });
     it("reference rows cover nested keys with defaults", () => {
         const rows = referenceRows(configSpec, "mlflow-platform");
