@@ -2,8 +2,8 @@ import * as batchv1 from "@pulumi/kubernetes/batch/v1";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as networkingv1 from "@pulumi/kubernetes/networking/v1";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import * as crypto from "node:crypto";
+import { suppliedOrGenerated } from "../lib/secret-value";
 import { ACCESS_COMPONENT, authDatabaseJob, basicAuthIni, httpsOrigin, postgresNetworkPolicy, trackingIngress, trackingNetworkPolicy } from "../manifests/access";
 import { meta } from "../manifests/common";
 
@@ -37,11 +37,15 @@ export interface AccessArgs {
     readonly ingressControllerNamespace?: string;
     /** Fence the in-cluster PostgreSQL too (it exists). Defaults to true. */
     readonly fenceInClusterPostgres?: boolean;
+    /** Password of the basic-auth admin (at least 12 characters). Defaults to a generated one (RandomPassword `<name>-admin-password`, 32 characters). */
+    readonly adminPassword?: pulumi.Input<string>;
+    /** Flask secret key of the auth app. Defaults to a generated one (RandomPassword `<name>-flask-secret-key`, 48 characters). */
+    readonly flaskSecretKey?: pulumi.Input<string>;
 }
 
 /**
  * Ingress + authentication (the future state's access): the Ingress with TLS, MLflow's basic-auth app
- * (Flask secret key, admin credentials and the auth database, all generated as secrets), the credentials
+ * (Flask secret key, admin credentials (supplied or generated, secrets either way) and the auth database), the credentials
  * Secret that training jobs use, and NetworkPolicies that fence PostgreSQL and the tracking server.
  */
 export class Access extends pulumi.ComponentResource {
@@ -70,11 +74,10 @@ export class Access extends pulumi.ComponentResource {
         this.allowedHosts = [args.host, `${args.host}:443`];
         this.corsOrigins = [this.externalUrl];
 
-        const flaskKey = new random.RandomPassword(`${name}-flask-secret-key`, { length: 48, special: false }, { ...child, additionalSecretOutputs: ["result"] });
-        const admin = new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, { ...child, additionalSecretOutputs: ["result"] });
-        this.adminPassword = pulumi.secret(admin.result);
+        const flaskKey = suppliedOrGenerated(args.flaskSecretKey, { name: `${name}-flask-secret-key`, length: 48, parent: this });
+        this.adminPassword = suppliedOrGenerated(args.adminPassword, { name: `${name}-admin-password`, length: 32, parent: this });
         const ini = pulumi.secret(
-            pulumi.all([args.authDatabaseUri, admin.result]).apply(([databaseUri, adminPassword]) =>
+            pulumi.all([args.authDatabaseUri, this.adminPassword]).apply(([databaseUri, adminPassword]) =>
                 basicAuthIni({ databaseUri, adminUsername: ADMIN_USERNAME, adminPassword, defaultPermission: args.defaultPermission ?? "READ" }),
             ),
         );
@@ -82,7 +85,7 @@ export class Access extends pulumi.ComponentResource {
         this.configChecksum = pulumi.unsecret(ini.apply((text) => crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)));
         const authSecret = new corev1.Secret(
             `${name}-auth`,
-            { metadata: meta(AUTH_SECRET, args.namespace, ACCESS_COMPONENT), type: "Opaque", stringData: { "flask-secret-key": pulumi.secret(flaskKey.result), "basic_auth.ini": ini } },
+            { metadata: meta(AUTH_SECRET, args.namespace, ACCESS_COMPONENT), type: "Opaque", stringData: { "flask-secret-key": flaskKey, "basic_auth.ini": ini } },
             child,
         );
         const credentials = new corev1.Secret(

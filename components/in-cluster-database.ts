@@ -1,8 +1,8 @@
 import * as appsv1 from "@pulumi/kubernetes/apps/v1";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import type { Resources } from "../config";
+import { suppliedOrGenerated } from "../lib/secret-value";
 import { meta } from "../manifests/common";
 import { postgresHost, postgresService, postgresStatefulSet, postgresUri, POSTGRES_COMPONENT, POSTGRES_NAME } from "../manifests/postgres";
 import { BACKEND_URI_KEY } from "../manifests/tracking-server";
@@ -22,11 +22,13 @@ export interface InClusterDatabaseArgs {
     readonly database?: string;
     /** Database user. Defaults to `mlflow`. */
     readonly username?: string;
+    /** Password of the user (any characters: the URI percent-encodes it). Defaults to a generated one (RandomPassword `<name>-password`, 32 letters and digits). */
+    readonly password?: pulumi.Input<string>;
 }
 
 /**
  * PostgreSQL 16 in the cluster (the current state's backend store): a StatefulSet whose volume claim
- * outlives the StatefulSet, a Service, a generated password held as a Pulumi secret, and a Secret with the
+ * outlives the StatefulSet, a Service, a password (supplied or generated) held as a Pulumi secret, and a Secret with the
  * backend-store URI for the tracking server.
  */
 export class InClusterDatabase extends pulumi.ComponentResource {
@@ -34,7 +36,7 @@ export class InClusterDatabase extends pulumi.ComponentResource {
     public readonly backendStoreSecretName: pulumi.Output<string>;
     /** Secret holding `password`. */
     public readonly passwordSecretName: pulumi.Output<string>;
-    /** The generated password (secret). */
+    /** The password (secret). */
     public readonly password: pulumi.Output<string>;
     /** The in-cluster host name. */
     public readonly host: string;
@@ -48,9 +50,8 @@ export class InClusterDatabase extends pulumi.ComponentResource {
         this.host = postgresHost(args.namespace);
         this.username = username;
 
-        // URL-safe characters only: the password goes into a connection URI.
-        const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { ...child, additionalSecretOutputs: ["result"] });
-        this.password = pulumi.secret(password.result);
+        // Supplied (a config secret) or generated; a Pulumi secret either way.
+        this.password = suppliedOrGenerated(args.password, { name: `${name}-password`, length: 32, parent: this });
 
         const passwordSecret = new corev1.Secret(
             `${name}-password`,

@@ -2,7 +2,7 @@ import * as appsv1 from "@pulumi/kubernetes/apps/v1";
 import * as batchv1 from "@pulumi/kubernetes/batch/v1";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
+import { suppliedOrGenerated } from "../lib/secret-value";
 import { meta } from "../manifests/common";
 import { kserveS3Annotations } from "../manifests/serving";
 import { MINIO_COMPONENT, minioBucketJob, minioEndpoint, minioService, minioStatefulSet } from "../manifests/minio";
@@ -19,11 +19,19 @@ export interface MinioStoreArgs {
     readonly storageSize?: string;
     /** StorageClass of the data volume. Defaults to the cluster default. */
     readonly storageClassName?: string;
+    /** MinIO's root user (at least 3 characters). Defaults to a generated one (RandomPassword `<name>-root-user`, 16 characters). */
+    readonly rootUser?: pulumi.Input<string>;
+    /** MinIO's root password (at least 8 characters). Defaults to a generated one (RandomPassword `<name>-root-password`, 40 characters). */
+    readonly rootPassword?: pulumi.Input<string>;
+    /** Access key id of MLflow's MinIO user (at least 3 characters). Defaults to a generated one (RandomPassword `<name>-access-key-id`, 20 characters). */
+    readonly accessKeyId?: pulumi.Input<string>;
+    /** Secret key of MLflow's MinIO user (at least 8 characters). Defaults to a generated one (RandomPassword `<name>-secret-access-key`, 40 characters). */
+    readonly secretAccessKey?: pulumi.Input<string>;
 }
 
 /**
  * The artifact store of a local stack, with no AWS at all: MinIO as a StatefulSet with a retained volume,
- * generated root credentials, a private versioned bucket created by a Job, and MLflow's own key pair
+ * root credentials (supplied or generated), a private versioned bucket created by a Job, and MLflow's own key pair
  * (limited to that bucket) in the same `mlflow-aws-credentials` Secret the S3 stacks use.
  */
 export class MinioStore extends pulumi.ComponentResource {
@@ -43,17 +51,17 @@ export class MinioStore extends pulumi.ComponentResource {
         this.bucketName = args.bucketName ?? "mlflow-artifacts";
         this.rootUri = `s3://${this.bucketName}`;
         this.endpoint = minioEndpoint(args.namespace);
-        const secretText = (id: string, length: number) =>
-            pulumi.secret(new random.RandomPassword(`${name}-${id}`, { length, special: false }, { ...child, additionalSecretOutputs: ["result"] }).result);
+        // Each credential is supplied (a config secret) or generated; a Pulumi secret either way.
+        const secretText = (id: string, length: number, supplied: pulumi.Input<string> | undefined) => suppliedOrGenerated(supplied, { name: `${name}-${id}`, length, parent: this });
 
         const root = new corev1.Secret(
             `${name}-root`,
-            { metadata: meta("minio-root", args.namespace, MINIO_COMPONENT), type: "Opaque", stringData: { username: secretText("root-user", 16), password: secretText("root-password", 40) } },
+            { metadata: meta("minio-root", args.namespace, MINIO_COMPONENT), type: "Opaque", stringData: { username: secretText("root-user", 16, args.rootUser), password: secretText("root-password", 40, args.rootPassword) } },
             child,
         );
         const keys = new corev1.Secret(
             `${name}-keys`,
-            { metadata: { ...meta(AWS_KEYS_SECRET, args.namespace, "artifact-credentials"), annotations: kserveS3Annotations({ region: "us-east-1", s3Endpoint: this.endpoint }) }, type: "Opaque", stringData: { AWS_ACCESS_KEY_ID: secretText("access-key-id", 20), AWS_SECRET_ACCESS_KEY: secretText("secret-access-key", 40) } },
+            { metadata: { ...meta(AWS_KEYS_SECRET, args.namespace, "artifact-credentials"), annotations: kserveS3Annotations({ region: "us-east-1", s3Endpoint: this.endpoint }) }, type: "Opaque", stringData: { AWS_ACCESS_KEY_ID: secretText("access-key-id", 20, args.accessKeyId), AWS_SECRET_ACCESS_KEY: secretText("secret-access-key", 40, args.secretAccessKey) } },
             child,
         );
         const service = new corev1.Service(name, minioService(args.namespace), child);

@@ -4,7 +4,7 @@ import * as rds from "@pulumi/aws/rds";
 import * as vpc from "@pulumi/aws/vpc";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
+import { suppliedOrGenerated } from "../lib/secret-value";
 import { meta } from "../manifests/common";
 import { postgresUri } from "../manifests/postgres";
 import { BACKEND_URI_KEY } from "../manifests/tracking-server";
@@ -42,6 +42,8 @@ export interface RdsDatabaseArgs {
     readonly database?: string;
     /** Master user. Defaults to `mlflow`. */
     readonly username?: string;
+    /** Master password (RDS rule: 8-128 printable ASCII, no '/', '"', '@', space). Defaults to a generated one (RandomPassword `<name>-password`, 32 letters and digits). */
+    readonly password?: pulumi.Input<string>;
 }
 
 /** The parameter group family of an engine version: 16.4 → postgres16. */
@@ -85,7 +87,7 @@ export class RdsDatabase extends pulumi.ComponentResource {
             },
             child,
         );
-        const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { ...child, additionalSecretOutputs: ["result"] });
+        const password = suppliedOrGenerated(args.password, { name: `${name}-password`, length: 32, parent: this });
         this.instance = new rds.Instance(
             name,
             {
@@ -99,7 +101,7 @@ export class RdsDatabase extends pulumi.ComponentResource {
                 storageEncrypted: true,
                 dbName: database,
                 username,
-                password: pulumi.secret(password.result),
+                password,
                 dbSubnetGroupName: subnets.name,
                 vpcSecurityGroupIds: [sg.id],
                 parameterGroupName: params.name,
@@ -123,13 +125,13 @@ export class RdsDatabase extends pulumi.ComponentResource {
                 type: "Opaque",
                 stringData: {
                     [BACKEND_URI_KEY]: pulumi.secret(
-                        pulumi.all([password.result, this.instance.address]).apply(([p, host]) => postgresUri({ username, password: p, host, database, sslmode: "require" })),
+                        pulumi.all([password, this.instance.address]).apply(([p, host]) => postgresUri({ username, password: p, host, database, sslmode: "require" })),
                     ),
                 },
             },
             child,
         );
-        this.connection = pulumi.all([password.result, this.instance.address]).apply(([p, host]) => ({ username, password: p, host }));
+        this.connection = pulumi.all([password, this.instance.address]).apply(([p, host]) => ({ username, password: p, host }));
         this.address = this.instance.address;
         this.backendStoreSecretName = secret.metadata.name;
         this.registerOutputs({ backendStoreSecretName: this.backendStoreSecretName, address: this.address });

@@ -44,14 +44,22 @@ export function httpsOrigin(host: string): string {
     return `https://${host}`;
 }
 
+/**
+ * A value for an ini file that MLflow reads with Python's configparser.ConfigParser, whose interpolation
+ * takes "%" as a reference: a percent-encoded database URI (password "p@ss" → "p%40ss") must be "%%".
+ */
+export function iniValue(value: string): string {
+    return value.replace(/%/g, "%%");
+}
+
 /** MLflow's basic-auth app configuration (basic_auth.ini). */
 export function basicAuthIni(p: { databaseUri: string; adminUsername: string; adminPassword: string; defaultPermission: string }): string {
     return [
         "[mlflow]",
         `default_permission = ${p.defaultPermission}`,
-        `database_uri = ${p.databaseUri}`,
-        `admin_username = ${p.adminUsername}`,
-        `admin_password = ${p.adminPassword}`,
+        `database_uri = ${iniValue(p.databaseUri)}`,
+        `admin_username = ${iniValue(p.adminUsername)}`,
+        `admin_password = ${iniValue(p.adminPassword)}`,
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
         "",
     ].join("\n");
