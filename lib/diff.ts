@@ -26,6 +26,12 @@ export interface ChangedResource extends ResourceRef {
     readonly replaceBecause?: string[];
     /** For a replace: which of `fields` touch them. */
     readonly replaceFields?: string[];
+    /**
+     * For a replace: the same paths as the provider names them in its `replaces` (what `pulumi preview --diff`
+     * reports): array elements by position, keys with `.`, `[`, `]` or `"` quoted, e.g.
+     * `metadata.annotations["a.b/c"]`, `spec.template.spec.containers[0].image`.
+     */
+    readonly replaceKeys?: string[];
     /** For a replace: the old object goes first (same explicit name), else the new one is created first. */
     readonly deleteBeforeReplace?: boolean;
     /** For a replace of a StatefulSet, PersistentVolumeClaim, PersistentVolume, Namespace or Secret. */
@@ -139,7 +145,31 @@ export interface Classification {
     readonly replaceBecause: string[];
     /** The changed paths that touch them. */
     readonly replaceFields: string[];
+    /** Those paths in the provider's notation (see ChangedResource.replaceKeys). */
+    readonly replaceKeys: string[];
     readonly deleteBeforeReplace: boolean;
+}
+
+/**
+ * A path in the provider's notation: named array items become their position (in the new object, else the
+ * old one), keys holding `.`, `"`, `[` or `]` are written `["…"]` (provider.go `addPatchValueToDiff`).
+ */
+function providerKey(path: Path, oldObj: unknown, newObj: unknown): string {
+    let out = "";
+    let [a, b] = [oldObj, newObj];
+    for (const s of path) {
+        if ("key" in s) {
+            out = /[."[\]]/.test(s.key) ? `${out}["${s.key.replace(/"/g, '\\"')}"]` : out ? `${out}.${s.key}` : s.key;
+            [a, b] = [isObj(a) ? a[s.key] : undefined, isObj(b) ? b[s.key] : undefined];
+            continue;
+        }
+        const indexIn = (l: unknown) => (Array.isArray(l) ? (typeof s.item === "number" ? (s.item < l.length ? s.item : -1) : l.findIndex((x) => isObj(x) && x.name === s.item)) : -1);
+        const [ia, ib] = [indexIn(a), indexIn(b)];
+        const i = ib >= 0 ? ib : ia >= 0 ? ia : typeof s.item === "number" ? s.item : -1;
+        out += `[${i >= 0 ? i : s.item}]`;
+        [a, b] = [ia >= 0 && Array.isArray(a) ? a[ia] : undefined, ib >= 0 && Array.isArray(b) ? b[ib] : undefined];
+    }
+    return out;
 }
 
 type K8sObject = Record<string, unknown> & { metadata?: unknown };
@@ -164,6 +194,7 @@ export function classifyKubernetesChange(oldObj: K8sObject, newObj: K8sObject, f
     const patterns = fields.map((f) => [f, parsePattern(f)] as const);
     const because = new Set<string>();
     const replaceFields: string[] = [];
+    const replaceKeys: string[] = [];
     for (const path of changes(before, after)) {
         let hit = false;
         for (const [field, pattern] of patterns) {
@@ -177,7 +208,10 @@ export function classifyKubernetesChange(oldObj: K8sObject, newObj: K8sObject, f
             because.add("metadata");
             hit = true;
         }
-        if (hit) replaceFields.push(formatPath(path));
+        if (hit) {
+            replaceFields.push(formatPath(path));
+            replaceKeys.push(providerKey(path, before, after));
+        }
     }
     const replaceBecause = [...fields, "metadata"].filter((f) => because.has(f));
     const md = (o: K8sObject) => (isObj(o.metadata) ? o.metadata : {});
@@ -188,7 +222,7 @@ export function classifyKubernetesChange(oldObj: K8sObject, newObj: K8sObject, f
         newName !== "" &&
         newName === md(oldObj).name &&
         md(after).namespace === md(before).namespace;
-    return { action: replaceBecause.length > 0 ? "replace" : "update", replaceBecause, replaceFields, deleteBeforeReplace };
+    return { action: replaceBecause.length > 0 ? "replace" : "update", replaceBecause, replaceFields, replaceKeys, deleteBeforeReplace };
 }
 
 /** A rendered resource that is a Kubernetes object the provider diffs (not a Helm release or a YAML component). */
@@ -231,6 +265,7 @@ export function diffRenders(from: readonly RenderedResource[], to: readonly Rend
             action: "replace",
             replaceBecause: c.replaceBecause,
             replaceFields: c.replaceFields,
+            replaceKeys: c.replaceKeys,
             deleteBeforeReplace: c.deleteBeforeReplace,
             ...(STATEFUL_KINDS.has(r.inputs.kind as string) ? { stateful: true as const } : {}),
             ...(r.options?.retainOnDelete ? { retainsOld: true as const } : {}),

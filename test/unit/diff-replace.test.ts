@@ -65,6 +65,7 @@ describe("replace classification: StatefulSet", () => {
             action: "replace",
             replaceBecause: ["spec.volumeClaimTemplates"],
             replaceFields: ["spec.volumeClaimTemplates[0].spec.resources.requests.storage"],
+            replaceKeys: ["spec.volumeClaimTemplates[0].spec.resources.requests.storage"],
             deleteBeforeReplace: true,
         });
     });
@@ -126,7 +127,7 @@ describe("replace classification: Job, Deployment, CronJob", () => {
 describe("replace classification: Secret, ConfigMap (provider defaults and the mutable flags)", () => {
     it("with the defaults a Secret's data, stringData or type change replaces it, deleting first", () => {
         const c = classify(secret, (o) => (o.stringData.extra = "[secret]"));
-        assert.deepEqual(c, { action: "replace", replaceBecause: ["stringData"], replaceFields: ["stringData.extra"], deleteBeforeReplace: true });
+        assert.deepEqual(c, { action: "replace", replaceBecause: ["stringData"], replaceFields: ["stringData.extra"], replaceKeys: ["stringData.extra"], deleteBeforeReplace: true });
         assert.deepEqual(classify(secret, (o) => (o.data = { k: "[secret]" })).replaceBecause, ["data"]);
         assert.deepEqual(classify(secret, (o) => (o.type = "kubernetes.io/basic-auth")).replaceBecause, ["type"]);
         assert.equal(classify(secret, (o) => (o.metadata.annotations = { a: "b" })).action, "update");
@@ -167,6 +168,7 @@ describe("replace classification: Service, PVC, Namespace, PDB, networking, cust
             action: "replace",
             replaceBecause: ["metadata.name"],
             replaceFields: ["metadata.name"],
+            replaceKeys: ["metadata.name"],
             deleteBeforeReplace: false,
         });
     });
@@ -218,6 +220,21 @@ describe("replace classification: paths into arrays, identity, auto-naming", () 
         assert.deepEqual([c.action, c.deleteBeforeReplace], ["replace", false]);
         assert.deepEqual(classify(auto, (o) => (o.metadata.name = "explicit")).replaceBecause, ["metadata.name"]);
     });
+    it("replaceKeys name the paths as the provider does: named items by position, odd keys quoted", () => {
+        const named: Obj = { ...job, spec: { template: { spec: { containers: [{ name: "init", image: "a" }, { name: "db-upgrade", image: "b", env: [{ name: "X", value: "1" }] }] } } } };
+        const c = classify(named, (o) => {
+            o.spec.template.spec.containers[1].env[0].value = "2";
+            o.spec.template.metadata = { annotations: { "example.com/a.b": "1" } };
+        });
+        assert.deepEqual(c.replaceFields, ["spec.template.metadata", "spec.template.spec.containers[db-upgrade].env[X].value"]);
+        assert.deepEqual(c.replaceKeys, ["spec.template.metadata", "spec.template.spec.containers[1].env[0].value"]);
+        const quoted = classify(configMap, (o) => (o.data["basic_auth.ini"] = "b"));
+        assert.deepEqual(quoted.replaceKeys, ['data["basic_auth.ini"]']);
+        // A removed named item keeps its old position. (The provider, comparing by position, would list
+        // containers[0].name, .image, .env and containers[1] instead: the same replace, other keys.)
+        const removed = classify(named, (o) => o.spec.template.spec.containers.splice(0, 1));
+        assert.deepEqual([removed.action, removed.replaceKeys], ["replace", ["spec.template.spec.containers[0]"]]);
+    });
     it("removing the whole metadata replaces", () => {
         assert.deepEqual(classify(namespace, (o) => delete o.metadata).replaceBecause, ["metadata"]);
     });
@@ -267,6 +284,7 @@ describe("replace classification on the project's config switches", () => {
             action: "replace",
             replaceBecause: ["spec.volumeClaimTemplates"],
             replaceFields: ["spec.volumeClaimTemplates[0].spec.resources.requests.storage"],
+            replaceKeys: ["spec.volumeClaimTemplates[0].spec.resources.requests.storage"],
             deleteBeforeReplace: true,
             stateful: true,
             retainsOld: true,
