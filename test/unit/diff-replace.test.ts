@@ -212,6 +212,12 @@ describe("replace classification: paths into arrays, identity, auto-naming", () 
         assert.deepEqual([c.replaceFields, c.replaceBecause], [["spec.containers[b]"], ["spec.containers[*].image"]]);
         assert.equal(classify(pod, (o) => (o.spec.containers[0].terminationMessagePath = "/x")).action, "replace");
     });
+    it("removing a whole element above the pattern does not count (the provider's own case: containers[0] deleted is an update)", () => {
+        const bare: Obj = { ...pod, spec: { containers: [{ name: "nginx" }] } };
+        assert.equal(classify(bare, (o) => (o.spec.containers = [])).action, "update");
+        // ... but a deletion at or under a force-new path does (PVC spec.accessModes removed: DELETE_REPLACE).
+        assert.deepEqual(classify(pvc, (o) => delete o.spec.accessModes).replaceBecause, ["spec.accessModes"]);
+    });
     it("metadata.name / metadata.namespace replace every kind; without a name (auto-named) the new one comes first", () => {
         const named = classify(deployment, (o) => (o.metadata.namespace = "other"));
         assert.deepEqual([named.replaceBecause, named.deleteBeforeReplace], [["metadata.namespace"], false]);
