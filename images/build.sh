@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# Daemonless build of the project's images (images/mlflow, images/trainer, images/serving) with buildah,
+# each Dockerfile unchanged (`buildah bud --pull=never`), FROM a stand-in of the official Python image
+# made from Debian packages (images/base/), so no container registry is needed. See images/README.md.
+#
+#   images/build.sh [--ca auto|on|off] [--tag TAG] [--force] [--list] [mlflow] [trainer] [serving]
+#
+# Each image is cached by a content hash of its inputs (its build context, images/base/, this script) as
+# an OCI archive under ~/.cache/mlflow-platform/images/: an unchanged image is not rebuilt, only loaded
+# into local containers storage when missing there. Output: docker.io/mlflow-platform/<name>:<TAG>
+# (TAG default "local") in containers storage and $CACHE/<name>-<hash>.oci.tar, listed in
+# $CACHE/images.json (for `kind load image-archive`, `k3d image import`, `ctr images import`).
+#
+# Runs as root; installs buildah, podman, runc, debootstrap (apt-get) when missing. Env:
+#   MLFLOW_PLATFORM_IMAGE_CACHE     cache dir (default ${XDG_CACHE_HOME:-~/.cache}/mlflow-platform/images)
+#   MLFLOW_PLATFORM_BUILD_CA        auto|on|off: bind-mount the host CA bundle into RUN steps (--ca)
+#   MLFLOW_PLATFORM_HOST_CA         the host CA bundle (default /etc/ssl/certs/ca-certificates.crt)
+#   MLFLOW_PLATFORM_STORAGE_DRIVER  overlay|vfs (default: overlay when it works here, else vfs)
+#   DEBIAN_MIRROR                   for the base (default http://deb.debian.org/debian)
+set -euo pipefail
+
+IMAGES_DIR=$(cd "$(dirname "$0")" && pwd)
+ALL_IMAGES=(mlflow trainer serving)
+REPO=docker.io/mlflow-platform
+LABEL_KEY=io.mlflow-platform.inputs
+CACHE=${MLFLOW_PLATFORM_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlflow-platform/images}
+CA_MODE=${MLFLOW_PLATFORM_BUILD_CA:-auto}
+HOST_CA=${MLFLOW_PLATFORM_HOST_CA:-/etc/ssl/certs/ca-certificates.crt}
+TAG=local
+FORCE=0
+LIST=0
+want=()
+
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+  case $1 in
+    --ca) CA_MODE=${2:?--ca needs auto, on or off}; shift 2 ;;
+    --ca=*) CA_MODE=${1#--ca=}; shift ;;
+    --tag) TAG=${2:?--tag needs a value}; shift 2 ;;
+    --force) FORCE=1; shift ;;
+    --list) LIST=1; shift ;;
+    -h|--help) usage 0 ;;
+    mlflow|trainer|serving) want+=("$1"); shift ;;
+    *) echo "build.sh: unknown argument \"$1\"" >&2; usage 2 ;;
+  esac
+done
+[ ${#want[@]} -gt 0 ] || want=("${ALL_IMAGES[@]}")
+case $CA_MODE in auto|on|off) ;; *) echo "build.sh: --ca must be auto, on or off (got \"$CA_MODE\")" >&2; exit 2 ;; esac
+
+t_start=$(date +%s%N)
+log() { local ms=$(( ($(date +%s%N) - t_start) / 1000000 )); printf '[build.sh +%d.%01ds] %s\n' $((ms / 1000)) $((ms % 1000 / 100)) "$*" >&2; }
+die() { echo "build.sh: $*" >&2; exit 1; }
+ref_of() { echo "$REPO/$1:$TAG"; }
+
+# ---- inputs and their hash (no container tool needed: --list works anywhere) ----------------------------
+
+# Every file of a directory that a build sees, sorted, minus what .dockerignore-style noise Python leaves.
+context_files() { (cd "$1" && find . -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path './.pytest_cache/*' | LC_ALL=C sort); }
+hash_dir() { (cd "$1" && context_files . | while read -r f; do printf '%s\n' "$f"; sha256sum "$f" | cut -d' ' -f1; done) | sha256sum | cut -c1-16; }
+base_hash() { hash_dir "$IMAGES_DIR/base"; }
+image_hash() {
+  { echo "context $(hash_dir "$IMAGES_DIR/$1")"; echo "base $(base_hash)"; echo "build.sh $(sha256sum "$IMAGES_DIR/build.sh" | cut -d' ' -f1)"; echo "tag $TAG"; } | sha256sum | cut -c1-16
+}
+# FROM references of the Dockerfiles, fully qualified (python:x → docker.io/library/python:x).
+qualify() {
+  local r=$1 first=${1%%/*}
+  if [[ $r != */* ]]; then echo "docker.io/library/$r"
+  elif [[ $first == *.* || $first == *:* || $first == localhost ]]; then echo "$r"
+  else echo "docker.io/$r"; fi
+}
+from_refs() {
+  local name
+  for name in "${ALL_IMAGES[@]}"; do
+    awk 'toupper($1) == "FROM" { for (i = 2; i <= NF; i++) if ($i !~ /^--/) { print $i; break } }' "$IMAGES_DIR/$name/Dockerfile"
+  done | while read -r r; do qualify "$r"; done | LC_ALL=C sort -u
+}
+
+if [ "$LIST" = 1 ]; then
+  for name in "${want[@]}"; do h=$(image_hash "$name"); echo "$name $(ref_of "$name") $h $CACHE/$name-$h.oci.tar"; done
+  exit 0
+fi
+
+# ---- tools and engine config ---------------------------------------------------------------------------
+
+[ "$(id -u)" = 0 ] || die "run as root (buildah/podman as root; rootless needs subuid setup this script does not do). With Docker: see images/README.md"
+apt_updated=0
+need_pkgs=()
+for tool in buildah:buildah podman:podman runc:runc debootstrap:debootstrap fuse-overlayfs:fuse-overlayfs slirp4netns:slirp4netns newuidmap:uidmap; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || need_pkgs+=("${tool#*:}")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "[build.sh] installing ${need_pkgs[*]} (apt-get)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  [ $apt_updated = 1 ] || { apt-get update -qq; apt_updated=1; }
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+mkdir -p "$CACHE/containers"
+exec 9>"$CACHE/.lock"
+flock 9   # one build at a time per cache (CI and a test may both call this script)
+
+# runc, not crun (crun fails on this machine's hybrid cgroup v1 hierarchy); cgroupfs (no systemd here).
+# Written every run: the file is what makes a fresh machine behave, not a hand-edited /etc.
+cat >"$CACHE/containers/containers.conf" <<'EOF'
+# written by images/build.sh (podman/buildah read it through CONTAINERS_CONF)
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+[containers]
+log_driver = "k8s-file"
+EOF
+export CONTAINERS_CONF=$CACHE/containers/containers.conf
+# Short names (FROM python:3.11…) resolve to docker.io only, and only locally: --pull=never.
+cat >"$CACHE/containers/registries.conf" <<'EOF'
+# written by images/build.sh
+unqualified-search-registries = ["docker.io"]
+short-name-mode = "permissive"
+EOF
+export CONTAINERS_REGISTRIES_CONF=$CACHE/containers/registries.conf
+
+write_storage_conf() {
+  cat >"$CACHE/containers/storage.conf" <<EOF
+# written by images/build.sh: the storage driver that works on this machine (podman/buildah read it
+# through CONTAINERS_STORAGE_CONF; the integration tests use the same file)
+[storage]
+driver = "$1"
+runroot = "/run/containers/storage"
+graphroot = "/var/lib/containers/storage"
+EOF
+}
+export CONTAINERS_STORAGE_CONF=$CACHE/containers/storage.conf
+storage_works() {
+  local c
+  c=$(buildah from scratch 2>/dev/null) || return 1
+  if buildah mount "$c" >/dev/null 2>&1; then buildah rm "$c" >/dev/null 2>&1; return 0; fi
+  buildah rm "$c" >/dev/null 2>&1 || true
+  return 1
+}
+if [ -n "${MLFLOW_PLATFORM_STORAGE_DRIVER:-}" ]; then
+  write_storage_conf "$MLFLOW_PLATFORM_STORAGE_DRIVER"
+elif [ ! -f "$CONTAINERS_STORAGE_CONF" ]; then
+  driver=overlay
+  write_storage_conf overlay
+  if ! storage_works; then
+    log "overlay storage does not work here; using vfs (slower, every layer a full copy)"
+    driver=vfs
+    write_storage_conf vfs
+    storage_works || die "neither overlay nor vfs containers storage works (see buildah from scratch)"
+  fi
+fi
+driver=$(sed -n 's/^driver = "\(.*\)"/\1/p' "$CONTAINERS_STORAGE_CONF")
+# The tests (test/integration/support/podman.ts) source this for the same engine settings.
+cat >"$CACHE/containers/env" <<EOF
+CONTAINERS_CONF=$CONTAINERS_CONF
+CONTAINERS_REGISTRIES_CONF=$CONTAINERS_REGISTRIES_CONF
+CONTAINERS_STORAGE_CONF=$CONTAINERS_STORAGE_CONF
+EOF
+log "buildah $(buildah --version | awk '{print $3}'), runtime runc, storage driver $driver, cache $CACHE"
+
+label_of() { buildah inspect --type image --format "{{index .OCIv1.Config.Labels \"$LABEL_KEY\"}}" "$1" 2>/dev/null || true; }
+# Loads an OCI archive into containers storage unless the image there already has the label.
+ensure_loaded() {
+  local ref=$1 hash=$2 archive=$3
+  [ "$(label_of "$ref")" = "$hash" ] && return 0
+  log "loading $archive"
+  buildah pull --quiet "oci-archive:$archive" >/dev/null
+  [ "$(label_of "$ref")" = "$hash" ] || die "$archive did not load as $ref with $LABEL_KEY=$hash"
+}
+
+# ---- the base ------------------------------------------------------------------------------------------
+
+bhash=$(base_hash)
+base_ref=localhost/mlflow-platform/python-standin:$bhash
+base_archive=$CACHE/base-$bhash.oci.tar
+mapfile -t from_tags < <(from_refs)
+ensure_base() {
+  if [ -f "$base_archive" ] && [ "$FORCE" = 0 ]; then
+    ensure_loaded "$base_ref" "$bhash" "$base_archive"
+  else
+    local t0; t0=$(date +%s)
+    log "building the base stand-in (debootstrap; images/base)"
+    BASE_LABEL="$LABEL_KEY=$bhash" bash "$IMAGES_DIR/base/build-base.sh" "$base_ref"
+    buildah push --quiet "$base_ref" "oci-archive:$base_archive.tmp:$base_ref" && mv "$base_archive.tmp" "$base_archive"
+    find "$CACHE" -maxdepth 1 -name 'base-*.oci.tar' ! -name "base-$bhash.oci.tar" -delete
+    log "base built in $(( $(date +%s) - t0 )) s"
+  fi
+  # The Dockerfiles' FROM references, unchanged, resolve to the stand-in (re-tagged each run: cheap).
+  local t
+  for t in "${from_tags[@]}"; do buildah tag "$base_ref" "$t"; done
+}
+
+# ---- the host CA bundle for RUN steps only -------------------------------------------------------------
+
+ca_args=()
+resolve_ca() {
+  local mode=$CA_MODE
+  if [ "$mode" = auto ]; then
+    [ -f "$HOST_CA" ] || { mode=off; log "CA auto: no host bundle at $HOST_CA: off"; }
+  fi
+  if [ "$mode" = auto ]; then
+    # Does the base image's own trust store reach the package index? If TLS is intercepted it does not.
+    local out index=${PIP_INDEX_URL:-https://pypi.org/simple/}
+    local c; c=$(buildah from --pull=never --quiet "$base_ref")
+    out=$(buildah run --network host --isolation oci --runtime runc "$c" -- \
+      python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=30); print('ok')" "$index" 2>&1 || true)
+    buildah rm "$c" >/dev/null 2>&1 || true
+    if [[ $out == *CERTIFICATE_VERIFY_FAILED* ]]; then mode=on; log "CA auto: the image's trust store fails on $index (TLS intercepted): host CA bundle mounted for RUN steps"
+    elif [[ $out == ok* ]]; then mode=off; log "CA auto: $index verifies with the image's own trust store: no host CA needed"
+    else mode=off; log "CA auto: could not reach $index from the build ($(echo "$out" | tail -n1)): off"; fi
+  fi
+  if [ "$mode" = on ]; then
+    [ -f "$HOST_CA" ] || die "--ca on but $HOST_CA does not exist"
+    # Over the system bundle (Debian's pip, requests via certifi-system) and over pip's vendored certifi
+    # bundle when the base has one elsewhere (the official image's pip): read-only bind mounts exist only
+    # while a RUN step runs and are never committed into a layer.
+    local targets=(/etc/ssl/certs/ca-certificates.crt) where c
+    c=$(buildah from --pull=never --quiet "$base_ref")
+    where=$(buildah run --network none --runtime runc "$c" -- \
+      python3 -c "import pip._vendor.certifi as c; print(c.where())" 2>/dev/null | tail -n1 || true)
+    buildah rm "$c" >/dev/null 2>&1 || true
+    [ -n "$where" ] && [ "$where" != /etc/ssl/certs/ca-certificates.crt ] && targets+=("$where")
+    local t; for t in "${targets[@]}"; do ca_args+=(-v "$HOST_CA:$t:ro"); done
+  fi
+  CA_RESOLVED=$mode
+}
+
+# Fails when the built image carries the host CA bundle or a CA env var (a CA must be build-only).
+check_no_host_ca() {
+  local ref=$1 ctr mnt host_sum bad=0 envs
+  envs=$(buildah inspect --type image --format '{{range .OCIv1.Config.Env}}{{println .}}{{end}}' "$ref")
+  if grep -E '^(PIP_CERT|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|AWS_CA_BUNDLE)=' <<<"$envs"; then bad=1; fi
+  if buildah inspect --type image --format '{{range .History}}{{println .CreatedBy}}{{end}}' "$ref" | grep -F -e "$HOST_CA:" -e PIP_CERT; then bad=1; fi
+  ctr=$(buildah from --pull=never --quiet "$ref"); mnt=$(buildah mount "$ctr")
+  host_sum=$(sha256sum "$HOST_CA" | cut -d' ' -f1)
+  if [ "$(sha256sum "$mnt/etc/ssl/certs/ca-certificates.crt" | cut -d' ' -f1)" = "$host_sum" ]; then
+    echo "$ref: /etc/ssl/certs/ca-certificates.crt is the host's bundle" >&2; bad=1
+  fi
+  buildah umount "$ctr" >/dev/null; buildah rm "$ctr" >/dev/null
+  [ $bad = 0 ] || die "$ref carries the host CA (see above)"
+}
+
+# ---- the images ----------------------------------------------------------------------------------------
+
+summary=()
+base_ready=0
+CA_RESOLVED=
+for name in "${want[@]}"; do
+  ref=$(ref_of "$name"); hash=$(image_hash "$name"); archive=$CACHE/$name-$hash.oci.tar
+  if [ -f "$archive" ] && [ "$FORCE" = 0 ]; then
+    ensure_loaded "$ref" "$hash" "$archive"
+    how=cached; secs=$(sed -n 's/.*"buildSeconds":\([0-9]*\).*/\1/p' "$CACHE/$name-$hash.json" 2>/dev/null || true)
+  else
+    [ $base_ready = 1 ] || { ensure_base; base_ready=1; }
+    [ -n "$CA_RESOLVED" ] || resolve_ca
+    log "building $ref ($name, inputs $hash, CA $CA_RESOLVED)"
+    t0=$(date +%s)
+    buildah bud --pull=never --layers=false --format oci --runtime runc --isolation oci --network host \
+      --label "$LABEL_KEY=$hash" "${ca_args[@]}" \
+      -f "$IMAGES_DIR/$name/Dockerfile" -t "$ref" "$IMAGES_DIR/$name" >"$CACHE/$name.build.log" 2>&1 || {
+        tail -n 40 "$CACHE/$name.build.log" >&2; die "buildah bud of images/$name failed (log: $CACHE/$name.build.log)"; }
+    [ "$CA_RESOLVED" = on ] && check_no_host_ca "$ref"
+    buildah push --quiet "$ref" "oci-archive:$archive.tmp:$ref" >/dev/null && mv "$archive.tmp" "$archive"
+    secs=$(( $(date +%s) - t0 ))
+    printf '{"name":"%s","ref":"%s","inputs":"%s","buildSeconds":%s,"ca":"%s","storageDriver":"%s","builtAt":"%s"}\n' \
+      "$name" "$ref" "$hash" "$secs" "$CA_RESOLVED" "$driver" "$(date -u +%FT%TZ)" >"$CACHE/$name-$hash.json"
+    find "$CACHE" -maxdepth 1 \( -name "$name-*.oci.tar" -o -name "$name-*.json" \) ! -name "$name-$hash.*" -delete
+    how=built
+  fi
+  size=$(podman image inspect --format '{{.Size}}' "$ref")
+  summary+=("$(printf '%-8s %-40s %-7s %6s MB image %6s MB archive %s' "$name" "$ref" "$how" "$(( size / 1000000 ))" "$(( $(stat -c %s "$archive") / 1000000 ))" "${secs:+(built in ${secs} s)}")")
+done
+
+{
+  echo "{"
+  first=1
+  for name in "${ALL_IMAGES[@]}"; do
+    hash=$(image_hash "$name")
+    [ $first = 1 ] || echo ","
+    first=0
+    printf '  "%s": {"ref": "%s", "inputs": "%s", "archive": "%s"}' "$name" "$(ref_of "$name")" "$hash" "$CACHE/$name-$hash.oci.tar"
+  done
+  echo; echo "}"
+} >"$CACHE/images.json"
+printf '%s\n' "${summary[@]}"
+log "done (images.json: $CACHE/images.json)"
