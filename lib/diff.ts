@@ -1,7 +1,8 @@
 /**
  * Offline diff of two renders: resources added, removed and changed (with the changed field paths),
  * matched by type and name as Pulumi matches them. Secrets are "[secret]" on both sides, so they compare
- * by presence only.
+ * by presence only. A change under a resource's `ignoreChanges` path (when the render records it) is left
+ * out, as the engine never makes it.
  *
  * Each changed Kubernetes object is classified the way the Kubernetes provider would plan it: `update` in
  * place, or `replace` (delete + create) when the change touches one of the kind's replace-on-change fields
@@ -9,7 +10,7 @@
  * are `unknown`: their replace rules live in their own schemas, not here.
  */
 import type { RenderedResource } from "./render";
-import { CLUSTER_SCOPED_KINDS, forceNewFields, ProviderFlags, STATEFUL_KINDS } from "./replace-fields";
+import { CLUSTER_SCOPED_KINDS, forceNewFields, IDENTITY_FIELDS, ProviderFlags, STATEFUL_KINDS } from "./replace-fields";
 
 export interface ResourceRef {
     readonly type: string;
@@ -155,18 +156,54 @@ export interface Classification {
  * old one), keys holding `.`, `"`, `[` or `]` are written `["…"]` (provider.go `addPatchValueToDiff`).
  */
 function providerKey(path: Path, oldObj: unknown, newObj: unknown): string {
+    const positions = providerPositions(path, oldObj, newObj);
     let out = "";
+    path.forEach((s, i) => {
+        if ("key" in s) out = /[."[\]]/.test(s.key) ? `${out}["${s.key.replace(/"/g, '\\"')}"]` : out ? `${out}.${s.key}` : s.key;
+        else out += `[${positions[i] ?? s.item}]`;
+    });
+    return out;
+}
+
+/** An `ignoreChanges` entry as a Pulumi property path: `a.b[0].c`, `a["x.y"]`, `*` / `[*]` for any key or element. */
+type IgnorePath = readonly (string | number | "*")[];
+
+function parseIgnorePath(p: string): IgnorePath {
+    const out: (string | number)[] = [];
+    const re = /\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|\[\*\]|([^.[\]]+)/g;
+    for (let m = re.exec(p); m; m = re.exec(p)) out.push(m[1] !== undefined ? Number(m[1]) : m[2] !== undefined ? m[2].replace(/\\(.)/g, "$1") : (m[3] ?? "*"));
+    return out;
+}
+
+/**
+ * Whether an ignoreChanges path covers a changed path: the engine keeps the old value there, so the
+ * provider never sees the change. Named items are matched by their position, as the engine's paths are.
+ */
+function ignores(ig: IgnorePath, path: Path, before: unknown, after: unknown): boolean {
+    if (ig.length > path.length) return false;
+    const positions = providerPositions(path, before, after);
+    return ig.every((seg, i) => {
+        const s = path[i];
+        if (seg === "*") return true;
+        if ("key" in s) return s.key === seg;
+        return positions[i] === seg;
+    });
+}
+
+/** For each item step of a path, its position in the new object, else the old one. */
+function providerPositions(path: Path, oldObj: unknown, newObj: unknown): (number | undefined)[] {
+    const out: (number | undefined)[] = [];
     let [a, b] = [oldObj, newObj];
     for (const s of path) {
         if ("key" in s) {
-            out = /[."[\]]/.test(s.key) ? `${out}["${s.key.replace(/"/g, '\\"')}"]` : out ? `${out}.${s.key}` : s.key;
+            out.push(undefined);
             [a, b] = [isObj(a) ? a[s.key] : undefined, isObj(b) ? b[s.key] : undefined];
             continue;
         }
         const indexIn = (l: unknown) => (Array.isArray(l) ? (typeof s.item === "number" ? (s.item < l.length ? s.item : -1) : l.findIndex((x) => isObj(x) && x.name === s.item)) : -1);
         const [ia, ib] = [indexIn(a), indexIn(b)];
-        const i = ib >= 0 ? ib : ia >= 0 ? ia : typeof s.item === "number" ? s.item : -1;
-        out += `[${i >= 0 ? i : s.item}]`;
+        const i = ib >= 0 ? ib : ia >= 0 ? ia : typeof s.item === "number" ? s.item : undefined;
+        out.push(i);
         [a, b] = [ia >= 0 && Array.isArray(a) ? a[ia] : undefined, ib >= 0 && Array.isArray(b) ? b[ib] : undefined];
     }
     return out;
@@ -187,15 +224,23 @@ function canonical(o: K8sObject, clusterScoped: boolean): K8sObject {
  * Update or replace, for two versions of one Kubernetes object (inputs as the program declares them), and
  * the fields that force the replacement. The kind's rules come from the **new** object, as in the provider.
  */
-export function classifyKubernetesChange(oldObj: K8sObject, newObj: K8sObject, flags: ProviderFlags = {}): Classification {
+export function classifyKubernetesChange(
+    oldObj: K8sObject,
+    newObj: K8sObject,
+    flags: ProviderFlags = {},
+    opts: { readonly patchResource?: boolean; readonly ignoreChanges?: readonly string[] } = {},
+): Classification {
     const clusterScoped = typeof newObj.kind === "string" && CLUSTER_SCOPED_KINDS.has(newObj.kind);
     const [before, after] = [canonical(oldObj, clusterScoped), canonical(newObj, clusterScoped)];
-    const fields = forceNewFields(newObj, flags);
+    // A Patch resource (`…:PersistentVolumeClaimPatch`) replaces only on its identity (provider.go Diff, kinds.IsPatchResource).
+    const fields = opts.patchResource ? [...IDENTITY_FIELDS] : forceNewFields(newObj, flags);
+    const ignored = (opts.ignoreChanges ?? []).map(parseIgnorePath);
     const patterns = fields.map((f) => [f, parsePattern(f)] as const);
     const because = new Set<string>();
     const replaceFields: string[] = [];
     const replaceKeys: string[] = [];
     for (const path of changes(before, after)) {
+        if (ignored.some((ig) => ignores(ig, path, before, after))) continue;
         let hit = false;
         for (const [field, pattern] of patterns) {
             if (touches(path, pattern, after)) {
@@ -247,13 +292,18 @@ export function diffRenders(from: readonly RenderedResource[], to: readonly Rend
     for (const r of to) {
         const old = before.get(key(r));
         if (!old) continue;
-        const fields = [...changedPaths(old.inputs, r.inputs), ...changedPaths(old.options ?? {}, r.options ?? {}, "(options)")];
+        // The engine keeps the old value under an ignoreChanges path: such a change is never made, so not shown.
+        const ignoreChanges = ((r.options ?? {}) as { readonly ignoreChanges?: readonly string[] }).ignoreChanges ?? [];
+        const ignored = ignoreChanges.map(parseIgnorePath);
+        const inputChanges = changes(old.inputs, r.inputs).filter((p) => !ignored.some((ig) => ignores(ig, p, old.inputs, r.inputs)));
+        const fields = [...inputChanges.map((p) => formatPath(p)), ...changedPaths(old.options ?? {}, r.options ?? {}, "(options)")];
         if (fields.length === 0) continue;
         if (!isKubernetesObject(r)) {
             changed.push({ type: r.type, name: r.name, fields, action: "unknown" });
             continue;
         }
-        const c = classifyKubernetesChange(old.inputs, r.inputs, opts.providerFlags);
+        const patchResource = r.type.split(":").pop() === `${r.inputs.kind as string}Patch`;
+        const c = classifyKubernetesChange(old.inputs, r.inputs, opts.providerFlags, { patchResource, ignoreChanges });
         if (c.action === "update") {
             changed.push({ type: r.type, name: r.name, fields, action: "update" });
             continue;
@@ -267,7 +317,7 @@ export function diffRenders(from: readonly RenderedResource[], to: readonly Rend
             replaceFields: c.replaceFields,
             replaceKeys: c.replaceKeys,
             deleteBeforeReplace: c.deleteBeforeReplace,
-            ...(STATEFUL_KINDS.has(r.inputs.kind as string) ? { stateful: true as const } : {}),
+            ...(STATEFUL_KINDS.has(r.inputs.kind as string) && !patchResource ? { stateful: true as const } : {}),
             ...(r.options?.retainOnDelete ? { retainsOld: true as const } : {}),
         });
     }

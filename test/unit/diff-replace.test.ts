@@ -5,6 +5,7 @@ import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { classifyKubernetesChange, diffRenders, formatDiff, RenderDiff } from "../../lib/diff";
 import { CLUSTER_SCOPED_KINDS, forceNewFields, IDENTITY_FIELDS, providerFlagsFrom, REPLACE_ON_CHANGE, ruleFor, STATEFUL_KINDS } from "../../lib/replace-fields";
+import type { RenderedResource } from "../../lib/render";
 import { render, ROOT } from "../support/render";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests edit manifests freely
@@ -279,7 +280,42 @@ const change = (d: RenderDiff, type: string, name: string) => {
     return c;
 };
 
+describe("ignoreChanges and Patch resources", () => {
+    const res = (type: string, name: string, inputs: Obj, options?: Obj): RenderedResource => ({ type, name, inputs, ...(options ? { options } : {}) }) as RenderedResource;
+    it("a change under an ignoreChanges path is never made: not shown, not a replace (named items by position)", () => {
+        const ignore = { retainOnDelete: true, ignoreChanges: ["spec.volumeClaimTemplates[0].spec.resources.requests.storage"] };
+        const grown = clone(statefulSet);
+        grown.spec.volumeClaimTemplates[0].spec.resources.requests.storage = "50Gi";
+        const type = "kubernetes:apps/v1:StatefulSet";
+        assert.deepEqual(diffRenders([res(type, "pg", statefulSet, ignore)], [res(type, "pg", grown, ignore)]).changed, []);
+        grown.spec.replicas = 2;
+        assert.deepEqual(diffRenders([res(type, "pg", statefulSet, ignore)], [res(type, "pg", grown, ignore)]).changed, [{ type, name: "pg", fields: ["spec.replicas"], action: "update" }]);
+        const wild = { ignoreChanges: ["spec.template.spec.containers[*].image"] };
+        const img = clone(statefulSet);
+        img.spec.template.spec.containers[0].image = "postgres:17";
+        assert.deepEqual(diffRenders([res(type, "pg", statefulSet, wild)], [res(type, "pg", img, wild)]).changed, []);
+        const byPos = { ignoreChanges: ["spec.template.spec.containers[0].env"] };
+        img.spec.template.spec.containers[0].env[0].value = "2";
+        assert.deepEqual(diffRenders([res(type, "pg", statefulSet, byPos)], [res(type, "pg", img, byPos)]).changed[0].fields, ["spec.template.spec.containers[main].image"]);
+    });
+    it("a Patch resource (PersistentVolumeClaimPatch) replaces only on its name or namespace", () => {
+        const type = "kubernetes:core/v1:PersistentVolumeClaimPatch";
+        const patch: Obj = { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data-postgres-0", namespace: "mlflow" }, spec: { resources: { requests: { storage: "20Gi" } } } };
+        const bigger = clone(patch);
+        bigger.spec.resources.requests.storage = "50Gi";
+        bigger.spec.storageClassName = "gp3";
+        assert.equal(diffRenders([res(type, "p", patch)], [res(type, "p", bigger)]).changed[0].action, "update");
+        const moved = clone(patch);
+        moved.metadata.namespace = "other";
+        const d = diffRenders([res(type, "p", patch)], [res(type, "p", moved)]);
+        assert.deepEqual([d.changed[0].action, d.changed[0].replaceBecause, d.changed[0].stateful], ["replace", ["metadata.namespace"], undefined]);
+    });
+});
+
 describe("replace classification on the project's config switches", () => {
+    // components/stateful-store.ts (another change, in progress) keeps the template's size with ignoreChanges and
+    // grows the claim with a PersistentVolumeClaimPatch. Once the render records ignoreChanges (lib/render.ts),
+    // this switch is no longer a replace offline either: flip this test to the PVC patch update then.
     it("a StatefulSet storage size change is a stateful replace because of volumeClaimTemplates", async () => {
         const d = diffRenders((await render("dev")).resources, (await render("dev", ["database.inCluster.storageSize=50Gi"])).resources);
         assert.deepEqual(d.changed.map((c) => `${c.type} ${c.name}`), ["kubernetes:apps/v1:StatefulSet postgres"]);
