@@ -30,6 +30,11 @@
  *   remove + add. The SDK's built-in aliases join old API versions of one kind (e.g.
  *   `kubernetes:apps/v1beta2:StatefulSet` → `apps/v1`); then it is a Diff like any other and apiVersion
  *   is not a force-new field.
+ * - A Patch resource (`kubernetes:core/v1:PersistentVolumeClaimPatch`, …) replaces only on
+ *   metadata.name/namespace (provider.go `Diff`, pkg/kinds/util.go `IsPatchResource`).
+ * - `ignoreChanges` paths are dropped before anything is decided (the engine keeps the old value; the
+ *   provider also drops them from its diff). The engine's own `replaceOnChanges` / `deleteBeforeReplace`
+ *   resource options would add to this; the program sets neither, and the render does not record them.
  */
 
 /** The provider build this table was written from. */
