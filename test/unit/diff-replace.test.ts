@@ -336,6 +336,13 @@ describe("replace classification on the project's config switches", () => {
         assert.match(text, /^ {4}spec\.volumeClaimTemplates\[0\]\.spec\.resources\.requests\.storage {2}\[forces replace\]$/m);
         assert.match(text, /^!! 1 stateful object to replace .*\n!! {3}kubernetes:apps\/v1:StatefulSet postgres: spec\.volumeClaimTemplates\n0 to add, 0 to remove, 1 to change \(0 update, 1 replace\)$/m);
     });
+    it("dev → rds: the db-upgrade Job (same image, same name) is replaced delete-first, so it runs again on RDS; the Deployment updates", async () => {
+        const d = diffRenders((await render("dev")).resources, (await render("dev", ["database.mode=rds"])).resources);
+        const j = change(d, "kubernetes:batch/v1:Job", "tracking-server-db-upgrade");
+        assert.deepEqual([j.action, j.replaceBecause, j.deleteBeforeReplace], ["replace", ["spec.template"], true]);
+        assert.equal(change(d, "kubernetes:apps/v1:Deployment", "tracking-server").action, "update");
+        assert.ok(!d.changed.some((c) => c.action === "replace" && c.stateful));
+    });
     it("more replicas or a new PostgreSQL image update the StatefulSet and Deployment in place", async () => {
         const d = diffRenders((await render("dev")).resources, (await render("dev", ["trackingServer.replicas=3", "database.inCluster.image=postgres:16.11"])).resources);
         assert.ok(d.changed.length >= 2);
