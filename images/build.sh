@@ -101,14 +101,20 @@ flock 9   # one build at a time per cache (CI and a test may both call this scri
 
 # runc, not crun (crun fails on this machine's hybrid cgroup v1 hierarchy); cgroupfs (no systemd here).
 # Written every run: the file is what makes a fresh machine behave, not a hand-edited /etc.
-cat >"$CACHE/containers/containers.conf" <<'EOF'
+# Root here lacks CAP_SYS_RESOURCE: podman's default rlimits for root (nofile/nproc 1048576) cannot be
+# set ("error setting rlimit type 7: operation not permitted"), so containers get the host's hard nofile
+# and at most 32768 processes (what runc could set here).
+nofile=$(ulimit -Hn); [ "$nofile" = unlimited ] && nofile=1048576
+nproc=$(ulimit -Hu); { [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; } && nproc=32768
+cat >"$CACHE/containers/containers.conf" <<EOF
 # written by images/build.sh (podman/buildah read it through CONTAINERS_CONF)
+[containers]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
+log_driver = "k8s-file"
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
-[containers]
-log_driver = "k8s-file"
 EOF
 export CONTAINERS_CONF=$CACHE/containers/containers.conf
 # Short names (FROM python:3.11…) resolve to docker.io only, and only locally: --pull=never.

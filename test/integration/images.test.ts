@@ -1,0 +1,412 @@
+/**
+ * Issue 11, "images for real": the three images built by images/build.sh (buildah, each Dockerfile
+ * unchanged) run with podman as the cluster runs them — user, command/args, env, workingDir, read-only
+ * root filesystem, volumes (emptyDir → tmpfs), capabilities and limits all from the RENDERED local stack
+ * (the stack whose image references are the locally built images) — against real PostgreSQL and moto's S3
+ * server on 127.0.0.1 (host network). Substituted, and named where it happens: the listen port, Secret
+ * values, the in-cluster MinIO/tracking endpoints, and KServe's storage initializer (the test downloads the
+ * storageUri into the dir mounted at /mnt/models).
+ *
+ * Runs unless MLFLOW_PLATFORM_IMAGES=skip. A cold build of the images takes ~10 min; warm, seconds.
+ */
+import * as assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { main as promoteMain } from "../../cli/promote";
+import type { CliIo } from "../../cli/resolve-model";
+import type { KubernetesObject, RenderResult } from "../../lib/render";
+import { render } from "../support/render";
+import type { S3Server } from "./support/moto";
+import {
+  engineEnv,
+  ensureImages,
+  imageCacheRoot,
+  imagesSkipReason,
+  podman,
+  podmanRunSpec,
+  qualifyImage,
+  runToCompletion,
+  startContainer,
+  type BuiltImages,
+  type ContainerSecurity,
+  type FullContainer,
+  type ImageName,
+  type PodSecurity,
+  type RunningContainer,
+} from "./support/podman";
+import { freePort } from "./support/ports";
+import type { PostgresServer } from "./support/postgres";
+import { getWithHost, runCommand, tail } from "./support/process";
+import { runPython } from "./support/python";
+import { findRendered, localEnv, renderedContainer, renderedEnvValue, withFlagValue } from "./support/rendered";
+import { registerCleanup, sharedMoto, sharedPostgres } from "./support/services";
+import { ensureVenv, REPO_ROOT } from "./support/venv";
+
+const SKIP = imagesSkipReason();
+const SUFFIX = randomBytes(4).toString("hex");
+/** A bucket of this test only (the local stack's MinIO bucket name, set per render). */
+const BUCKET = `images-${SUFFIX}`;
+const CLUSTER_HOST = "mlflow.mlflow.svc.cluster.local:5000";
+const KSERVE_MODEL_DIR = "/mnt/models";
+const FEATURES = ["MedInc", "HouseAge", "AveRooms", "AveBedrms", "Population", "AveOccup", "Latitude", "Longitude"];
+const SERVING_IMAGE = "mlflow-platform/serving:local";
+const BASE_SETS = [`artifactStore.minio.bucketName=${BUCKET}`, `serving.runtimeImage=${SERVING_IMAGE}`];
+
+function log(msg: string): void {
+  process.stderr.write(`      [images] ${msg}\n`);
+}
+
+async function timed<T>(label: string, f: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  try {
+    return await f();
+  } finally {
+    log(`${label}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+}
+
+async function getJson<T>(base: string, apiPath: string, query: Record<string, string>): Promise<T> {
+  const url = `${base}/api/2.0/mlflow/${apiPath}?${new URLSearchParams(query).toString()}`;
+  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+  const text = await res.text();
+  assert.equal(res.status, 200, `GET ${url} -> HTTP ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+function splitS3(uri: string): { bucket: string; key: string } {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!m) throw new Error(`not an s3:// URI: ${uri}`);
+  return { bucket: m[1], key: m[2] };
+}
+
+async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
+}
+
+/** What KServe's storage initializer does: every object under the prefix into dir (readable by the pod user). */
+async function downloadPrefix(s3: S3Client, uri: string, dir: string): Promise<string[]> {
+  const { bucket, key } = splitS3(uri.replace(/\/+$/, ""));
+  const keys = await listKeys(s3, bucket, `${key}/`);
+  for (const k of keys) {
+    const target = path.join(dir, k.slice(key.length + 1));
+    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
+    const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: k }));
+    fs.writeFileSync(target, await obj.Body!.transformToByteArray(), { mode: 0o644 });
+  }
+  return keys.map((k) => k.slice(key.length + 1));
+}
+
+function lastJson<T>(out: string, label: string): T {
+  const line = out.trim().split("\n").pop() ?? "";
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    throw new Error(`${label}: last stdout line is not JSON: ${line}\n${tail(out, 30)}`);
+  }
+}
+
+interface HttpProbe { httpGet: { path: string; port: number | string; httpHeaders?: { name: string; value: string }[] } }
+interface ProbedContainer extends FullContainer { startupProbe?: HttpProbe; readinessProbe?: HttpProbe; livenessProbe?: HttpProbe }
+interface TrainSummary { run_id: string; experiment_id: string; model_uri: string; model_id: string; registered_model_name: string; version: number }
+interface RunInfo {
+  info: { run_id: string; experiment_id: string; status: string; artifact_uri: string };
+  data: { params?: { key: string; value: string }[]; metrics?: { key: string; value: number }[]; tags?: { key: string; value: string }[] };
+  inputs?: { dataset_inputs?: { dataset: { name: string } }[] };
+}
+
+/** Files under `mounted` that the container's user can create: only the rendered volumes may be writable. */
+const WRITABLE_PROBE = 'for d in "$@"; do if (: > "$d/.w") 2>/dev/null; then rm -f "$d/.w"; echo "$d"; fi; done';
+
+describe("images: built by images/build.sh, run with podman as the rendered local stack runs them", function () {
+  let images: BuiltImages;
+  let pg: PostgresServer;
+  let moto: S3Server;
+  let s3: S3Client;
+  let r: RenderResult;
+  let tmp: string;
+  let db: string;
+  let server: RunningContainer | undefined;
+  let serverUrl = "";
+  let csv = "";
+  const keys = () => ({ AWS_ACCESS_KEY_ID: moto.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.secretAccessKey });
+  /** The rendered in-cluster MinIO endpoint → moto (MLflow and boto3 read both). */
+  const s3Replace = () => ({ MLFLOW_S3_ENDPOINT_URL: moto.endpoint, AWS_ENDPOINT_URL_S3: moto.endpoint });
+
+  before(async function () {
+    if (SKIP) {
+      log(`skipped: ${SKIP}`);
+      this.skip();
+    }
+    this.timeout(80 * 60_000); // a cold machine installs buildah and builds three images first
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-it-images-"));
+    const dir = tmp;
+    registerCleanup(() => fs.rmSync(dir, { recursive: true, force: true }), () => fs.rmSync(dir, { recursive: true, force: true }));
+    // The image build first and alone (two cores): then the services.
+    images = await timed("images/build.sh", () => ensureImages());
+    [pg, moto] = await Promise.all([sharedPostgres(), sharedMoto()]);
+    s3 = moto.client();
+    registerCleanup(() => s3.destroy());
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    r = await timed("render local", () => render("local", BASE_SETS));
+    db = `images_${SUFFIX}`;
+    await pg.createDatabase(db);
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === "failed" && server) process.stderr.write(`--- tracking server container output (last 40 lines) ---\n${tail(server.proc.output(), 40)}\n`);
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    if (server) await server.stop(5);
+  });
+
+  it("the local stack renders exactly the image references build.sh produced, and no image carries the host CA", async function () {
+    const rendered: Record<ImageName, string | undefined> = {
+      mlflow: renderedContainer(findRendered(r, "Deployment", "mlflow"), "mlflow").image,
+      trainer: renderedContainer(findRendered(r, "CronJob", "train-baseline"), "trainer").image,
+      serving: renderedContainer(findRendered(r, "ClusterServingRuntime", "mlflow-pyfunc"), "kserve-container").image,
+    };
+    const hostCa = process.env.MLFLOW_PLATFORM_HOST_CA || "/etc/ssl/certs/ca-certificates.crt";
+    const hostSum = fs.existsSync(hostCa) ? createHash("sha256").update(fs.readFileSync(hostCa)).digest("hex") : undefined;
+    for (const name of ["mlflow", "trainer", "serving"] as const) {
+      assert.ok(rendered[name], `${name}: no image in the render`);
+      assert.equal(qualifyImage(rendered[name]!), images[name].ref, `${name}: the render's image is not what images/build.sh built`);
+      const inspect = await podman(["image", "inspect", images[name].ref]);
+      assert.equal(inspect.code, 0, inspect.stderr);
+      const [img] = JSON.parse(inspect.stdout) as { Config: { Env?: string[]; Labels?: Record<string, string> } }[];
+      assert.equal(img.Config.Labels?.["io.mlflow-platform.inputs"], images[name].inputs, `${name}: containers storage holds another build than the cache names`);
+      const caEnv = (img.Config.Env ?? []).filter((e) => /^(PIP_CERT|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|AWS_CA_BUNDLE)=/.test(e));
+      assert.deepEqual(caEnv, [], `${name}: the image keeps a CA env var from the build`);
+      const meta = JSON.parse(fs.readFileSync(path.join(imageCacheRoot(), `${name}-${images[name].inputs}.json`), "utf8")) as { ca: string };
+      if (meta.ca === "on" && hostSum) {
+        const sum = await podman(["run", "--rm", "--network", "none", "--entrypoint", '["sha256sum"]', images[name].ref, "/etc/ssl/certs/ca-certificates.crt"]);
+        assert.equal(sum.code, 0, sum.stderr);
+        assert.notEqual(sum.stdout.split(/\s/)[0], hostSum, `${name}: /etc/ssl/certs/ca-certificates.crt in the image is the host's bundle (the build-only CA leaked)`);
+      }
+    }
+    log(`engine: ${JSON.stringify(engineEnv())}`);
+  });
+
+  it("tracking image: the rendered db-upgrade Job exits 0 and creates MLflow's schema; with a wrong password it fails", async function () {
+    const job = findRendered(r, "Job", /^mlflow-db-upgrade-/);
+    const c = renderedContainer(job) as FullContainer;
+    const run = (uri: string) => runToCompletion(podmanRunSpec(job, c, { env: localEnv(c, { secrets: { MLFLOW_BACKEND_STORE_URI: uri } }) }), 600_000);
+    const res = await timed("rendered db-upgrade Job (podman)", () => run(pg.url(db)));
+    assert.equal(res.code, 0, `db upgrade exited ${res.code}:\n${tail(res.stdout + res.stderr, 30)}`);
+    const tables = await pg.query(db, "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public'");
+    for (const t of ["alembic_version", "experiments", "runs", "registered_models", "model_versions"]) assert.ok(tables.split(",").includes(t), `no table ${t}: ${tables}`);
+    // The same Job against a wrong password must fail: the check can fail.
+    const bad = await run(pg.url(db).replace(`:${encodeURIComponent(pg.password)}@`, ":wrong@"));
+    assert.notEqual(bad.code, 0, "db upgrade with a wrong password exited 0");
+    assert.match(bad.stdout + bad.stderr, /password authentication failed/);
+  });
+
+  it("tracking image: the rendered Deployment, read-only with only its volumes writable, answers the probes and accepts the in-cluster Host", async function () {
+    const deployment = findRendered(r, "Deployment", "mlflow");
+    const c = renderedContainer(deployment, "mlflow") as ProbedContainer;
+    const port = await freePort();
+    // Only the port changes (host network: the rendered --host 0.0.0.0 stays).
+    const args = withFlagValue(c.args ?? [], ["--port", "-p"], String(port));
+    const env = localEnv(c, { secrets: { MLFLOW_BACKEND_STORE_URI: pg.url(db), ...keys() }, replace: s3Replace() });
+    const spec = podmanRunSpec(deployment, c, { env, args });
+    assert.ok(spec.options.includes("--read-only"), "the rendered container has readOnlyRootFilesystem");
+    serverUrl = `http://127.0.0.1:${port}`;
+    server = await timed("tracking server container healthy", () => startContainer(spec, { url: `${serverUrl}/health`, timeoutMs: 300_000, label: "tracking server" }));
+    log(`tracking server: ${spec.describe}`);
+
+    for (const kind of ["startupProbe", "readinessProbe", "livenessProbe"] as const) {
+      const probe = c[kind];
+      assert.ok(probe, `no ${kind}`);
+      const host = probe.httpGet.httpHeaders?.find((h) => h.name.toLowerCase() === "host")?.value;
+      assert.ok(host, `${kind} sends no Host header`);
+      const res = await getWithHost(`${serverUrl}${probe.httpGet.path}`, host);
+      assert.equal(res.status, 200, `${kind} GET ${probe.httpGet.path} (Host: ${host}) -> ${res.status}: ${res.body}`);
+    }
+    const api = `${serverUrl}/api/2.0/mlflow/experiments/search?max_results=1`;
+    const cluster = await getWithHost(api, CLUSTER_HOST);
+    assert.equal(cluster.status, 200, `Host ${CLUSTER_HOST}: ${cluster.status} ${cluster.body}`);
+    const evil = await getWithHost(api, "evil.example.com");
+    assert.equal(evil.status, 403, `Host evil.example.com must be rejected: ${evil.status} ${evil.body}`);
+
+    const mounted = (c.volumeMounts ?? []).map((m) => m.mountPath);
+    const candidates = ["/", "/home/mlflow", "/usr/local/lib/python3.11/site-packages", "/var/tmp", "/run", "/root", "/etc", ...mounted];
+    const w = await server.exec(["sh", "-c", WRITABLE_PROBE, "sh", ...candidates]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.deepEqual(w.stdout.split("\n").filter(Boolean).sort(), [...mounted].sort(), "writable paths = the rendered volume mounts");
+  });
+
+  it("tracking image: a client's run artifact lands in moto under the rendered --default-artifact-root", async function () {
+    assert.ok(server, "needs the tracking server");
+    const venv = await ensureVenv("mlflow");
+    const script = [
+      "import mlflow, tempfile, os, json",
+      "mlflow.set_experiment('images-client')",
+      "with mlflow.start_run() as run:",
+      "    p = os.path.join(tempfile.mkdtemp(), 'hello.txt'); open(p, 'w').write('hello from a client')",
+      "    mlflow.log_artifact(p)",
+      "print(json.dumps({'artifact_uri': run.info.artifact_uri}))",
+    ].join("\n");
+    const res = await runCommand(venv.python, ["-c", script], {
+      env: { PATH: process.env.PATH ?? "", HOME: tmp, MLFLOW_TRACKING_URI: serverUrl, ...keys(), ...s3Replace(), AWS_REGION: moto.region },
+      timeoutMs: 300_000,
+    });
+    assert.equal(res.code, 0, tail(res.stdout + res.stderr, 30));
+    const { artifact_uri } = lastJson<{ artifact_uri: string }>(res.stdout, "client");
+    assert.ok(artifact_uri.startsWith(`s3://${BUCKET}/`), `artifact_uri ${artifact_uri} is not under the rendered s3://${BUCKET}/`);
+    const { bucket, key } = splitS3(`${artifact_uri}/hello.txt`);
+    const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    assert.equal(await obj.Body!.transformToString(), "hello from a client");
+  });
+
+  let trained: TrainSummary | undefined;
+
+  it("trainer image: the rendered CronJob's pod logs one run with the params, metrics, dataset lineage, a registered version and code/src", async function () {
+    assert.ok(server, "needs the tracking server");
+    const cron = findRendered(r, "CronJob", "train-baseline");
+    const c = renderedContainer(cron, "trainer") as FullContainer;
+    const csvPath = path.join(tmp, "california_housing.csv");
+    const gen = await runPython("trainer", path.join(REPO_ROOT, "images", "trainer", "make_synthetic_data.py"), { args: ["--rows", "500", "--seed", "11", "--out", csvPath], timeoutMs: 120_000 });
+    assert.equal(gen.code, 0, gen.stderr);
+    csv = fs.readFileSync(csvPath, "utf8");
+    const dataset = splitS3(renderedEnvValue(c, "DATASET_S3_PATH"));
+    assert.equal(dataset.bucket, BUCKET);
+    await s3.send(new PutObjectCommand({ Bucket: dataset.bucket, Key: dataset.key, Body: csv }));
+
+    const env = localEnv(c, { secrets: keys(), replace: { MLFLOW_TRACKING_URI: serverUrl, ...s3Replace() } });
+    const spec = podmanRunSpec(cron, c, { env });
+    assert.ok(spec.options.includes("--read-only"));
+    const res = await timed("trainer container", () => runToCompletion(spec, 900_000));
+    assert.equal(res.code, 0, `trainer exited ${res.code} (${spec.describe}):\n${tail(res.stdout + res.stderr, 40)}`);
+    const summary = lastJson<TrainSummary>(res.stdout, "train.py");
+
+    const { run } = await getJson<{ run: RunInfo }>(serverUrl, "runs/get", { run_id: summary.run_id });
+    assert.equal(run.info.status, "FINISHED");
+    const params = Object.fromEntries((run.data.params ?? []).map((p) => [p.key, p.value]));
+    for (const k of ["max_depth", "learning_rate", "max_iter", "random_state"]) {
+      assert.ok(params[k] !== undefined, `param ${k} missing: ${JSON.stringify(params)}`);
+      assert.equal(params[k], renderedEnvValue(c, k.toUpperCase()), `param ${k} = the CronJob's ${k.toUpperCase()}`);
+    }
+    const metrics = Object.fromEntries((run.data.metrics ?? []).map((m) => [m.key, m.value]));
+    for (const k of ["train_rmse", "train_r2", "test_rmse", "test_r2"]) assert.ok(Number.isFinite(metrics[k]), `metric ${k}: ${JSON.stringify(metrics)}`);
+    const tags = Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value]));
+    assert.equal(tags["dataset.s3_path"], renderedEnvValue(c, "DATASET_S3_PATH"));
+    assert.equal(tags["dataset.dvc_hash"], createHash("md5").update(csv).digest("hex"));
+    assert.ok((run.inputs?.dataset_inputs ?? []).some((d) => d.dataset.name === "california_housing"), "dataset input");
+    const { model_version: mv } = await getJson<{ model_version: { status: string; run_id: string; source: string } }>(serverUrl, "model-versions/get", { name: renderedEnvValue(c, "REGISTERED_MODEL_NAME"), version: String(summary.version) });
+    assert.equal(mv.status, "READY");
+    assert.equal(mv.run_id, summary.run_id);
+    const modelKey = `${summary.experiment_id}/models/${summary.model_id}/artifacts/`;
+    const objects = (await listKeys(s3, BUCKET, modelKey)).map((k) => k.slice(modelKey.length));
+    for (const f of ["MLmodel", "code/src/california_housing/model.py", "code/src/california_housing/features.py"]) assert.ok(objects.includes(f), `${f} not in s3://${BUCKET}/${modelKey}: ${objects.join(", ")}`);
+    trained = summary;
+  });
+
+  it("serving image: the rendered mlflow-pyfunc runtime serves the resolved storageUri from /mnt/models, predicts like the trainer, and stops on SIGTERM within the grace period", async function () {
+    assert.ok(server && trained, "needs the trainer run");
+    const p = { stdout: "", stderr: "" };
+    const io: CliIo = { stdout: (t) => void (p.stdout += t), stderr: (t) => void (p.stderr += t), env: {} };
+    assert.equal(await promoteMain(["--tracking-uri", serverUrl, "--model", trained.registered_model_name, "--version", String(trained.version), "--alias", "production"], io), 0, p.stderr);
+
+    // The render that serves the alias: its InferenceService's storageUri is the registry's answer.
+    const served = [{ name: "california-housing", registeredModel: trained.registered_model_name, alias: "production" }];
+    const saved = { ...process.env };
+    Object.assign(process.env, keys(), { AWS_ENDPOINT_URL_S3: moto.endpoint });
+    let rs: RenderResult;
+    try {
+      rs = await timed("render local with serving.models", () => render("local", [...BASE_SETS, `serving.models=${JSON.stringify(served)}`], serverUrl));
+    } finally {
+      for (const k of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3"]) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+    }
+    type Isvc = KubernetesObject & { spec: { predictor: { securityContext?: PodSecurity; terminationGracePeriodSeconds?: number; model: { storageUri: string; securityContext?: ContainerSecurity; resources?: FullContainer["resources"] } } } };
+    const isvc = findRendered(rs, "InferenceService", "california-housing") as Isvc;
+    const storageUri = isvc.spec.predictor.model.storageUri;
+    assert.equal(storageUri, `s3://${BUCKET}/${trained.experiment_id}/models/${trained.model_id}/artifacts`);
+
+    const runtimeObj = findRendered(rs, "ClusterServingRuntime", "mlflow-pyfunc");
+    const runtime = renderedContainer(runtimeObj, "kserve-container") as FullContainer;
+    assert.ok([...(runtime.command ?? []), ...(runtime.args ?? [])].includes(KSERVE_MODEL_DIR), `the runtime serves ${KSERVE_MODEL_DIR}`);
+    // KServe merges the InferenceService's model container over the runtime's container (fields it sets
+    // win) and takes the pod-level securityContext from the predictor.
+    const merged: FullContainer = {
+      ...runtime,
+      securityContext: { ...runtime.securityContext, ...isvc.spec.predictor.model.securityContext },
+      resources: isvc.spec.predictor.model.resources ?? runtime.resources,
+    };
+    const modelDir = path.join(tmp, "mnt-models");
+    fs.mkdirSync(modelDir, { mode: 0o755 });
+    fs.chmodSync(modelDir, 0o755);
+    const files = await downloadPrefix(s3, storageUri, modelDir);
+    assert.ok(files.includes("MLmodel"), files.join(", "));
+
+    const port = await freePort();
+    const args = withFlagValue(runtime.args ?? [], ["-p", "--port"], String(port));
+    const spec = podmanRunSpec(runtimeObj, merged, {
+      env: localEnv(runtime),
+      args,
+      // KServe mounts the storage initializer's volume read-only into kserve-container.
+      extraMounts: [{ hostPath: modelDir, mountPath: KSERVE_MODEL_DIR, readOnly: true }],
+      pod: { securityContext: isvc.spec.predictor.securityContext, terminationGracePeriodSeconds: isvc.spec.predictor.terminationGracePeriodSeconds },
+    });
+    const serving = await timed("serving container ready (/ping)", () => startContainer(spec, { url: `http://127.0.0.1:${port}/ping`, timeoutMs: 300_000, label: "mlflow-pyfunc runtime" }));
+    log(`serving: ${spec.describe}`);
+    let stopped = false;
+    try {
+      const [header, ...rows] = csv.trim().split("\n");
+      const columns = header.split(",");
+      const split = { columns: FEATURES, data: [FEATURES.map((f) => Number(rows[0].split(",")[columns.indexOf(f)]))] };
+      const res = await fetch(`http://127.0.0.1:${port}/invocations`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ dataframe_split: split }) });
+      const text = await res.text();
+      assert.equal(res.status, 200, `POST /invocations -> ${res.status}: ${text}`);
+      const got = (JSON.parse(text) as { predictions: number[] }).predictions;
+      assert.equal(got.length, 1, text);
+
+      // The trainer's own prediction, in the trainer image (the rendered CronJob's pod, another command).
+      const cron = findRendered(r, "CronJob", "train-baseline");
+      const tc = renderedContainer(cron, "trainer") as FullContainer;
+      const fixtures = path.join(__dirname, "fixtures");
+      const predict = podmanRunSpec(cron, { ...tc, command: ["python", "/fixtures/e2e_predict.py"], args: ["--model-uri", `models:/${trained.registered_model_name}/${trained.version}`, "--input", JSON.stringify(split)] }, {
+        env: localEnv(tc, { secrets: keys(), replace: { MLFLOW_TRACKING_URI: serverUrl, ...s3Replace() } }),
+        extraMounts: [{ hostPath: fixtures, mountPath: "/fixtures", readOnly: true }],
+      });
+      const ref = await timed("trainer image: mlflow.pyfunc prediction", () => runToCompletion(predict, 300_000));
+      const line = ref.stdout.split("\n").find((l) => l.startsWith("RESULT_JSON="));
+      assert.ok(ref.code === 0 && line, `e2e_predict.py in the trainer image exited ${ref.code}:\n${tail(ref.stdout + ref.stderr, 20)}`);
+      const want = (JSON.parse(line.slice("RESULT_JSON=".length)) as { predictions: number[] }).predictions;
+      assert.ok(Math.abs(got[0] - want[0]) <= 1e-9, `served ${got[0]} != trainer's ${want[0]}`);
+
+      // SIGTERM, as the kubelet sends it: podman stop with the pod's grace period, then SIGKILL.
+      const grace = spec.terminationGracePeriodSeconds;
+      const stop = await serving.stop(grace);
+      stopped = true;
+      log(`serving container stopped in ${(stop.ms / 1000).toFixed(1)} s (grace ${grace} s), exit ${stop.code ?? stop.signal}`);
+      assert.notEqual(stop.code, 137, `SIGKILLed after the ${grace} s grace period: SIGTERM did not stop the runtime`);
+      assert.ok(stop.ms < grace * 1000, `took ${stop.ms} ms to stop (grace ${grace} s)`);
+    } catch (err) {
+      process.stderr.write(`--- serving container output ---\n${tail(serving.proc.output(), 40)}\n`);
+      throw err;
+    } finally {
+      if (!stopped) await serving.stop(2);
+    }
+  });
+
+  it("tracking image: the rendered Deployment's server stops on SIGTERM within the pod's grace period", async function () {
+    assert.ok(server, "needs the tracking server");
+    const grace = server.spec.terminationGracePeriodSeconds;
+    const stop = await server.stop(grace);
+    log(`tracking server container stopped in ${(stop.ms / 1000).toFixed(1)} s (grace ${grace} s), exit ${stop.code ?? stop.signal}`);
+    server = undefined;
+    assert.notEqual(stop.code, 137, `SIGKILLed after the ${grace} s grace period: SIGTERM did not stop the server`);
+    assert.ok(stop.ms < grace * 1000, `took ${stop.ms} ms (grace ${grace} s)`);
+  });
+});
