@@ -56,6 +56,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
                       resources: cfg.database.inCluster.resources,
                       database: cfg.database.name,
                       username: cfg.database.username,
+                      password: cfg.database.inCluster.password,
                   },
                   inNamespace,
               )
@@ -81,6 +82,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
                       deletionProtection: cfg.database.rds.deletionProtection,
                       database: cfg.database.name,
                       username: cfg.database.username,
+                      password: cfg.database.rds.password,
                   },
                   inNamespace,
               )
@@ -120,6 +122,8 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
                       postgresImage: cfg.database.inCluster.image,
                       ingressControllerNamespace: cfg.cluster.ingressControllerNamespace,
                       fenceInClusterPostgres: inCluster !== undefined,
+                      adminPassword: cfg.access.adminPassword,
+                      flaskSecretKey: cfg.access.flaskSecretKey,
                   },
                   { dependsOn: [ns, backend, ...(migration ? [migration] : [])] },
               )
@@ -255,7 +259,21 @@ function s3Artifacts(cfg: PlatformConfig, region: string, inNamespace: pulumi.Cu
 /** MinIO in the cluster (local stacks): no AWS resource, no AWS credentials. */
 function minioArtifacts(cfg: PlatformConfig, inNamespace: pulumi.CustomResourceOptions): ArtifactBackend {
     const m = cfg.artifactStore.minio;
-    const minio = new MinioStore("minio", { namespace: cfg.namespace, image: m.image, bucketName: m.bucketName, storageSize: m.storageSize, storageClassName: m.storageClassName }, inNamespace);
+    const minio = new MinioStore(
+        "minio",
+        {
+            namespace: cfg.namespace,
+            image: m.image,
+            bucketName: m.bucketName,
+            storageSize: m.storageSize,
+            storageClassName: m.storageClassName,
+            rootUser: m.rootUser,
+            rootPassword: m.rootPassword,
+            accessKeyId: m.accessKeyId,
+            secretAccessKey: m.secretAccessKey,
+        },
+        inNamespace,
+    );
     return {
         bucketName: minio.bucketName,
         rootUri: minio.rootUri,
