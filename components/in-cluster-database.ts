@@ -1,9 +1,9 @@
-import * as appsv1 from "@pulumi/kubernetes/apps/v1";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import type { Resources } from "../config";
 import { suppliedOrGenerated } from "../lib/secret-value";
 import { meta } from "../manifests/common";
+import { statefulStore } from "./stateful-store";
 import { postgresHost, postgresService, postgresStatefulSet, postgresUri, POSTGRES_COMPONENT, POSTGRES_NAME } from "../manifests/postgres";
 import { BACKEND_URI_KEY } from "../manifests/tracking-server";
 
@@ -70,21 +70,23 @@ export class InClusterDatabase extends pulumi.ComponentResource {
             child,
         );
         new corev1.Service(`${name}`, postgresService(args.namespace), child);
-        new appsv1.StatefulSet(
+        const storageSize = args.storageSize ?? "20Gi";
+        statefulStore(
             name,
             postgresStatefulSet({
                 namespace: args.namespace,
                 image: args.image ?? "postgres:16.10",
-                storageSize: args.storageSize ?? "20Gi",
+                storageSize,
                 storageClassName: args.storageClassName,
                 resources: args.resources,
                 database,
                 username,
                 passwordSecretName: passwordSecret.metadata.name,
             }),
-            // The volume claim survives the StatefulSet (retention policy Retain); keep the StatefulSet
-            // itself too when the stack moves to RDS, until database.retireInCluster removes it.
-            { ...child, retainOnDelete: true },
+            // The volume claim survives the StatefulSet (retention policy Retain); the StatefulSet itself is
+            // kept too when the stack moves to RDS, until database.retireInCluster removes it.
+            { statefulSetName: POSTGRES_NAME, namespace: args.namespace, storageSize },
+            child,
         );
 
         this.passwordSecretName = passwordSecret.metadata.name;

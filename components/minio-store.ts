@@ -1,11 +1,11 @@
-import * as appsv1 from "@pulumi/kubernetes/apps/v1";
 import * as batchv1 from "@pulumi/kubernetes/batch/v1";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import { suppliedOrGenerated } from "../lib/secret-value";
 import { meta } from "../manifests/common";
+import { statefulStore } from "./stateful-store";
 import { kserveS3Annotations } from "../manifests/serving";
-import { MINIO_COMPONENT, minioBucketJob, minioEndpoint, minioService, minioStatefulSet } from "../manifests/minio";
+import { MINIO_COMPONENT, MINIO_NAME, minioBucketJob, minioEndpoint, minioService, minioStatefulSet } from "../manifests/minio";
 import { AWS_KEYS_SECRET } from "./static-artifact-credentials";
 
 export interface MinioStoreArgs {
@@ -65,10 +65,12 @@ export class MinioStore extends pulumi.ComponentResource {
             child,
         );
         const service = new corev1.Service(name, minioService(args.namespace), child);
-        const sts = new appsv1.StatefulSet(
+        const storageSize = args.storageSize ?? "20Gi";
+        const { statefulSet: sts } = statefulStore(
             name,
-            minioStatefulSet({ namespace: args.namespace, image: args.image, storageSize: args.storageSize ?? "20Gi", storageClassName: args.storageClassName, rootSecretName: root.metadata.name }),
-            { ...child, retainOnDelete: true },
+            minioStatefulSet({ namespace: args.namespace, image: args.image, storageSize, storageClassName: args.storageClassName, rootSecretName: root.metadata.name }),
+            { statefulSetName: MINIO_NAME, namespace: args.namespace, storageSize },
+            child,
         );
         this.ready = new batchv1.Job(
             `${name}-bucket`,

@@ -15,8 +15,11 @@ export interface RenderedResource {
     readonly name: string;
     readonly parent?: string;
     readonly inputs: Record<string, unknown>;
-    /** Resource options that guard data, present only when set: `protect`, `retainOnDelete`. */
-    readonly options?: { readonly protect?: true; readonly retainOnDelete?: true };
+    /**
+     * Resource options that guard data or change what the engine diffs, present only when set: `protect`,
+     * `retainOnDelete`, `ignoreChanges` (paths whose old value the engine keeps).
+     */
+    readonly options?: { readonly protect?: true; readonly retainOnDelete?: true; readonly ignoreChanges?: readonly string[] };
 }
 
 export interface KubernetesObject {
@@ -103,7 +106,7 @@ async function settle(): Promise<void> {
     }
 }
 
-type RegisterRequest = { getType(): string; getName(): string; getParent(): string; getProtect?(): boolean; getRetainondelete?(): boolean };
+type RegisterRequest = { getType(): string; getName(): string; getParent(): string; getProtect?(): boolean; getRetainondelete?(): boolean; getIgnorechangesList?(): string[] };
 type RegisterCallback = (err: unknown, resp?: { getUrn(): string }) => void;
 
 /** Sorts Kubernetes objects by kind, namespace, name. */
@@ -148,14 +151,19 @@ async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
 
     // Record each registration's parent: the mock's newResource is not told it.
     const parents = new Map<string, string>();
-    const guards = new Map<string, { protect?: true; retainOnDelete?: true }>();
+    const guards = new Map<string, NonNullable<RenderedResource["options"]>>();
     const urns = new Map<string, string>();
     const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: RegisterCallback): void };
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, cb) => {
         const id = `${req.getType()}::${req.getName()}`;
         if (req.getParent()) parents.set(id, req.getParent());
-        const guard = { ...(req.getProtect?.() ? { protect: true as const } : {}), ...(req.getRetainondelete?.() ? { retainOnDelete: true as const } : {}) };
+        const ignoreChanges = req.getIgnorechangesList?.() ?? [];
+        const guard = {
+            ...(req.getProtect?.() ? { protect: true as const } : {}),
+            ...(req.getRetainondelete?.() ? { retainOnDelete: true as const } : {}),
+            ...(ignoreChanges.length > 0 ? { ignoreChanges } : {}),
+        };
         if (Object.keys(guard).length > 0) guards.set(id, guard);
         register(req, (err, resp) => {
             if (resp) urns.set(resp.getUrn(), id);

@@ -135,3 +135,31 @@ export function persistentStatefulSet(p: {
         },
     };
 }
+
+/** The claim a StatefulSet's controller makes from its `data` template for pod `ordinal`: data-<name>-<ordinal>. */
+export function dataClaimName(statefulSet: string, ordinal = 0): string {
+    return `data-${statefulSet}-${ordinal}`;
+}
+
+/**
+ * Where a StatefulSet's claim size lives after the first `up`. The API server refuses any change to
+ * `volumeClaimTemplates`, so the Kubernetes provider would replace the StatefulSet for a bigger volume
+ * (found on the real engine). The platform leaves the template's size as created (ignoreChanges on this
+ * path) and grows the claim itself, in place, with a PersistentVolumeClaimPatch (see claimSizePatch).
+ */
+export const CLAIM_TEMPLATE_SIZE_PATH = "spec.volumeClaimTemplates[0].spec.resources.requests.storage";
+
+/**
+ * A server-side-apply patch of the claim's requested size: the same size at creation (a no-op), a bigger
+ * one later expands the volume in place where the StorageClass allows expansion (the API server refuses
+ * a smaller one, and expansion on a class without allowVolumeExpansion, naming the claim).
+ */
+export function claimSizePatch(p: { statefulSet: string; namespace: Input<string>; storageSize: string }): k8s.types.input.core.v1.PersistentVolumeClaimPatch {
+    return {
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        // Only the size: the claim's labels and the rest stay the StatefulSet controller's.
+        metadata: { name: dataClaimName(p.statefulSet), namespace: p.namespace },
+        spec: { resources: { requests: { storage: p.storageSize } } },
+    };
+}

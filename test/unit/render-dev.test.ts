@@ -119,9 +119,18 @@ describe("render: dev stack (current state)", function () {
         assert.match(templates[0].launch, /^kubectl create job --namespace mlflow --from=cronjob\/train-baseline /);
     });
     it("stateful resources survive a destroy: bucket, namespace and StatefulSet are retained", () => {
-        for (const type of ["aws:s3/bucket:Bucket", "kubernetes:core/v1:Namespace", "kubernetes:apps/v1:StatefulSet"]) {
+        for (const type of ["aws:s3/bucket:Bucket", "kubernetes:core/v1:Namespace"]) {
             assert.deepEqual(resourcesOfType(r, type)[0].options, { retainOnDelete: true }, type);
         }
+        // The StatefulSet keeps its claim template's size as created: the claim patch grows the volume.
+        assert.deepEqual(resourcesOfType(r, "kubernetes:apps/v1:StatefulSet")[0].options, {
+            retainOnDelete: true,
+            ignoreChanges: ["spec.volumeClaimTemplates[0].spec.resources.requests.storage"],
+        });
+        const patch = resourcesOfType(r, "kubernetes:core/v1:PersistentVolumeClaimPatch");
+        assert.deepEqual(patch.map((p) => [p.name, (p.inputs.metadata as { name: string }).name, (p.inputs.spec as { resources: unknown }).resources]), [
+            ["postgres-data", "data-postgres-0", { requests: { storage: "20Gi" } }],
+        ]);
         assert.equal(resourcesOfType(r, "aws:s3/bucket:Bucket")[0].parent, "mlflow-platform:storage:ArtifactStore::artifacts");
         assert.equal(resourcesOfType(r, "kubernetes:apps/v1:Deployment")[0].options, undefined);
     });

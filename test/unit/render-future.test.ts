@@ -113,7 +113,10 @@ describe("transitions: each switch alone, checked with the offline diff", () => 
         const after = await render("dev", ["database.mode=rds", "database.retireInCluster=true"]);
         const d = diffRenders(before.resources, after.resources);
         assert.ok(d.removed.some((x) => x.type === "kubernetes:apps/v1:StatefulSet"));
-        assert.deepEqual(resourcesOfType(before, "kubernetes:apps/v1:StatefulSet")[0].options, { retainOnDelete: true });
+        assert.equal(resourcesOfType(before, "kubernetes:apps/v1:StatefulSet")[0].options?.retainOnDelete, true);
+        // Its claim-size patch goes too, retained: the claim keeps its size and its data.
+        assert.ok(d.removed.some((x) => x.type === "kubernetes:core/v1:PersistentVolumeClaimPatch" && x.name === "postgres-data"));
+        assert.equal(resourcesOfType(before, "kubernetes:core/v1:PersistentVolumeClaimPatch")[0].options?.retainOnDelete, true);
     });
     it("staticKeys → irsa removes the IAM user and keys Secret, adds three roles, touches no database resource", async () => {
         const d = diffRenders(
