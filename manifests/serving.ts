@@ -220,9 +220,13 @@ export interface ClusterServingRuntimeOptions {
     readonly resources?: Resources;
 }
 
-/** The scoring server's command line: the model KServe downloaded, MLflow's server, no per-model environment. */
+/**
+ * The scoring server's command line: the model KServe downloaded, MLflow's server, no per-model environment.
+ * Under dumb-init (images/serving): `mlflow models serve` runs uvicorn as a child and, as PID 1, ignores
+ * SIGTERM, so without an init the pod only stops when the kubelet SIGKILLs it after the grace period.
+ */
 export function runtimeCommand(): string[] {
-    return ["mlflow", "models", "serve", "-m", MODEL_MOUNT_PATH, "-h", "0.0.0.0", "-p", String(RUNTIME_PORT), "--env-manager", "local"];
+    return ["dumb-init", "--", "mlflow", "models", "serve", "-m", MODEL_MOUNT_PATH, "-h", "0.0.0.0", "-p", String(RUNTIME_PORT), "--env-manager", "local"];
 }
 
 /**
