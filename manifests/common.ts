@@ -158,8 +158,10 @@ export function claimSizePatch(p: { statefulSet: string; namespace: Input<string
     return {
         apiVersion: "v1",
         kind: "PersistentVolumeClaim",
-        // Only the size: the claim's labels and the rest stay the StatefulSet controller's.
-        metadata: { name: dataClaimName(p.statefulSet), namespace: p.namespace },
+        // Only the size: the claim's labels and the rest stay the StatefulSet controller's. The controller
+        // created the claim, so it owns the size too; taking it over needs a forced apply (found on the real
+        // engine: without it a bigger size is an SSA conflict with kube-controller-manager).
+        metadata: { name: dataClaimName(p.statefulSet), namespace: p.namespace, annotations: { "pulumi.com/patchForce": "true" } },
         spec: { resources: { requests: { storage: p.storageSize } } },
     };
 }

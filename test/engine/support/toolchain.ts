@@ -1,0 +1,57 @@
+/**
+ * The engine toolchain (toolchain/build.sh): the Pulumi CLI, the Kubernetes provider, etcd, the
+ * Kubernetes control plane, kwok and KServe's CRDs, built from the Go module proxy into
+ * ~/.cache/mlflow-platform/engine. Warm, this only hashes the pins (a second or two).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { runCommand, tail } from "../../integration/support/process";
+import { REPO_ROOT } from "../../integration/support/venv";
+
+export interface Toolchain {
+  /** Directory with pulumi, pulumi-resource-kubernetes, etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok. */
+  readonly binDir: string;
+  /** Directory of KServe's CRD YAML files (serving.kserve.io_*.yaml). */
+  readonly kserveCrds: string;
+  /** The version the Kubernetes provider is installed as (the plugin directory's name). */
+  readonly kubernetesProviderVersion: string;
+  readonly pulumiVersion: string;
+  bin(name: string): string;
+}
+
+let cached: Promise<Toolchain> | undefined;
+
+/** Builds what is missing (cold: tens of minutes, see README) and returns the paths. */
+export function toolchain(): Promise<Toolchain> {
+  cached ??= load().catch((err: unknown) => { cached = undefined; throw err; });
+  return cached;
+}
+
+async function load(): Promise<Toolchain> {
+  const script = path.join(REPO_ROOT, "toolchain", "build.sh");
+  const r = await runCommand("bash", [script, "--env"], { timeoutMs: 80 * 60_000 });
+  if (r.code !== 0) throw new Error(`toolchain/build.sh --env exited with ${r.code}:\n${tail(r.stderr + r.stdout)}`);
+  const env: Record<string, string> = {};
+  for (const line of r.stdout.split("\n")) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) env[m[1]] = m[2];
+  }
+  const need = (k: string) => {
+    const v = env[k];
+    if (!v) throw new Error(`toolchain/build.sh --env printed no ${k} (got: ${r.stdout.trim()})`);
+    return v;
+  };
+  const binDir = need("ENGINE_BIN");
+  const t: Toolchain = {
+    binDir,
+    kserveCrds: need("KSERVE_CRDS"),
+    kubernetesProviderVersion: need("PULUMI_KUBERNETES_VERSION"),
+    pulumiVersion: need("PULUMI_VERSION"),
+    bin: (name: string) => {
+      const p = path.join(binDir, name);
+      if (!fs.existsSync(p)) throw new Error(`the engine toolchain has no ${name} (${p})`);
+      return p;
+    },
+  };
+  return t;
+}
