@@ -177,6 +177,10 @@ export function check(spec: Spec, value: unknown, key: string, issues: ConfigIss
             if (typeof value !== "string" && secret)
                 // `pulumi config set --path` stores digits as a number and true/false as a boolean.
                 return fail(`a string: set it with pulumi config set --secret --path --type string ${key.replace(/^[^.:]*[.:]/, "")} <value>`);
+            // `pulumi config set --path` stores digits as a number (found on the real CLI: `--path
+            // serving.models[0].version 7` and `--path trackingServer.resources.limits.cpu 2` arrive as 7 and
+            // 2): a finite number is its decimal string, then checked like one.
+            if (typeof value === "number" && Number.isFinite(value)) value = String(value);
             if (typeof value !== "string") return fail(spec.enum ? quoteList(spec.enum) : "a string");
             if (spec.enum && !spec.enum.includes(value)) return fail(quoteList(spec.enum));
             if (secret && value === UNDECRYPTED_SECRET) return value;
