@@ -16,8 +16,8 @@ import { tail } from "../integration/support/process";
 import { runPython } from "../integration/support/python";
 import { sharedMoto, sharedPostgres } from "../integration/support/services";
 import { sharedCluster, type Cluster } from "./support/cluster";
-import { localSecrets, secretConfig } from "./support/platform";
-import { engineStack, type EngineStack } from "./support/stack";
+import { localSecrets, offlineAddedRemoved, offlineDiff, offlineRender, secretConfig, stepKeys } from "./support/platform";
+import { engineStack, type ConfigValue, type EngineStack } from "./support/stack";
 
 const FIXTURE = path.join(__dirname, "..", "integration", "fixtures", "register_models.py");
 const MODEL = "EngineRegressor";
@@ -33,6 +33,7 @@ describe("engine: serving a registered model from a real MLflow registry", funct
   let stack: EngineStack;
   let mlflow: MlflowServer;
   let models: FixtureResult;
+  let config: Record<string, ConfigValue>;
   const saved: Record<string, string | undefined> = {};
 
   before(async function () {
@@ -58,7 +59,7 @@ describe("engine: serving a registered model from a real MLflow registry", funct
     for (const [k, v] of Object.entries(moto.env())) { saved[k] = process.env[k]; process.env[k] = v; }
 
     stack = await engineStack(cluster, { base: "local" });
-    await stack.configure({
+    config = {
       ...secretConfig(localSecrets()),
       namespace: NS,
       "serving.registry.uri": mlflow.url,
@@ -66,7 +67,8 @@ describe("engine: serving a registered model from a real MLflow registry", funct
       "serving.models[0].name": ISVC,
       "serving.models[0].registeredModel": MODEL,
       "serving.models[0].alias": "production",
-    });
+    };
+    await stack.configure(config);
   });
 
   after(async () => {
@@ -109,6 +111,26 @@ describe("engine: serving a registered model from a real MLflow registry", funct
       'metadata.annotations["mlflow.org/source"]',
       "spec.predictor.model.storageUri",
     ].sort(), `changed fields: ${fields.join(", ")}`);
+    await stack.up();
+    assert.equal((await storedIsvc()).spec.predictor.model.storageUri, models.versions["3"].downloadUri);
+  });
+
+  it("a served model added, then removed: the engine creates, then deletes, exactly its InferenceService, as the offline diff says", async () => {
+    const second = { "serving.models[1].name": `${ISVC}-v1`, "serving.models[1].registeredModel": MODEL, "serving.models[1].version": "1" };
+    const [one, two] = await Promise.all([offlineRender("local", config), offlineRender("local", { ...config, ...second })]);
+    const added = await stack.withConfig(second, () => stack.preview());
+    const isvc = `kubernetes:serving.kserve.io/v1beta1:InferenceService::serving-${ISVC}-v1`;
+    assert.deepEqual(stepKeys(added.steps, ["create", "update", "replace", "delete"]), [isvc]);
+    assert.deepEqual(offlineAddedRemoved(offlineDiff(one, two)), { added: [isvc], removed: [], replaced: [] });
+    await stack.withConfig(second, () => stack.up());
+    const pinned = await cluster.kube.get("serving.kserve.io/v1beta1", "InferenceService", NS, `${ISVC}-v1`);
+    assert.equal((pinned?.spec as { predictor: { model: { storageUri: string } } }).predictor.model.storageUri, models.versions["1"].downloadUri);
+    const removed = await stack.preview();
+    assert.deepEqual(stepKeys(removed.steps, ["create", "update", "replace", "delete"]), [isvc]);
+    assert.deepEqual(stepKeys(removed.steps, ["delete"]), [isvc]);
+    assert.deepEqual(offlineAddedRemoved(offlineDiff(two, one)), { added: [], removed: [isvc], replaced: [] });
+    await stack.up();
+    assert.equal(await cluster.kube.get("serving.kserve.io/v1beta1", "InferenceService", NS, `${ISVC}-v1`), undefined);
   });
 
   it("with the registry stopped, preview and up fail naming model, alias and host:port; state and cluster unchanged", async () => {
