@@ -165,13 +165,25 @@ EOF
 log "buildah $(buildah --version | awk '{print $3}'), runtime runc, storage driver $driver, cache $CACHE"
 
 label_of() { buildah inspect --type image --format "{{index .OCIv1.Config.Labels \"$LABEL_KEY\"}}" "$1" 2>/dev/null || true; }
-# Loads an OCI archive into containers storage unless the image there already has the label.
+id_of() { podman image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
+# Loads an OCI archive into containers storage unless the image there is the archived one: same image ID
+# (recorded at build time beside the archive; the config digest, so a re-tag of another image under the
+# same name is caught) and the inputs label.
+# Removes the image a new build or load replaced under the same name (no dangling images pile up).
+drop_replaced() {
+  local ref=$1 old_id=$2
+  [ -n "$old_id" ] && [ "$old_id" != "$(id_of "$ref")" ] && buildah rmi "$old_id" >/dev/null 2>&1 || true
+}
 ensure_loaded() {
-  local ref=$1 hash=$2 archive=$3
-  [ "$(label_of "$ref")" = "$hash" ] && return 0
+  local ref=$1 hash=$2 archive=$3 want_id
+  want_id=$(cat "${archive%.oci.tar}.id" 2>/dev/null || true)
+  if [ "$(label_of "$ref")" = "$hash" ] && { [ -z "$want_id" ] || [ "$(id_of "$ref")" = "$want_id" ]; }; then return 0; fi
   log "loading $archive"
+  local old_id; old_id=$(id_of "$ref")
   buildah pull --quiet "oci-archive:$archive" >/dev/null
+  drop_replaced "$ref" "$old_id"
   [ "$(label_of "$ref")" = "$hash" ] || die "$archive did not load as $ref with $LABEL_KEY=$hash"
+  [ -z "$want_id" ] || [ "$(id_of "$ref")" = "$want_id" ] || die "$archive loaded as $ref with image ID $(id_of "$ref"), not the recorded $want_id"
 }
 
 # ---- the base ------------------------------------------------------------------------------------------
@@ -188,7 +200,8 @@ ensure_base() {
     log "building the base stand-in (debootstrap; images/base)"
     BASE_LABEL="$LABEL_KEY=$bhash" bash "$IMAGES_DIR/base/build-base.sh" "$base_ref"
     buildah push --quiet "$base_ref" "oci-archive:$base_archive.tmp:$base_ref" && mv "$base_archive.tmp" "$base_archive"
-    find "$CACHE" -maxdepth 1 -name 'base-*.oci.tar' ! -name "base-$bhash.oci.tar" -delete
+    id_of "$base_ref" >"$CACHE/base-$bhash.id"
+    find "$CACHE" -maxdepth 1 -name 'base-*' ! -name "base-$bhash.*" -delete
     log "base built in $(( $(date +%s) - t0 )) s"
   fi
   # The Dockerfiles' FROM references, unchanged, resolve to the stand-in (re-tagged each run: cheap).
@@ -261,16 +274,19 @@ for name in "${want[@]}"; do
     [ -n "$CA_RESOLVED" ] || resolve_ca
     log "building $ref ($name, inputs $hash, CA $CA_RESOLVED)"
     t0=$(date +%s)
+    old_id=$(id_of "$ref")
     buildah bud --pull=never --layers=false --format oci --runtime runc --isolation oci --network host \
       --label "$LABEL_KEY=$hash" "${ca_args[@]}" \
       -f "$IMAGES_DIR/$name/Dockerfile" -t "$ref" "$IMAGES_DIR/$name" >"$CACHE/$name.build.log" 2>&1 || {
         tail -n 40 "$CACHE/$name.build.log" >&2; die "buildah bud of images/$name failed (log: $CACHE/$name.build.log)"; }
+    drop_replaced "$ref" "$old_id"
     [ "$CA_RESOLVED" = on ] && check_no_host_ca "$ref"
     buildah push --quiet "$ref" "oci-archive:$archive.tmp:$ref" >/dev/null && mv "$archive.tmp" "$archive"
+    id_of "$ref" >"$CACHE/$name-$hash.id"
     secs=$(( $(date +%s) - t0 ))
     printf '{"name":"%s","ref":"%s","inputs":"%s","buildSeconds":%s,"ca":"%s","storageDriver":"%s","builtAt":"%s"}\n' \
       "$name" "$ref" "$hash" "$secs" "$CA_RESOLVED" "$driver" "$(date -u +%FT%TZ)" >"$CACHE/$name-$hash.json"
-    find "$CACHE" -maxdepth 1 \( -name "$name-*.oci.tar" -o -name "$name-*.json" \) ! -name "$name-$hash.*" -delete
+    find "$CACHE" -maxdepth 1 \( -name "$name-*.oci.tar" -o -name "$name-*.json" -o -name "$name-*.id" \) ! -name "$name-$hash.*" -delete
     how=built
   fi
   size=$(podman image inspect --format '{{.Size}}' "$ref")

@@ -185,8 +185,10 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
       assert.equal(qualifyImage(rendered[name]!), images[name].ref, `${name}: the render's image is not what images/build.sh built`);
       const inspect = await podman(["image", "inspect", images[name].ref]);
       assert.equal(inspect.code, 0, inspect.stderr);
-      const [img] = JSON.parse(inspect.stdout) as { Config: { Env?: string[]; Labels?: Record<string, string> } }[];
+      const [img] = JSON.parse(inspect.stdout) as { Id: string; Config: { Env?: string[]; Labels?: Record<string, string> } }[];
       assert.equal(img.Config.Labels?.["io.mlflow-platform.inputs"], images[name].inputs, `${name}: containers storage holds another build than the cache names`);
+      const idFile = path.join(imageCacheRoot(), `${name}-${images[name].inputs}.id`);
+      assert.equal(img.Id, fs.readFileSync(idFile, "utf8").trim(), `${name}: the image in containers storage is not the archived build (${idFile})`);
       const caEnv = (img.Config.Env ?? []).filter((e) => /^(PIP_CERT|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|AWS_CA_BUNDLE)=/.test(e));
       assert.deepEqual(caEnv, [], `${name}: the image keeps a CA env var from the build`);
       const meta = JSON.parse(fs.readFileSync(path.join(imageCacheRoot(), `${name}-${images[name].inputs}.json`), "utf8")) as { ca: string };
@@ -213,7 +215,7 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
     assert.notEqual(bad.code, 0, `db upgrade without MLFLOW_BACKEND_STORE_URI exited 0:\n${tail(bad.stdout + bad.stderr, 10)}`);
   });
 
-  it("tracking image: the rendered Deployment, read-only with only its volumes writable, answers the probes and accepts the in-cluster Host", async function () {
+  it("tracking image: the rendered Deployment, read-only with only its volumes writable, answers the probes, serves the UI and accepts the in-cluster Host", async function () {
     const deployment = findRendered(r, "Deployment", "mlflow");
     const c = renderedContainer(deployment, "mlflow") as ProbedContainer;
     const port = await freePort();
@@ -237,6 +239,10 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
     const api = `${serverUrl}/api/2.0/mlflow/experiments/search?max_results=1`;
     const cluster = await getWithHost(api, CLUSTER_HOST);
     assert.equal(cluster.status, 200, `Host ${CLUSTER_HOST}: ${cluster.status} ${cluster.body}`);
+    // The UI a port-forward opens (README: "UI at http://localhost:5000"): the image must ship its files.
+    const ui = await getWithHost(`${serverUrl}/`, "localhost:5000");
+    assert.equal(ui.status, 200, `GET / -> ${ui.status}`);
+    assert.ok(/<html/i.test(ui.body) && !/Unable to display MLflow UI/.test(ui.body), `GET / is not the MLflow UI: ${ui.body.slice(0, 200)}`);
     const evil = await getWithHost(api, "evil.example.com");
     assert.equal(evil.status, 403, `Host evil.example.com must be rejected: ${evil.status} ${evil.body}`);
 
