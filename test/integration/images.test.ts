@@ -53,7 +53,12 @@ const CLUSTER_HOST = "mlflow.mlflow.svc.cluster.local:5000";
 const KSERVE_MODEL_DIR = "/mnt/models";
 const FEATURES = ["MedInc", "HouseAge", "AveRooms", "AveBedrms", "Population", "AveOccup", "Latitude", "Longitude"];
 const SERVING_IMAGE = "mlflow-platform/serving:local";
-const BASE_SETS = [`artifactStore.minio.bucketName=${BUCKET}`, `serving.runtimeImage=${SERVING_IMAGE}`];
+/**
+ * Hyper-parameters unlike train.py's defaults (6, 0.1, 200, 42): a param equal to the rendered env then
+ * proves the env reached the trainer in the container (and 60 iterations keep the run short).
+ */
+const PROFILE = { name: "baseline", params: { max_depth: 4, learning_rate: 0.05, max_iter: 60, random_state: 7 } };
+const BASE_SETS = [`artifactStore.minio.bucketName=${BUCKET}`, `serving.runtimeImage=${SERVING_IMAGE}`, `training.profiles=${JSON.stringify([PROFILE])}`];
 
 function log(msg: string): void {
   process.stderr.write(`      [images] ${msg}\n`);
@@ -276,6 +281,19 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
     assert.equal(await obj.Body!.transformToString(), "hello from a client");
   });
 
+  it("tracking image: a deliberately broken Deployment (its /tmp emptyDir dropped) cannot start under the read-only root", async function () {
+    const deployment = findRendered(r, "Deployment", "mlflow");
+    const c = renderedContainer(deployment, "mlflow") as FullContainer;
+    assert.ok((c.volumeMounts ?? []).some((m) => m.mountPath === "/tmp"), "the render mounts /tmp");
+    const broken: FullContainer = { ...c, volumeMounts: (c.volumeMounts ?? []).filter((m) => m.mountPath !== "/tmp") };
+    const args = withFlagValue(c.args ?? [], ["--port", "-p"], String(await freePort()));
+    const env = localEnv(c, { secrets: { MLFLOW_BACKEND_STORE_URI: pg.url(db), ...keys() }, replace: s3Replace() });
+    // A healthy server never exits: the 120 s limit then rejects and fails the test.
+    const res = await runToCompletion(podmanRunSpec(deployment, broken, { env, args }), 120_000);
+    assert.notEqual(res.code, 0);
+    assert.match(res.stdout + res.stderr, /No usable temporary directory/);
+  });
+
   let trained: TrainSummary | undefined;
 
   it("trainer image: the rendered CronJob's pod logs one run with the params, metrics, dataset lineage, a registered version and code/src", async function () {
@@ -303,6 +321,7 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
     for (const k of ["max_depth", "learning_rate", "max_iter", "random_state"]) {
       assert.ok(params[k] !== undefined, `param ${k} missing: ${JSON.stringify(params)}`);
       assert.equal(params[k], renderedEnvValue(c, k.toUpperCase()), `param ${k} = the CronJob's ${k.toUpperCase()}`);
+      assert.equal(params[k], String(PROFILE.params[k as keyof typeof PROFILE.params]), `param ${k} = the profile's`);
     }
     const metrics = Object.fromEntries((run.data.metrics ?? []).map((m) => [m.key, m.value]));
     for (const k of ["train_rmse", "train_r2", "test_rmse", "test_r2"]) assert.ok(Number.isFinite(metrics[k]), `metric ${k}: ${JSON.stringify(metrics)}`);
