@@ -15,8 +15,12 @@
  *   `registry.lookupsOnly` always times the resolver alone: with concurrent lookups its ratio stays near
  *   ceil(100 / serving.registry.concurrency) (`models100VsModels1Bound`); sequential ones approach 100.
  * - renderDevMs: renderStack for dev, in this process, after a warm-up.
+ * - engine (cli/bench-engine.ts): on the real engine and a test API server, a no-change preview of the local
+ *   stack against one of a one-resource program, and a no-change up against a no-change preview. `--engine
+ *   auto` (default) runs it when the engine toolchain is built (toolchain/build.sh --check), `on` builds it
+ *   if needed, `off` skips it.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -377,20 +381,50 @@ function human(r: BenchResult): string {
     ].join("\n");
 }
 
+type EngineSection = import("./bench-engine").EngineBench | { readonly skipped: string };
+
+async function engineSection(mode: string, runs: number, log: (l: string) => void): Promise<EngineSection> {
+    if (mode === "off") return { skipped: "--engine off" };
+    if (mode === "auto") {
+        const check = spawnSync("bash", [path.join(projectRoot(), "toolchain", "build.sh"), "--check"], { stdio: "ignore" });
+        if (check.status !== 0) return { skipped: "the engine toolchain is not built (bash toolchain/build.sh, or --engine on)" };
+    }
+    // Loaded only here: the engine harness pulls in the Automation API. require (not import()) so tsx and
+    // the compiled bin/ resolve it alike.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { benchEngine } = require("./bench-engine") as typeof import("./bench-engine");
+    return benchEngine({ runs, log });
+}
+
+function engineHuman(e: EngineSection): string {
+    if ("skipped" in e) return `engine              skipped: ${e.skipped}`;
+    const span = (x: Stat) => `median ${x.median} ms (min ${x.min}, max ${x.max})`;
+    return [
+        `engine preview      ${e.previewLocalVsFloor}  no-change preview: local stack (${e.localResources} resources) ${span(e.previewLocalMs)} vs one-resource program ${span(e.previewFloorMs)}`,
+        `engine up/preview   ${e.upVsPreview}  no-change up ${span(e.upLocalMs)} vs no-change preview`,
+    ].join("\n");
+}
+
 export async function main(argv: string[]): Promise<number> {
     return guarded("bench", async () => {
         const args = parseArgs(argv, {
             json: { type: "boolean", description: "print JSON" },
             runs: { type: "string", default: "5", description: "samples of each measurement (at least 5)" },
             "delay-ms": { type: "string", default: "50", description: "registry stand-in delay per call" },
+            engine: { type: "string", default: "auto", description: "the real-engine part: auto (when the toolchain is built), on, off" },
         });
         const runs = Number(args.values.runs);
         const delayMs = Number(args.values["delay-ms"]);
         if (!Number.isInteger(runs) || runs < 5) throw new UsageError(`--runs must be an integer of at least 5 (got "${args.values.runs}")`);
         if (!Number.isInteger(delayMs) || delayMs < 1) throw new UsageError(`--delay-ms must be a positive integer (got "${args.values["delay-ms"]}")`);
+        const engineMode = String(args.values.engine);
+        if (!["auto", "on", "off"].includes(engineMode)) throw new UsageError(`--engine must be auto, on or off (got "${engineMode}")`);
         const json = args.values.json;
-        const result = await bench({ root: projectRoot(), runs, delayMs, log: (l) => process.stderr.write(`bench: ${l}\n`) });
-        process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${human(result)}\n`);
+        const log = (l: string) => process.stderr.write(`bench: ${l}\n`);
+        const result = await bench({ root: projectRoot(), runs, delayMs, log });
+        const engine = await engineSection(engineMode, runs, log);
+        const withEngine = { ...result, engine };
+        process.stdout.write(json ? `${JSON.stringify(withEngine, null, 2)}\n` : `${human(result)}\n${engineHuman(engine)}\n`);
         return 0;
     });
 }

@@ -10,6 +10,7 @@
 #              ENGINE_BIN (pulumi, the provider, etcd, kube-*, kwok), KSERVE_CRDS (directory of the CRDs),
 #              PULUMI_KUBERNETES_VERSION (the plugin version the provider is installed as)
 #   --only N   build only the named entries (repeatable), e.g. --only pulumi
+#   --check    build nothing: exit 0 when every entry is in the cache, 3 when one is missing
 # Logs go to stderr; stdout carries only the result. Cold on 2 cores: see README ("Engine tests").
 set -euo pipefail
 
@@ -24,9 +25,10 @@ only=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --env) mode=env ;;
+    --check) mode=check ;;
     --only) only+=("${2:?--only needs a name from toolchain/binaries.tsv or toolchain/files.tsv}"); shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "toolchain/build.sh: unknown argument '$1' (valid: --env, --only NAME)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "toolchain/build.sh: unknown argument '$1' (valid: --env, --check, --only NAME)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -44,6 +46,7 @@ flock 9
 rows() { grep -v '^[[:space:]]*#' "$1" | grep -v '^[[:space:]]*$'; }
 
 declare -A entry=()
+missing_any=0
 versions=()
 
 build_binary() { # name dir package version ldflags generated
@@ -54,6 +57,7 @@ build_binary() { # name dir package version ldflags generated
   entry[$name]="$out"
   versions+=("$name=$version")
   [ -x "$out/$name" ] && return 0
+  [ "$mode" = check ] && { log "not built: $name"; missing_any=1; return 0; }
   wanted "$name" || return 0
   log "building $name $version (cache entry $(basename "$out"))"
   local t0=$SECONDS
@@ -85,6 +89,7 @@ fetch_files() { # name module version pattern
   out="$cache/$name-$version-$key"
   entry[$name]="$out"
   [ -f "$out/.complete" ] && return 0
+  [ "$mode" = check ] && { log "not fetched: $name"; missing_any=1; return 0; }
   wanted "$name" || return 0
   log "fetching $pattern from $module@$version"
   local tmp
@@ -103,6 +108,8 @@ done < <(rows "$here/binaries.tsv")
 while IFS=$'\t' read -r name module version pattern; do
   fetch_files "$name" "$module" "$version" "$pattern"
 done < <(rows "$here/files.tsv")
+
+if [ "$mode" = check ]; then exit $((missing_any ? 3 : 0)); fi
 
 # One directory of links per combination of entries, so checkouts with other pins never flip each other's.
 bin="$cache/bin-$(for n in "${!entry[@]}"; do echo "$n ${entry[$n]}"; done | sort | hash_of)"

@@ -13,9 +13,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { freePort } from "../../integration/support/ports";
 import { registerCleanup, runChecked, spawnManaged, tail, type ManagedProcess } from "../../integration/support/process";
-import { REPO_ROOT } from "../../integration/support/venv";
 import { KubeClient, type KubeObject } from "./kube";
-import { toolchain, type Toolchain } from "./toolchain";
+import { REPO_ROOT, toolchain, type Toolchain } from "./toolchain";
 
 export const NODE_NAME = "kwok-node-0";
 export const STORAGE_CLASS = "kwok-volume";

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { diffRenders, type RenderDiff } from "../../../lib/diff";
 import { renderStack, type RenderResult } from "../../../lib/render";
-import { REPO_ROOT } from "../../integration/support/venv";
+import { REPO_ROOT } from "./toolchain";
 import type { KubeClient, KubeObject } from "./kube";
 import type { ConfigValue, Step } from "./stack";
 

@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, type EngineEvent, type Stack, type ConfigMap, type OpType, type StepEventMetadata } from "@pulumi/pulumi/automation";
 import { registerCleanup } from "../../integration/support/process";
-import { REPO_ROOT } from "../../integration/support/venv";
+import { REPO_ROOT } from "./toolchain";
 import { main } from "../../../program";
 import type { Cluster } from "./cluster";
 
@@ -66,7 +66,10 @@ export type ConfigValue = string | number | boolean | { secret: string };
 let counter = 0;
 
 /** A new stack named `stackName` (its config starts as the repo's Pulumi.<base>.yaml) on `cluster`. */
-export async function engineStack(cluster: Cluster, opts: { base: string; stackName?: string; env?: Record<string, string> }): Promise<EngineStack> {
+export async function engineStack(
+  cluster: Cluster,
+  opts: { base: string; stackName?: string; env?: Record<string, string>; /** Defaults to the project's main. */ program?: () => Promise<Record<string, unknown> | void> },
+): Promise<EngineStack> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `mlflow-engine-stack-${counter++}-`));
   const stateDir = path.join(root, "state");
   const workDir = path.join(root, "work");
@@ -93,7 +96,7 @@ export async function engineStack(cluster: Cluster, opts: { base: string; stackN
   // provider it starts get envVars. pulumi itself is found on PATH.
   process.env.PATH = envVars.PATH;
   const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName, projectName: PROJECT, program: () => main() },
+    { stackName, projectName: PROJECT, program: opts.program ?? (() => main()) },
     {
       workDir, pulumiHome, envVars,
       projectSettings: { name: PROJECT, runtime: "nodejs", backend: { url: `file://${stateDir}` } },

@@ -6,7 +6,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { runCommand, tail } from "../../integration/support/process";
-import { REPO_ROOT } from "../../integration/support/venv";
+import { projectRoot } from "../../../lib/paths";
+
+/** The project root, from source or from the compiled bin/ alike. */
+export const REPO_ROOT = projectRoot(__dirname);
 
 export interface Toolchain {
   /** Directory with pulumi, pulumi-resource-kubernetes, etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok. */
