@@ -31,6 +31,8 @@ const SWITCHES: { name: string; values: Record<string, ConfigValue>; basicAuth?:
   { name: "a new PostgreSQL image (minor upgrade)", values: { "database.inCluster.image": "docker.io/library/postgres:16.9-bookworm" } },
   { name: "a new MinIO image", values: { "artifactStore.minio.image": "quay.io/minio/minio:RELEASE.2025-05-24T17-08-30Z" } },
   { name: "bigger PostgreSQL and MinIO volumes", values: { "database.inCluster.storageSize": "4Gi", "artifactStore.minio.storageSize": "10Gi" } },
+  { name: "a rotated PostgreSQL password (supplied)", values: { "database.inCluster.password": { secret: `pg-rotated-${Date.now()}` } } },
+  { name: "rotated MinIO keys (supplied)", values: { "artifactStore.minio.secretAccessKey": { secret: `sk-rotated-${Date.now()}` } } },
 ];
 
 describe("engine: the local stack on a real API server", function () {
