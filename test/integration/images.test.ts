@@ -437,3 +437,41 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
     assert.ok(stop.ms < grace * 1000, `took ${stop.ms} ms (grace ${grace} s)`);
   });
 });
+
+// The translation itself, without containers (runs even with MLFLOW_PLATFORM_IMAGES=skip): what a rendered
+// pod becomes on the podman command line, and that a changed manifest changes it.
+describe("images: rendered pod → podman run options (support/podman.ts)", function () {
+  let r: RenderResult;
+  before(async function () {
+    this.timeout(120_000);
+    r = await render("local", []);
+  });
+
+  it("the Job: user, read-only root without podman's own tmpfs, /tmp emptyDir as a sized tmpfs, caps dropped, command as entrypoint", function () {
+    const job = findRendered(r, "Job", /^mlflow-db-upgrade-/);
+    const c = renderedContainer(job) as FullContainer;
+    const s = podmanRunSpec(job, c, { env: { A: "1" }, name: "x" });
+    const o = s.options.join(" ");
+    assert.match(o, /--user 10001:10001/);
+    assert.match(o, /--read-only --read-only-tmpfs=false/);
+    assert.match(o, /--tmpfs \/tmp:rw,mode=0777,exec,size=1073741824/);
+    assert.match(o, /--cap-drop ALL/);
+    assert.match(o, /--security-opt no-new-privileges/);
+    assert.match(o, /--entrypoint \["\/bin\/sh"\]/);
+    assert.deepEqual(s.args, ["-c", 'exec mlflow db upgrade "$MLFLOW_BACKEND_STORE_URI"']);
+    assert.equal(fs.readFileSync(s.envFile, "utf8"), "A=1\n");
+    assert.equal(s.terminationGracePeriodSeconds, 30, "Kubernetes' default when the pod sets none");
+  });
+
+  it("a changed manifest changes the run: no readOnlyRootFilesystem → no --read-only; a volume with no host source → an error", function () {
+    const d = findRendered(r, "Deployment", "mlflow");
+    const c = renderedContainer(d, "mlflow") as FullContainer;
+    const writable = podmanRunSpec(d, { ...c, securityContext: { ...c.securityContext, readOnlyRootFilesystem: false } }, { env: {} });
+    assert.ok(!writable.options.includes("--read-only"));
+    const withSecret = { ...d, spec: JSON.parse(JSON.stringify(d.spec)) as Record<string, unknown> } as KubernetesObject;
+    const pod = (withSecret.spec as { template: { spec: { volumes: unknown[] } } }).template.spec;
+    pod.volumes.push({ name: "auth", secret: { secretName: "s" } });
+    assert.throws(() => podmanRunSpec(withSecret, { ...c, volumeMounts: [...(c.volumeMounts ?? []), { name: "auth", mountPath: "/etc/auth" }] }, { env: {} }), /volume auth \(secret\) needs a host dir/);
+    assert.throws(() => podmanRunSpec(d, c, { env: { X: "[secret]" } }), /still "\[secret\]"/);
+  });
+});
