@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { freePort } from "../../integration/support/ports";
 import { registerCleanup, runChecked, spawnManaged, tail, type ManagedProcess } from "../../integration/support/process";
-import { KubeClient, type KubeObject } from "./kube";
+import { KubeClient, pollUntil, type KubeObject } from "./kube";
 import { REPO_ROOT, toolchain, type Toolchain } from "./toolchain";
 
 export const NODE_NAME = "kwok-node-0";
@@ -186,22 +186,10 @@ async function waitHttp(proc: ManagedProcess, label: string, url: string, timeou
 }
 
 /** Polls `check` until it returns a value; fails early when `proc` exits, naming it. */
-async function waitUntil<T>(proc: ManagedProcess, label: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+function waitUntil<T>(proc: ManagedProcess, label: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
   let exited: string | undefined;
-  void proc.exited.then(({ code, signal }) => { exited = `exited with ${code ?? signal}`; });
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    if (exited) throw new Error(`${label}: the process ${exited}`);
-    if (Date.now() > deadline) throw new Error(`${label}: not ready after ${timeoutMs / 1000} s${last ? ` (last: ${last})` : ""}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  void proc.exited.then(({ code, signal }) => { exited = `the process exited with ${code ?? signal}`; });
+  return pollUntil(label, timeoutMs, check, () => exited);
 }
 
 // ---- certificates ------------------------------------------------------------------------------

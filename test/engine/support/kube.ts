@@ -96,19 +96,8 @@ export class KubeClient {
   }
 
   /** Polls until `check` returns a value (not undefined), or throws after timeoutMs with `what`. */
-  async waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let lastErr = "";
-    for (;;) {
-      try {
-        const v = await check();
-        if (v !== undefined) return v;
-      } catch (err) {
-        lastErr = err instanceof Error ? err.message : String(err);
-      }
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ""}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+  waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+    return pollUntil(what, timeoutMs, check);
   }
 
   /** Forget discovery (after CRDs are installed). */
@@ -131,6 +120,27 @@ export class KubeClient {
       this.discovery.set(apiVersion, p);
     }
     return p;
+  }
+}
+
+/**
+ * Polls `check` every 250 ms until it returns a value (not undefined); throws after timeoutMs naming
+ * `what` and the last error, or at once when `stopped()` says why waiting is pointless (a process exited).
+ */
+export async function pollUntil<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, stopped: () => string | undefined = () => undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr = "";
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      lastErr = err instanceof Error ? err.message : String(err);
+    }
+    const why = stopped();
+    if (why) throw new Error(`${what}: ${why}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ""}`);
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 
