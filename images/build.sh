@@ -55,7 +55,7 @@ ref_of() { echo "$REPO/$1:$TAG"; }
 # ---- inputs and their hash (no container tool needed: --list works anywhere) ----------------------------
 
 # Every file of a build context that a COPY could see, sorted: what each image's .dockerignore leaves
-# out (Python's caches, and the top-level *.md docs) is left out here too, so a doc edit rebuilds nothing.
+# out (Python's caches and *.md docs, at any depth) is left out here too, so a doc edit rebuilds nothing.
 context_files() { (cd "$1" && find . -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path './.pytest_cache/*' ! -path './*.md' | LC_ALL=C sort); }
 hash_dir() { (cd "$1" && context_files . | while read -r f; do printf '%s\n' "$f"; sha256sum "$f" | cut -d' ' -f1; done) | sha256sum | cut -c1-16; }
 base_hash() { hash_dir "$IMAGES_DIR/base"; }
