@@ -363,6 +363,8 @@ describe("end-to-end", function () {
   // ---- 4: promote, then a render serving the alias ---------------------------------------------------
 
   let storageUri: string | undefined;
+  /** The render that serves the alias: only a stack serving a model declares the mlflow-pyfunc runtime. */
+  let servedRender: RenderResult | undefined;
 
   it("promote sets production; a render serving it writes a storageUri where MLmodel and code/src exist in moto", async function () {
     assert.ok(trained, "needs the training step");
@@ -379,6 +381,7 @@ describe("end-to-end", function () {
     assert.equal(r.config.serving.verifyArtifacts, true, "the MLmodel check ran");
     const isvc = findRendered(r, "InferenceService", "california-housing") as KubernetesObject & { spec: { predictor: { model: { storageUri: string; runtime: string } } } };
     storageUri = isvc.spec.predictor.model.storageUri;
+    servedRender = r;
     assert.match(storageUri, new RegExp(`^s3://${BUCKET}/${trained.experiment_id}/models/m-[0-9a-f]+/artifacts$`));
     assert.equal(storageUri, `s3://${BUCKET}/${trained.experiment_id}/models/${trained.model_id}/artifacts`);
     const dl = await getJson<{ artifact_uri: string }>(dev.server.url, "model-versions/get-download-uri", { name: trained.registered_model_name, version: String(trained.version) });
@@ -401,8 +404,8 @@ describe("end-to-end", function () {
   // ---- 5: the serving runtime's command over the downloaded artifact ---------------------------------
 
   it("the rendered mlflow-pyfunc runtime's command serves the storageUri and predicts like the trainer's model", async function () {
-    assert.ok(trained && storageUri, "needs the promote step");
-    const runtime = renderedContainer(findRendered(dev.render, "ClusterServingRuntime", "mlflow-pyfunc"), "kserve-container");
+    assert.ok(trained && storageUri && servedRender, "needs the promote step");
+    const runtime = renderedContainer(findRendered(servedRender, "ClusterServingRuntime", "mlflow-pyfunc"), "kserve-container");
     assert.ok((runtime.args ?? []).includes(KSERVE_MODEL_DIR), `the runtime serves ${KSERVE_MODEL_DIR}: ${runtime.args?.join(" ")}`);
 
     // The venv: a "serving" one from images/serving/requirements.txt when the harness has it; otherwise the
