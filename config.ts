@@ -280,7 +280,7 @@ export const configSpec: ObjectSpec = {
                 verifyArtifacts: { kind: "boolean", default: true, description: "Check that <storageUri>/MLmodel exists before writing an InferenceService." },
                 allowedStoragePrefixes: { kind: "array", description: "More s3:// prefixes a storageUri may point into (the artifact bucket is always allowed).", items: { kind: "string", description: "s3:// prefix.", ...s3Uri } },
                 runtime: { kind: "string", default: "mlflow-pyfunc", description: "Default serving runtime of models (see docs/serving-runtime.md)." },
-                installRuntime: { kind: "boolean", default: true, description: "Create the project's ClusterServingRuntime." },
+                installRuntime: { kind: "boolean", default: true, description: "Create the project's ClusterServingRuntime when a served model runs on it (a stack serving nothing declares no KServe object)." },
                 runtimeImage: { kind: "string", default: "ghcr.io/example/mlflow-platform-serving:0.1.0", description: "Image of the project's serving runtime (images/serving)." },
                 models: {
                     kind: "array",
