@@ -16,7 +16,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type BucketLocationConstraint } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, S3Client, type BucketLocationConstraint } from "@aws-sdk/client-s3";
 import { main as promoteMain } from "../../cli/promote";
 import type { CliIo } from "../../cli/resolve-model";
 import { MlflowRegistryClient, resolveModel } from "../../components/registry";
@@ -26,7 +26,7 @@ import { render } from "../support/render";
 import type { S3Server } from "./support/moto";
 import { freePort } from "./support/ports";
 import type { PostgresServer } from "./support/postgres";
-import { getWithHost, tail, type CommandResult } from "./support/process";
+import { getWithHost, tail, type CommandResult, stepLog } from "./support/process";
 import { runPython } from "./support/python";
 import {
   dockerEntrypoint,
@@ -46,6 +46,8 @@ import {
 } from "./support/rendered";
 import { registerCleanup, sharedMoto, sharedPostgres } from "./support/services";
 import { ensureVenv, isVenvName, REPO_ROOT, type Venv } from "./support/venv";
+import { getJson } from "./support/mlflow";
+import { downloadPrefix, listKeys, splitS3 } from "./support/s3-objects";
 
 const SUFFIX = randomBytes(4).toString("hex");
 const BUCKET = `e2e-${SUFFIX}`;
@@ -61,27 +63,8 @@ const MLFLOW_DOCKERFILE = path.join(REPO_ROOT, "images", "mlflow", "Dockerfile")
 
 // ---- small helpers ------------------------------------------------------------------------------------
 
-function log(msg: string): void {
-  process.stderr.write(`      [e2e] ${msg}\n`);
-}
+const { log, timed } = stepLog("e2e");
 
-async function timed<T>(label: string, f: () => Promise<T>): Promise<T> {
-  const t0 = Date.now();
-  try {
-    return await f();
-  } finally {
-    log(`${label}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  }
-}
-
-
-async function getJson<T>(base: string, apiPath: string, query: Record<string, string>): Promise<T> {
-  const url = `${base}/api/2.0/mlflow/${apiPath}?${new URLSearchParams(query).toString()}`;
-  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-  const text = await res.text();
-  assert.equal(res.status, 200, `GET ${url} -> HTTP ${res.status}: ${text}`);
-  return JSON.parse(text) as T;
-}
 
 function capture(): { io: CliIo; out: { stdout: string; stderr: string } } {
   const out = { stdout: "", stderr: "" };
@@ -100,37 +83,6 @@ async function withProcessEnv<T>(vars: Record<string, string>, f: () => Promise<
       else process.env[k] = v;
     }
   }
-}
-
-function splitS3(uri: string): { bucket: string; key: string } {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
-  if (!m) throw new Error(`not an s3:// URI: ${uri}`);
-  return { bucket: m[1], key: m[2] };
-}
-
-async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys;
-}
-
-/** Like KServe's storage initializer: every object under the s3:// prefix, into dir with relative paths. */
-async function downloadPrefix(s3: S3Client, uri: string, dir: string): Promise<string[]> {
-  const { bucket, key } = splitS3(uri.replace(/\/+$/, ""));
-  const prefix = `${key}/`;
-  const keys = await listKeys(s3, bucket, prefix);
-  for (const k of keys) {
-    const target = path.join(dir, k.slice(prefix.length));
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: k }));
-    fs.writeFileSync(target, await obj.Body!.transformToByteArray());
-  }
-  return keys.map((k) => k.slice(prefix.length));
 }
 
 async function ensureBucket(s3: S3Client, bucket: string, region: string): Promise<void> {

@@ -14,7 +14,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { main as promoteMain } from "../../cli/promote";
 import type { CliIo } from "../../cli/resolve-model";
 import type { KubernetesObject, RenderResult } from "../../lib/render";
@@ -39,11 +39,13 @@ import {
 } from "./support/podman";
 import { freePort } from "./support/ports";
 import type { PostgresServer } from "./support/postgres";
-import { getWithHost, runCommand, tail } from "./support/process";
+import { getWithHost, runCommand, tail, stepLog } from "./support/process";
 import { runPython } from "./support/python";
 import { findRendered, localEnv, renderedContainer, renderedEnvValue, withFlagValue } from "./support/rendered";
 import { registerCleanup, sharedMoto, sharedPostgres } from "./support/services";
 import { ensureVenv, REPO_ROOT } from "./support/venv";
+import { getJson } from "./support/mlflow";
+import { downloadPrefix, listKeys, splitS3 } from "./support/s3-objects";
 
 const SKIP = imagesSkipReason();
 const SUFFIX = randomBytes(4).toString("hex");
@@ -60,56 +62,8 @@ const SERVING_IMAGE = "mlflow-platform/serving:local";
 const PROFILE = { name: "baseline", params: { max_depth: 4, learning_rate: 0.05, max_iter: 60, random_state: 7 } };
 const BASE_SETS = [`artifactStore.minio.bucketName=${BUCKET}`, `serving.runtimeImage=${SERVING_IMAGE}`, `training.profiles=${JSON.stringify([PROFILE])}`];
 
-function log(msg: string): void {
-  process.stderr.write(`      [images] ${msg}\n`);
-}
+const { log, timed } = stepLog("images");
 
-async function timed<T>(label: string, f: () => Promise<T>): Promise<T> {
-  const t0 = Date.now();
-  try {
-    return await f();
-  } finally {
-    log(`${label}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  }
-}
-
-async function getJson<T>(base: string, apiPath: string, query: Record<string, string>): Promise<T> {
-  const url = `${base}/api/2.0/mlflow/${apiPath}?${new URLSearchParams(query).toString()}`;
-  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-  const text = await res.text();
-  assert.equal(res.status, 200, `GET ${url} -> HTTP ${res.status}: ${text}`);
-  return JSON.parse(text) as T;
-}
-
-function splitS3(uri: string): { bucket: string; key: string } {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
-  if (!m) throw new Error(`not an s3:// URI: ${uri}`);
-  return { bucket: m[1], key: m[2] };
-}
-
-async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys;
-}
-
-/** What KServe's storage initializer does: every object under the prefix into dir (readable by the pod user). */
-async function downloadPrefix(s3: S3Client, uri: string, dir: string): Promise<string[]> {
-  const { bucket, key } = splitS3(uri.replace(/\/+$/, ""));
-  const keys = await listKeys(s3, bucket, `${key}/`);
-  for (const k of keys) {
-    const target = path.join(dir, k.slice(key.length + 1));
-    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
-    const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: k }));
-    fs.writeFileSync(target, await obj.Body!.transformToByteArray(), { mode: 0o644 });
-  }
-  return keys.map((k) => k.slice(key.length + 1));
-}
 
 function lastJson<T>(out: string, label: string): T {
   const line = out.trim().split("\n").pop() ?? "";

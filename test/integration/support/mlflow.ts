@@ -72,3 +72,12 @@ export async function startMlflowServer(opts: StartMlflowOptions): Promise<Mlflo
   await waitForHttp200(proc, `${url}/health`, timeoutMs, `MLflow server (${path.basename(exe)} ${args.join(" ")})`);
   return { url, port, stop, output: proc.output };
 }
+
+/** GET `<base>/api/2.0/mlflow/<apiPath>?<query>` as JSON; throws naming the URL unless it answers 200. */
+export async function getJson<T>(base: string, apiPath: string, query: Record<string, string>): Promise<T> {
+  const url = `${base}/api/2.0/mlflow/${apiPath}?${new URLSearchParams(query).toString()}`;
+  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`GET ${url} -> HTTP ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}

@@ -217,3 +217,19 @@ export function getWithHost(url: string, host: string): Promise<{ status: number
     req.end();
   });
 }
+
+/** A test's step log on stderr (`[tag] …`) and a timer that logs how long a step took. */
+export function stepLog(tag: string): { log(msg: string): void; timed<T>(label: string, f: () => Promise<T>): Promise<T> } {
+  const log = (msg: string) => { process.stderr.write(`      [${tag}] ${msg}\n`); };
+  return {
+    log,
+    async timed<T>(label: string, f: () => Promise<T>): Promise<T> {
+      const t0 = Date.now();
+      try {
+        return await f();
+      } finally {
+        log(`${label}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      }
+    },
+  };
+}
