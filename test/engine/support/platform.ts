@@ -85,7 +85,7 @@ export function destructiveSteps(steps: readonly Step[], credentialSecrets: Read
   });
 }
 
-/** Secrets of a render that carry a credential (every Secret the platform writes does, but for none). */
+/** Secrets of a render that carry a credential: every Secret the platform writes holds one. */
 export function credentialSecretNames(r: RenderResult): Set<string> {
   return new Set(r.kubernetes.filter((o) => o.kind === "Secret").map((o) => o.metadata.name ?? ""));
 }

@@ -81,7 +81,7 @@ export async function engineStack(
 
   const tc = cluster.toolchain;
   const envVars: Record<string, string> = {
-    PATH: `${tc.binDir}${path.delimiter}${process.env.PATH ?? ""}`,
+    PATH: withOnPath(tc.binDir, process.env.PATH),
     PULUMI_HOME: pulumiHome,
     PULUMI_CONFIG_PASSPHRASE: "engine-test-passphrase",
     PULUMI_SKIP_UPDATE_CHECK: "true",
@@ -92,8 +92,8 @@ export async function engineStack(
     KUBECONFIG: cluster.kubeconfig,
     ...opts.env,
   };
-  // The inline program runs in this process and reads KUBECONFIG-free config only; the CLI and the
-  // provider it starts get envVars. pulumi itself is found on PATH.
+  // The CLI and the provider it starts get envVars; the Automation API itself finds `pulumi` on this
+  // process's PATH (once, however many stacks a suite makes).
   process.env.PATH = envVars.PATH;
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName, projectName: PROJECT, program: opts.program ?? (() => main()) },
@@ -155,6 +155,12 @@ export async function engineStack(
   };
   const unregister = registerCleanup(() => es.remove(), () => fs.rmSync(root, { recursive: true, force: true }));
   return es;
+}
+
+/** `dir` first on a PATH, not added again when it is already there. */
+function withOnPath(dir: string, current: string | undefined): string {
+  const rest = (current ?? "").split(path.delimiter).filter((p) => p !== "" && p !== dir);
+  return [dir, ...rest].join(path.delimiter);
 }
 
 /** The toolchain's provider as `$PULUMI_HOME/plugins/resource-kubernetes-v<version>/`, where the CLI looks. */
