@@ -5,6 +5,7 @@
  * Every key lives in the project namespace: `mlflow-platform:<key>`. Structured keys are objects
  * (set them in Pulumi.<stack>.yaml or with `pulumi config set --path database.mode rds`).
  */
+import { MLFLOW_PYFUNC_RUNTIME, runtimeNeeded } from "./manifests/serving";
 import { check, ConfigError, ConfigIssue, ObjectSpec, show, Spec } from "./lib/schema";
 
 export { ConfigError } from "./lib/schema";
@@ -220,7 +221,7 @@ export const configSpec: ObjectSpec = {
             kind: "object",
             description: "Training job templates (suspended CronJobs).",
             fields: {
-                image: { kind: "string", default: "ghcr.io/example/mlflow-platform-trainer:0.1.0", description: "Trainer image (images/trainer)." },
+                image: { kind: "string", optional: true, description: "Trainer image (images/trainer); unset: built from images/trainer and pushed to ECR with the tracking-server image (image.build), pinned by digest." },
                 experiment: { kind: "string", default: "california_housing_price", description: "MLflow experiment of every run." },
                 registeredModel: { kind: "string", default: "CaliforniaHousingRegressor", description: "Registered model the trainer writes versions to." },
                 dataset: {
@@ -261,6 +262,42 @@ export const configSpec: ObjectSpec = {
                 backoffLimit: { kind: "number", integer: true, min: 0, max: 2, default: 1, description: "Retries of a failed run (at most 2: each retry is a new MLflow run)." },
             },
         },
+        batch: {
+            kind: "object",
+            description: "Batch inference templates (suspended CronJobs): load models:/<registeredModel>@<alias> with mlflow.pyfunc, read a CSV from S3, write predictions to S3.",
+            fields: {
+                registeredModel: { kind: "string", default: "CaliforniaHousingRegressor", description: "Registered model to load." },
+                alias: { kind: "string", default: "production", description: "Alias MLflow resolves when the Job starts (the version used is logged).", pattern: /^[A-Za-z_][\w-]*$/, patternHint: "an alias such as production: letters, digits, '_' and '-'" },
+                profiles: {
+                    kind: "array",
+                    description: "One suspended CronJob per profile (batch-<name>); none by default.",
+                    items: {
+                        kind: "object",
+                        description: "A batch inference profile.",
+                        fields: {
+                            name: { kind: "string", description: "Profile name (part of the CronJob name).", ...dnsLabel },
+                            inputS3Path: { kind: "string", optional: true, description: "Input CSV (feature columns); unset: s3://<artifact bucket>/batch/<name>/input.csv.", ...s3Uri },
+                            outputS3Prefix: { kind: "string", optional: true, description: "Where each run writes <prefix>/<job name>/predictions.csv; unset: s3://<artifact bucket>/batch/<name>/predictions.", ...s3Uri },
+                            schedule: { kind: "string", optional: true, description: "Cron schedule; set it to run on a schedule (the CronJob is then not suspended).", pattern: /^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$/, patternHint: "a cron expression such as \"0 3 * * 1\" or @daily" },
+                        },
+                    },
+                },
+                resources: resources("500m", "1Gi", "2", "4Gi", "each batch pod"),
+                activeDeadlineSeconds: { kind: "number", integer: true, min: 60, default: 7200, description: "A batch run is stopped after this many seconds." },
+                ttlSecondsAfterFinished: { kind: "number", integer: true, min: 0, default: 86400, description: "Finished Jobs are removed after this many seconds." },
+                backoffLimit: { kind: "number", integer: true, min: 0, max: 5, default: 1, description: "Retries of a failed batch run." },
+            },
+        },
+        promotion: {
+            kind: "object",
+            description: "Promotion: a suspended Job template that moves an alias to a version if the gate passes (`npm run promote` applies the same rules).",
+            fields: {
+                template: { kind: "boolean", default: true, description: "Create the suspended CronJob `promote` (launch: kubectl create job --from=cronjob/promote, version as argument)." },
+                alias: { kind: "string", default: "production", description: "Alias the template moves.", pattern: /^[A-Za-z_][\w-]*$/, patternHint: "an alias such as production: letters, digits, '_' and '-'" },
+                metric: { kind: "string", default: "test_rmse", description: "Run metric the gate compares (lower is better).", pattern: /^[\w./ -]+$/, patternHint: "an MLflow metric key such as test_rmse" },
+                maxRegression: { kind: "number", min: 0, max: 1, default: 0, description: "How much worse than the current version's metric a candidate may be, as a fraction (0.02 = 2% worse); 0: no worse." },
+            },
+        },
         serving: {
             kind: "object",
             description: "Models served with KServe.",
@@ -281,7 +318,7 @@ export const configSpec: ObjectSpec = {
                 allowedStoragePrefixes: { kind: "array", description: "More s3:// prefixes a storageUri may point into (the artifact bucket is always allowed).", items: { kind: "string", description: "s3:// prefix.", ...s3Uri } },
                 runtime: { kind: "string", default: "mlflow-pyfunc", description: "Default serving runtime of models (see docs/serving-runtime.md)." },
                 installRuntime: { kind: "boolean", default: true, description: "Create the project's ClusterServingRuntime when a served model runs on it (a stack serving nothing declares no KServe object)." },
-                runtimeImage: { kind: "string", default: "ghcr.io/example/mlflow-platform-serving:0.1.0", description: "Image of the project's serving runtime (images/serving)." },
+                runtimeImage: { kind: "string", optional: true, description: "Image of the project's serving runtime (images/serving); unset: built from images/serving and pushed to ECR (image.build), pinned by digest, when a served model runs on it." },
                 models: {
                     kind: "array",
                     description: "One InferenceService per entry.",
@@ -333,6 +370,12 @@ export interface ServedModel {
     readonly maxReplicas: number;
     readonly canaryTrafficPercent?: number;
     readonly resources: Resources;
+}
+export interface BatchProfile {
+    readonly name: string;
+    readonly inputS3Path?: string;
+    readonly outputS3Prefix?: string;
+    readonly schedule?: string;
 }
 export type DatabaseMode = "inCluster" | "rds";
 export type ArtifactAuth = "staticKeys" | "irsa";
@@ -397,7 +440,7 @@ export interface PlatformConfig {
     readonly image: { readonly build: boolean; readonly ref?: string; readonly repositoryName?: string; readonly platform: string };
     readonly trackingServer: { readonly replicas: number; readonly workers: number; readonly resources: Resources; readonly extraAllowedHosts: readonly string[] };
     readonly training: {
-        readonly image: string;
+        readonly image?: string;
         readonly experiment: string;
         readonly registeredModel: string;
         readonly dataset: { readonly s3Path?: string; readonly dvcRemote?: string; readonly dvcHash?: string };
@@ -407,6 +450,16 @@ export interface PlatformConfig {
         readonly ttlSecondsAfterFinished: number;
         readonly backoffLimit: number;
     };
+    readonly batch: {
+        readonly registeredModel: string;
+        readonly alias: string;
+        readonly profiles: readonly BatchProfile[];
+        readonly resources: Resources;
+        readonly activeDeadlineSeconds: number;
+        readonly ttlSecondsAfterFinished: number;
+        readonly backoffLimit: number;
+    };
+    readonly promotion: { readonly template: boolean; readonly alias: string; readonly metric: string; readonly maxRegression: number };
     readonly serving: {
         readonly registry: {
             readonly uri: string;
@@ -420,7 +473,7 @@ export interface PlatformConfig {
         readonly allowedStoragePrefixes: readonly string[];
         readonly runtime: string;
         readonly installRuntime: boolean;
-        readonly runtimeImage: string;
+        readonly runtimeImage?: string;
         readonly models: readonly ServedModel[];
     };
 }
@@ -483,6 +536,23 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
         if (profileNames.has(p.name)) add(`training.profiles[${i}].name`, `must be unique (got "${p.name}" twice)`);
         profileNames.add(p.name);
     });
+    const batchNames = new Set<string>();
+    c.batch.profiles.forEach((p, i) => {
+        if (batchNames.has(p.name)) add(`batch.profiles[${i}].name`, `must be unique (got "${p.name}" twice)`);
+        batchNames.add(p.name);
+    });
+    for (const path of ["batch.alias", "promotion.alias"] as const) {
+        const alias = path === "batch.alias" ? c.batch.alias : c.promotion.alias;
+        if (alias.toLowerCase() === "latest" || /^v\d+$/i.test(alias)) add(path, `must not be "latest" or "v<number>": MLflow reserves them (got "${alias}")`);
+    }
+    // Images the stack would build: without image.build each must be named.
+    if (!c.image.build) {
+        const trainerUsers = [c.training.profiles.length > 0 && "training.profiles", c.batch.profiles.length > 0 && "batch.profiles", c.promotion.template && "promotion.template"].filter(Boolean);
+        if (c.training.image === undefined && trainerUsers.length > 0)
+            add("training.image", `is required when image.build is false (${trainerUsers.join(", ")} run the trainer image): an image the cluster can pull, such as registry.example.com/trainer@sha256:... (got undefined)`);
+        if (c.serving.runtimeImage === undefined && runtimeNeeded({ installRuntime: c.serving.installRuntime, models: c.serving.models, defaultRuntime: c.serving.runtime }))
+            add("serving.runtimeImage", `is required when image.build is false and a served model runs on the project's runtime "${MLFLOW_PYFUNC_RUNTIME}": an image the cluster can pull (got undefined)`);
+    }
     const bucketKnown = c.artifactStore.mode === "minio" || c.artifactStore.bucketName !== undefined || c.serving.allowedStoragePrefixes.length > 0;
     if (c.serving.models.length > 0 && !bucketKnown)
         add("artifactStore.bucketName", `is required when serving.models is set: registry storage URIs are only accepted inside the artifact bucket (or set serving.allowedStoragePrefixes)`);
