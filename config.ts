@@ -5,7 +5,8 @@
  * Every key lives in the project namespace: `mlflow-platform:<key>`. Structured keys are objects
  * (set them in Pulumi.<stack>.yaml or with `pulumi config set --path database.mode rds`).
  */
-import { MLFLOW_PYFUNC_RUNTIME, runtimeNeeded } from "./manifests/serving";
+import { MLFLOW_PYFUNC_RUNTIME } from "./manifests/serving";
+import { servingRuntimeUsed, trainerImageUsers } from "./lib/stack-images";
 import { check, ConfigError, ConfigIssue, ObjectSpec, show, Spec } from "./lib/schema";
 
 export { ConfigError } from "./lib/schema";
@@ -199,12 +200,12 @@ export const configSpec: ObjectSpec = {
         },
         image: {
             kind: "object",
-            description: "The tracking-server image.",
+            description: "The images the stack builds: images/mlflow (tracking server), images/trainer (training, batch, promotion) and images/serving (the serving runtime).",
             fields: {
-                build: { kind: "boolean", default: true, description: "Build images/mlflow and push it to ECR; false needs `ref`." },
-                ref: { kind: "string", optional: true, description: "A prebuilt image (ideally pinned by digest); skips the build." },
-                repositoryName: { kind: "string", optional: true, description: "ECR repository of the built image; unset: `mlflow-platform/<stack>/mlflow` (stacks sharing an account do not collide)." },
-                platform: { kind: "string", default: "linux/amd64", description: "Platform the image is built for.", pattern: /^linux\/(amd64|arm64)$/, patternHint: "linux/amd64 or linux/arm64" },
+                build: { kind: "boolean", default: true, description: "Build each image in use that config does not name (image.ref, training.image, serving.runtimeImage) and push it to ECR, pinned by digest; false: each image in use must be named." },
+                ref: { kind: "string", optional: true, description: "A prebuilt tracking-server image (ideally pinned by digest); skips its build." },
+                repositoryName: { kind: "string", optional: true, description: "ECR repository of the built tracking-server image; unset: `mlflow-platform/<stack>/mlflow` (the trainer and serving images go to `mlflow-platform/<stack>/trainer` and `…/serving`; stacks sharing an account do not collide)." },
+                platform: { kind: "string", default: "linux/amd64", description: "Platform the images are built for.", pattern: /^linux\/(amd64|arm64)$/, patternHint: "linux/amd64 or linux/arm64" },
             },
         },
         trackingServer: {
@@ -545,12 +546,11 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
         const alias = path === "batch.alias" ? c.batch.alias : c.promotion.alias;
         if (alias.toLowerCase() === "latest" || /^v\d+$/i.test(alias)) add(path, `must not be "latest" or "v<number>": MLflow reserves them (got "${alias}")`);
     }
-    // Images the stack would build: without image.build each must be named.
+    // Images the stack would build: without image.build each one in use must be named.
     if (!c.image.build) {
-        const trainerUsers = [c.training.profiles.length > 0 && "training.profiles", c.batch.profiles.length > 0 && "batch.profiles", c.promotion.template && "promotion.template"].filter(Boolean);
-        if (c.training.image === undefined && trainerUsers.length > 0)
-            add("training.image", `is required when image.build is false (${trainerUsers.join(", ")} run the trainer image): an image the cluster can pull, such as registry.example.com/trainer@sha256:... (got undefined)`);
-        if (c.serving.runtimeImage === undefined && runtimeNeeded({ installRuntime: c.serving.installRuntime, models: c.serving.models, defaultRuntime: c.serving.runtime }))
+        if (c.training.image === undefined && trainerImageUsers(c).length > 0)
+            add("training.image", `is required when image.build is false (${trainerImageUsers(c).join(", ")} run the trainer image): an image the cluster can pull, such as registry.example.com/trainer@sha256:... (got undefined)`);
+        if (c.serving.runtimeImage === undefined && servingRuntimeUsed(c))
             add("serving.runtimeImage", `is required when image.build is false and a served model runs on the project's runtime "${MLFLOW_PYFUNC_RUNTIME}": an image the cluster can pull (got undefined)`);
     }
     const bucketKnown = c.artifactStore.mode === "minio" || c.artifactStore.bucketName !== undefined || c.serving.allowedStoragePrefixes.length > 0;

@@ -9,7 +9,8 @@ import { ModelServing } from "./components/model-serving";
 import { lookupServedModels, registryUri } from "./lib/serving-lookup";
 import { ArtifactStore } from "./components/artifact-store";
 import { InClusterDatabase } from "./components/in-cluster-database";
-import { MlflowImage } from "./components/mlflow-image";
+import { imageRepositoryName, MLFLOW_IMAGE_LEGACY_TYPE, ProjectImage } from "./components/project-image";
+import { imageOverride, imagesToBuild, type ProjectImageName } from "./lib/stack-images";
 import { PlatformNamespace } from "./components/namespace";
 import { StaticArtifactCredentials } from "./components/static-artifact-credentials";
 import { TrackingServer, TRACKING_SERVICE_ACCOUNT } from "./components/tracking-server";
@@ -129,7 +130,8 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
               )
             : undefined;
 
-    const imageRef: pulumi.Input<string> = cfg.image.ref ?? new MlflowImage("mlflow-image", { repositoryName: cfg.image.repositoryName ?? `mlflow-platform/${cfg.stack}/mlflow`, platform: cfg.image.platform }).ref;
+    const images = stackImages(cfg);
+    const imageRef = images.mlflow as pulumi.Input<string>;
 
     const tracking = new TrackingServer(
         "tracking-server",
@@ -157,7 +159,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         "training",
         {
             namespace: cfg.namespace,
-            image: cfg.training.image,
+            image: images.trainer,
             trackingUri: tracking.trackingUri,
             experiment: cfg.training.experiment,
             registeredModel: cfg.training.registeredModel,
@@ -184,7 +186,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
             resolved: served,
             runtime: cfg.serving.runtime,
             installRuntime: cfg.serving.installRuntime,
-            runtimeImage: cfg.serving.runtimeImage,
+            runtimeImage: images.serving,
             aws,
             serviceAccountAnnotations: roleAnnotation(SERVICE_ACCOUNTS.serving),
         },
@@ -208,11 +210,28 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         adminUsername: access?.adminUsername,
         adminPassword: access?.adminPassword,
         imageRef,
+        trainerImage: images.trainer,
+        servingRuntimeImage: images.serving,
         trainingTemplates: training.templates,
         servedModels: serving.models,
         registryUri: cfg.serving.models.length > 0 ? registryUri(cfg) : undefined,
         portForward: `kubectl port-forward --namespace ${cfg.namespace} svc/${tracking.serviceName} 5000:5000`,
     };
+}
+
+/**
+ * Every image the stack runs: the one config names, else the one it builds (the tracking-server image keeps
+ * its first type token as an alias, so existing stacks keep their ECR repository). Undefined: not in use.
+ */
+function stackImages(cfg: PlatformConfig): Record<ProjectImageName, pulumi.Input<string> | undefined> {
+    const build = new Set(imagesToBuild(cfg));
+    const pick = (image: ProjectImageName): pulumi.Input<string> | undefined => {
+        if (!build.has(image)) return imageOverride(cfg, image);
+        const repositoryName = image === "mlflow" ? (cfg.image.repositoryName ?? imageRepositoryName(cfg.stack, image)) : imageRepositoryName(cfg.stack, image);
+        const opts = image === "mlflow" ? { aliases: [{ type: MLFLOW_IMAGE_LEGACY_TYPE }] } : {};
+        return new ProjectImage(`${image}-image`, { image, repositoryName, platform: cfg.image.platform }, opts).ref;
+    };
+    return { mlflow: pick("mlflow"), trainer: pick("trainer"), serving: pick("serving") };
 }
 
 /** Where artifacts live and how pods reach them. */

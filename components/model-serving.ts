@@ -21,7 +21,7 @@ export interface ModelServingArgs {
      * up on a cluster without KServe. Defaults to true.
      */
     readonly installRuntime?: boolean;
-    /** Image of the runtime (images/serving). Required when installRuntime is true. */
+    /** Image of the runtime (images/serving). Required when a served model runs on the project's runtime. Defaults to none. */
     readonly runtimeImage?: pulumi.Input<string>;
     /** Requests and limits of the runtime's container template. Defaults to 500m/1Gi requests, 1/2Gi limits. */
     readonly runtimeResources?: Resources;
@@ -56,9 +56,10 @@ export class ModelServing extends pulumi.ComponentResource {
         if (args.models.length !== args.resolved.length)
             throw new Error(`ModelServing: ${args.models.length} serving.models but ${args.resolved.length} resolved models (one lookup per model, same order)`);
         const installRuntime = args.installRuntime ?? true;
-        if (installRuntime && args.runtimeImage === undefined)
-            throw new Error("ModelServing: runtimeImage is required when installRuntime is true (set serving.runtimeImage)");
         const defaultRuntime = args.runtime ?? MLFLOW_PYFUNC_RUNTIME;
+        const needsRuntime = runtimeNeeded({ installRuntime, models: args.models, defaultRuntime });
+        if (needsRuntime && args.runtimeImage === undefined)
+            throw new Error(`ModelServing: runtimeImage is required when a served model runs on "${MLFLOW_PYFUNC_RUNTIME}" (set serving.runtimeImage or image.build)`);
 
         const sa = new corev1.ServiceAccount(
             name,
@@ -66,7 +67,7 @@ export class ModelServing extends pulumi.ComponentResource {
             child,
         );
         const runtime =
-            runtimeNeeded({ installRuntime, models: args.models, defaultRuntime }) && args.runtimeImage !== undefined
+            needsRuntime && args.runtimeImage !== undefined
                 ? new apiextensions.CustomResource(`${name}-runtime`, { ...clusterServingRuntime({ image: args.runtimeImage, resources: args.runtimeResources }) }, child)
                 : undefined;
 

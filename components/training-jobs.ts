@@ -10,8 +10,8 @@ export const TRAINING_SERVICE_ACCOUNT = "mlflow-training";
 export interface TrainingJobsArgs {
     /** Namespace of the templates. */
     readonly namespace: string;
-    /** Trainer image (images/trainer). */
-    readonly image: string;
+    /** Trainer image (images/trainer); required when `profiles` is not empty. Defaults to none. */
+    readonly image?: pulumi.Input<string>;
     /** In-cluster tracking URI. */
     readonly trackingUri: string;
     /** Experiment of every run. Defaults to `california_housing_price`. */
@@ -59,6 +59,8 @@ export class TrainingJobs extends pulumi.ComponentResource {
     constructor(name: string, args: TrainingJobsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:training:TrainingJobs", name, {}, opts);
         const child = { parent: this };
+        const image = args.image;
+        if (args.profiles.length > 0 && image === undefined) throw new Error("TrainingJobs: image is required when profiles are set (set training.image or image.build)");
         const sa = new corev1.ServiceAccount(
             name,
             {
@@ -73,7 +75,7 @@ export class TrainingJobs extends pulumi.ComponentResource {
                 trainingCronJob(
                     {
                         namespace: args.namespace,
-                        image: args.image,
+                        image: image as pulumi.Input<string>, // checked above: profiles are not empty here
                         trackingUri: args.trackingUri,
                         experiment: args.experiment ?? "california_housing_price",
                         registeredModel: args.registeredModel ?? "CaliforniaHousingRegressor",

@@ -17,9 +17,10 @@ export interface RenderedResource {
     readonly inputs: Record<string, unknown>;
     /**
      * Resource options that guard data or change what the engine diffs, present only when set: `protect`,
-     * `retainOnDelete`, `ignoreChanges` (paths whose old value the engine keeps).
+     * `retainOnDelete`, `ignoreChanges` (paths whose old value the engine keeps), and `aliasTypes`: the earlier
+     * type tokens the resource (and so its children) is known by, so a rename moves state instead of replacing.
      */
-    readonly options?: { readonly protect?: true; readonly retainOnDelete?: true; readonly ignoreChanges?: readonly string[] };
+    readonly options?: { readonly aliasTypes?: readonly string[]; readonly protect?: true; readonly retainOnDelete?: true; readonly ignoreChanges?: readonly string[] };
 }
 
 export interface KubernetesObject {
@@ -106,7 +107,15 @@ async function settle(): Promise<void> {
     }
 }
 
-type RegisterRequest = { getType(): string; getName(): string; getParent(): string; getProtect?(): boolean; getRetainondelete?(): boolean; getIgnorechangesList?(): string[] };
+type RegisterRequest = {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getProtect?(): boolean;
+    getRetainondelete?(): boolean;
+    getIgnorechangesList?(): string[];
+    getAliasesList?(): { getSpec?(): { getType?(): string } | undefined }[];
+};
 type RegisterCallback = (err: unknown, resp?: { getUrn(): string }) => void;
 
 /** Sorts Kubernetes objects by kind, namespace, name. */
@@ -159,7 +168,10 @@ async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
         const id = `${req.getType()}::${req.getName()}`;
         if (req.getParent()) parents.set(id, req.getParent());
         const ignoreChanges = req.getIgnorechangesList?.() ?? [];
+        // The project's own aliases (provider SDKs add theirs to every resource of a renamed type).
+        const aliasTypes = req.getType().startsWith("mlflow-platform:") ? (req.getAliasesList?.() ?? []).map((a) => a.getSpec?.()?.getType?.() ?? "").filter((t) => t !== "") : [];
         const guard = {
+            ...(aliasTypes.length > 0 ? { aliasTypes } : {}),
             ...(req.getProtect?.() ? { protect: true as const } : {}),
             ...(req.getRetainondelete?.() ? { retainOnDelete: true as const } : {}),
             ...(ignoreChanges.length > 0 ? { ignoreChanges } : {}),

@@ -11,7 +11,7 @@ export const TRAINING_COMPONENT = "training";
 
 export interface TrainingSpec {
     readonly namespace: string;
-    readonly image: string;
+    readonly image: Input<string>;
     readonly trackingUri: string;
     readonly experiment: string;
     readonly registeredModel: string;

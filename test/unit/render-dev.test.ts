@@ -118,6 +118,24 @@ describe("render: dev stack (current state)", function () {
         assert.deepEqual(templates.map((t) => t.cronJob), ["train-baseline", "train-deep"]);
         assert.match(templates[0].launch, /^kubectl create job --namespace mlflow --from=cronjob\/train-baseline /);
     });
+    it("runs only images it builds (pinned by digest in its own ECR repositories) or that config names", () => {
+        const built = resourcesOfType(r, "docker-build:index:Image").map((x) => x.name).sort();
+        assert.deepEqual(built, ["mlflow-image", "trainer-image"], "a stack serving nothing builds no serving image");
+        const ecr = /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/mlflow-platform\/dev\/(mlflow|trainer)@sha256:[0-9a-f]{64}$/;
+        assert.match(String(r.outputs.imageRef), ecr);
+        assert.match(String(r.outputs.trainerImage), ecr);
+        assert.equal(r.outputs.servingRuntimeImage, undefined);
+        const named = new Set([String(r.outputs.imageRef), String(r.outputs.trainerImage), r.config.database.inCluster.image]);
+        const workloads = r.kubernetes.filter((o) => ["Deployment", "StatefulSet", "Job", "CronJob", "Pod"].includes(o.kind));
+        const images = workloads.flatMap((o) => containersOf(o).map((c) => [`${o.kind}/${o.metadata.name}`, String(c.image)] as const));
+        assert.ok(images.length >= 4, `${images.length} containers`);
+        for (const [where, image] of images) assert.ok(named.has(image), `${where} runs ${image}, which the stack neither builds nor names in config`);
+        for (const cj of ["train-baseline", "train-deep"]) assert.equal(containersOf(findObject(r, "CronJob", cj))[0].image, r.outputs.trainerImage);
+        // The tracking-server image keeps its first type token as an alias: existing stacks keep their repository.
+        assert.equal(resourcesOfType(r, "aws:ecr/repository:Repository").find((x) => x.name === "mlflow-image")?.parent, "mlflow-platform:image:ProjectImage::mlflow-image");
+        const aliases = Object.fromEntries(resourcesOfType(r, "mlflow-platform:image:ProjectImage").map((x) => [x.name, x.options?.aliasTypes]));
+        assert.deepEqual(aliases, { "mlflow-image": ["mlflow-platform:image:MlflowImage"], "trainer-image": undefined });
+    });
     it("stateful resources survive a destroy: bucket, namespace and StatefulSet are retained", () => {
         for (const type of ["aws:s3/bucket:Bucket", "kubernetes:core/v1:Namespace"]) {
             assert.deepEqual(resourcesOfType(r, type)[0].options, { retainOnDelete: true }, type);
@@ -134,11 +152,17 @@ describe("render: dev stack (current state)", function () {
         assert.equal(resourcesOfType(r, "aws:s3/bucket:Bucket")[0].parent, "mlflow-platform:storage:ArtifactStore::artifacts");
         assert.equal(resourcesOfType(r, "kubernetes:apps/v1:Deployment")[0].options, undefined);
     });
-    it("image.ref skips the build and the registry", async () => {
-        const pinned = await render("dev", ["image.build=false", "image.ref=registry.example.com/mlflow@sha256:" + "a".repeat(64)]);
-        assert.equal(resourcesOfType(pinned, "docker-build:index:Image").length, 0);
-        assert.equal(resourcesOfType(pinned, "aws:ecr/repository:Repository").length, 0);
+    it("image.ref skips the tracking-server build and its repository; the trainer is still built", async () => {
+        const pinned = await render("dev", ["image.ref=registry.example.com/mlflow@sha256:" + "a".repeat(64)]);
+        assert.deepEqual(resourcesOfType(pinned, "docker-build:index:Image").map((x) => x.name), ["trainer-image"]);
+        assert.deepEqual(resourcesOfType(pinned, "aws:ecr/repository:Repository").map((x) => x.inputs.name), ["mlflow-platform/dev/trainer"]);
         assert.equal(containersOf(findObject(pinned, "Deployment", "mlflow"))[0].image, "registry.example.com/mlflow@sha256:" + "a".repeat(64));
+    });
+    it("image.build=false with every image in use named builds nothing", async () => {
+        const named = await render("dev", ["image.build=false", "image.ref=registry.example.com/mlflow@sha256:" + "a".repeat(64), "training.image=registry.example.com/trainer@sha256:" + "b".repeat(64)]);
+        assert.equal(resourcesOfType(named, "docker-build:index:Image").length, 0);
+        assert.equal(resourcesOfType(named, "aws:ecr/repository:Repository").length, 0);
+        assert.equal(containersOf(findObject(named, "CronJob", "train-baseline"))[0].image, "registry.example.com/trainer@sha256:" + "b".repeat(64));
     });
     it("keys from config: no IAM user, the keys Secret still exists", async () => {
         const byo = await render("dev", ["staticKeys.accessKeyId=AKIAEXAMPLE", "staticKeys.secretAccessKey=example"]);

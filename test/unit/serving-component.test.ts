@@ -127,6 +127,6 @@ describe("ModelServing component (Pulumi mocks)", () => {
     it("refuses lookups that do not line up with the models, and a runtime without an image", async () => {
         await assert.rejects(renderServing({ ...BASE, resolved: RESOLVED.slice(0, 1) }), /2 serving.models but 1 resolved models/);
         await assert.rejects(renderServing({ ...BASE, resolved: [...RESOLVED].reverse().map((m, i) => ({ ...m, name: i === 0 ? "Other" : m.name })) }), /resolved model is "Other"/);
-        await assert.rejects(renderServing({ ...BASE, runtimeImage: undefined }), /runtimeImage is required when installRuntime is true/);
+        await assert.rejects(renderServing({ ...BASE, runtimeImage: undefined }), /runtimeImage is required when a served model runs on "mlflow-pyfunc"/);
     });
 });

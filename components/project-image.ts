@@ -4,11 +4,17 @@ import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { directoryDigest, projectRoot } from "../lib/paths";
+import type { ProjectImageName } from "../lib/stack-images";
 
-export interface MlflowImageArgs {
-    /** ECR repository name. Defaults to `mlflow-platform/mlflow`. */
-    readonly repositoryName?: string;
-    /** Build context with the Dockerfile. Defaults to images/mlflow of this project. */
+/** The type token the tracking-server image had before the trainer and serving images were built too. */
+export const MLFLOW_IMAGE_LEGACY_TYPE = "mlflow-platform:image:MlflowImage";
+
+export interface ProjectImageArgs {
+    /** Which of the project's images: the folder images/<image> is the build context. */
+    readonly image: ProjectImageName;
+    /** ECR repository name. Defaults to `mlflow-platform/<image>`. */
+    readonly repositoryName?: pulumi.Input<string>;
+    /** Build context with the Dockerfile. Defaults to images/<image> of this project. */
     readonly contextPath?: string;
     /** Target platform. Defaults to `linux/amd64`. */
     readonly platform?: string;
@@ -20,25 +26,30 @@ export function pinnedRef(repositoryUrl: string, digest: string): string {
     return `${repositoryUrl}@${digest}`;
 }
 
+/** The ECR repository of a stack's image: stacks sharing an account do not collide. */
+export function imageRepositoryName(stack: string, image: ProjectImageName): string {
+    return `mlflow-platform/${stack}/${image}`;
+}
+
 /**
- * The custom tracking-server image (MLflow + boto3 + psycopg2, non-root) built from images/mlflow and
- * pushed to a private ECR repository with immutable tags. `ref` is pinned by digest, so a rebuild with
- * new content rolls the Deployment and an unchanged build does not.
+ * One of the project's images (images/mlflow, images/trainer, images/serving) built and pushed to a private
+ * ECR repository with immutable tags. `ref` is pinned by digest, so a rebuild with new content rolls the
+ * workloads that use it and an unchanged build does not.
  */
-export class MlflowImage extends pulumi.ComponentResource {
+export class ProjectImage extends pulumi.ComponentResource {
     /** <repository>@sha256:<digest> */
     public readonly ref: pulumi.Output<string>;
     public readonly repositoryUrl: pulumi.Output<string>;
     /** sha256 of the build context: changes exactly when the image's inputs change. */
     public readonly contextDigest: string;
 
-    constructor(name: string, args: MlflowImageArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("mlflow-platform:image:MlflowImage", name, {}, opts);
+    constructor(name: string, args: ProjectImageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlflow-platform:image:ProjectImage", name, {}, opts);
         const child = { parent: this };
         const repository = new ecr.Repository(
             name,
             {
-                name: args.repositoryName ?? "mlflow-platform/mlflow",
+                name: args.repositoryName ?? `mlflow-platform/${args.image}`,
                 imageTagMutability: "IMMUTABLE",
                 imageScanningConfiguration: { scanOnPush: true },
                 encryptionConfigurations: [{ encryptionType: "AES256" }],
@@ -57,7 +68,7 @@ export class MlflowImage extends pulumi.ComponentResource {
             child,
         );
         const auth = ecr.getAuthorizationTokenOutput({ registryId: repository.registryId }, child);
-        const contextPath = args.contextPath ?? path.join(projectRoot(), "images", "mlflow");
+        const contextPath = args.contextPath ?? path.join(projectRoot(), "images", args.image);
         this.contextDigest = directoryDigest(contextPath);
         const image = new dockerBuild.Image(
             name,

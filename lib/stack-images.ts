@@ -1,0 +1,47 @@
+/**
+ * Which images a stack builds and which it takes from config: a decision on config alone, shared by the
+ * config checks (an image that is neither built nor named is refused) and the program (what it builds).
+ */
+import type { PlatformConfig } from "../config";
+import { runtimeNeeded } from "../manifests/serving";
+
+/** The images this project builds, one folder each under images/. */
+export const PROJECT_IMAGES = ["mlflow", "trainer", "serving"] as const;
+export type ProjectImageName = (typeof PROJECT_IMAGES)[number];
+
+/** The config key that names a prebuilt image instead of a build. */
+export const IMAGE_OVERRIDE_KEYS: Readonly<Record<ProjectImageName, string>> = {
+    mlflow: "image.ref",
+    trainer: "training.image",
+    serving: "serving.runtimeImage",
+};
+
+/** The parts of the stack that run the trainer image (training, batch inference, promotion templates). */
+export function trainerImageUsers(cfg: PlatformConfig): string[] {
+    return [
+        ...(cfg.training.profiles.length > 0 ? ["training.profiles"] : []),
+        ...(cfg.batch.profiles.length > 0 ? ["batch.profiles"] : []),
+        ...(cfg.promotion.template ? ["promotion.template"] : []),
+    ];
+}
+
+/** Whether the stack declares the project's serving runtime (a served model runs on it). */
+export function servingRuntimeUsed(cfg: PlatformConfig): boolean {
+    return runtimeNeeded({ installRuntime: cfg.serving.installRuntime, models: cfg.serving.models, defaultRuntime: cfg.serving.runtime });
+}
+
+/** The image config names for `image`, if any. */
+export function imageOverride(cfg: PlatformConfig, image: ProjectImageName): string | undefined {
+    return image === "mlflow" ? cfg.image.ref : image === "trainer" ? cfg.training.image : cfg.serving.runtimeImage;
+}
+
+/** Whether anything in the stack runs `image`. */
+export function imageUsed(cfg: PlatformConfig, image: ProjectImageName): boolean {
+    return image === "mlflow" ? true : image === "trainer" ? trainerImageUsers(cfg).length > 0 : servingRuntimeUsed(cfg);
+}
+
+/** The images the stack builds and pushes: used, not named in config, and image.build on. */
+export function imagesToBuild(cfg: PlatformConfig): ProjectImageName[] {
+    if (!cfg.image.build) return [];
+    return PROJECT_IMAGES.filter((image) => imageUsed(cfg, image) && imageOverride(cfg, image) === undefined);
+}

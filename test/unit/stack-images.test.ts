@@ -1,0 +1,60 @@
+import * as assert from "node:assert/strict";
+import { ConfigError, parseConfig } from "../../config";
+import { imagesToBuild, trainerImageUsers } from "../../lib/stack-images";
+
+const served = { artifactStore: { bucketName: "mlflow-artifacts-t" }, serving: { models: [{ name: "m", alias: "production" }] } };
+
+function errorsOf(raw: Record<string, unknown>): string[] {
+    try {
+        parseConfig(raw, "t");
+    } catch (err) {
+        assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+        return err.issues.map((i) => i.message);
+    }
+    assert.fail("expected a ConfigError");
+}
+
+describe("stack images: what the stack builds and what config names", () => {
+    it("builds the tracking server and the trainer by default; the serving runtime only for a served model on it", () => {
+        assert.deepEqual(imagesToBuild(parseConfig({}, "t")), ["mlflow", "trainer"]);
+        assert.deepEqual(imagesToBuild(parseConfig(served, "t")), ["mlflow", "trainer", "serving"]);
+        const otherRuntime = { ...served, serving: { ...served.serving, runtime: "kserve-mlserver" } };
+        assert.deepEqual(imagesToBuild(parseConfig(otherRuntime, "t")), ["mlflow", "trainer"]);
+        assert.deepEqual(imagesToBuild(parseConfig({ ...served, serving: { ...served.serving, installRuntime: false } }, "t")), ["mlflow", "trainer"]);
+    });
+    it("a named image is not built", () => {
+        const c = parseConfig({ ...served, image: { ref: "r/mlflow@sha256:" + "a".repeat(64) }, training: { image: "r/trainer:1" }, serving: { ...served.serving, runtimeImage: "r/serving:1" } }, "t");
+        assert.deepEqual(imagesToBuild(c), []);
+    });
+    it("no trainer image without a workload that runs it", () => {
+        const c = parseConfig({ training: { profiles: [] }, promotion: { template: false } }, "t");
+        assert.deepEqual(trainerImageUsers(c), []);
+        assert.deepEqual(imagesToBuild(c), ["mlflow"]);
+        assert.deepEqual(trainerImageUsers(parseConfig({ training: { profiles: [] }, batch: { profiles: [{ name: "nightly" }] } }, "t")), ["batch.profiles", "promotion.template"]);
+    });
+    it("image.build false: every image in use must be named, by key", () => {
+        const errors = errorsOf({ ...served, image: { build: false, ref: "r/mlflow:1" } });
+        assert.equal(errors.length, 2, errors.join("\n"));
+        assert.match(errors[0], /^mlflow-platform:training\.image is required when image\.build is false \(training\.profiles, promotion\.template run the trainer image\)/);
+        assert.match(errors[1], /^mlflow-platform:serving\.runtimeImage is required when image\.build is false and a served model runs on the project's runtime "mlflow-pyfunc"/);
+        assert.deepEqual(imagesToBuild(parseConfig({ image: { build: false, ref: "r/mlflow:1" }, training: { image: "r/trainer:1" } }, "t")), []);
+    });
+});
+
+describe("config: batch and promotion keys", () => {
+    it("defaults: no batch profile, a promotion template for production on test_rmse, no regression allowed", () => {
+        const c = parseConfig({}, "t");
+        assert.deepEqual(c.batch.profiles, []);
+        assert.equal(c.batch.alias, "production");
+        assert.deepEqual(c.promotion, { template: true, alias: "production", metric: "test_rmse", maxRegression: 0 });
+    });
+    it("refuses bad values by name", () => {
+        assert.match(errorsOf({ promotion: { maxRegression: 2 } })[0], /mlflow-platform:promotion\.maxRegression/);
+        assert.match(errorsOf({ promotion: { maxRegression: -0.1 } })[0], /mlflow-platform:promotion\.maxRegression/);
+        assert.match(errorsOf({ promotion: { alias: "latest" } })[0], /^mlflow-platform:promotion\.alias must not be "latest"/);
+        assert.match(errorsOf({ batch: { alias: "v3" } })[0], /^mlflow-platform:batch\.alias must not be "latest" or "v<number>"/);
+        assert.match(errorsOf({ batch: { profiles: [{ name: "Nightly" }] } })[0], /mlflow-platform:batch\.profiles\[0\]\.name/);
+        assert.match(errorsOf({ batch: { profiles: [{ name: "n", inputS3Path: "/data/x.csv" }] } })[0], /mlflow-platform:batch\.profiles\[0\]\.inputS3Path/);
+        assert.match(errorsOf({ batch: { profiles: [{ name: "n" }, { name: "n" }] } })[0], /^mlflow-platform:batch\.profiles\[1\]\.name must be unique/);
+    });
+});
