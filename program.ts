@@ -20,6 +20,7 @@ import { DatabaseMigration } from "./components/database-migration";
 import { RdsDatabase } from "./components/rds-database";
 import { irsaAnnotation, WorkloadIdentity } from "./components/workload-identity";
 import { awsRegion, loadPlatformConfig } from "./lib/load-config";
+import { requireKserve } from "./lib/kserve-check";
 import { AwsCredentialSource } from "./manifests/common";
 
 /** Default location of the training CSV inside the artifact bucket. */
@@ -34,7 +35,13 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
     const region = local ? "us-east-1" : awsRegion(cfg);
     if (!region) throw new ConfigError([{ key: "aws:region", message: "aws:region is required for an S3 artifact store: pulumi config set aws:region eu-west-1 (or set mlflow-platform:cluster.region)" }]);
 
-    // Registry lookups first, before any resource is registered: a failed lookup changes nothing at all.
+    // Pre-flight checks first, before any resource is registered: a failure changes nothing at all.
+    // KServe on the cluster (only for a stack that serves models), then the registry lookups.
+    await requireKserve(cfg, () => ({
+        kubeconfig: pulumi.runtime.getConfig("kubernetes:kubeconfig"),
+        context: pulumi.runtime.getConfig("kubernetes:context"),
+        cluster: pulumi.runtime.getConfig("kubernetes:cluster"),
+    }));
     const served = await lookupServedModels(cfg, { region, s3Endpoint: local ? process.env.AWS_ENDPOINT_URL_S3 : undefined });
 
     const ns = new PlatformNamespace("namespace", { name: cfg.namespace });

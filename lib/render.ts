@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { parseConfig, parseRawValue, PlatformConfig } from "../config";
+import { clusterChecks } from "./kserve-check";
 import { RecordingMocks, RecordedResource } from "./render-mocks";
 import { loadStackConfig, SECRET_PLACEHOLDER, toRuntimeConfig } from "./stack-config";
 
@@ -186,6 +187,9 @@ async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
     const previousUri = process.env.MLFLOW_TRACKING_URI;
     if (opts.mlflowUri) process.env.MLFLOW_TRACKING_URI = opts.mlflowUri;
     let programOutputs: unknown;
+    // No cluster offline: the KServe pre-flight check is the engine's (and the engine tests').
+    const checks = clusterChecks.enabled;
+    clusterChecks.enabled = false;
     try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const program = opts.program ?? (require("../index") as () => Promise<Record<string, unknown>>);
@@ -195,6 +199,7 @@ async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
         });
         await settle();
     } finally {
+        clusterChecks.enabled = checks;
         if (opts.mlflowUri) {
             if (previousUri === undefined) delete process.env.MLFLOW_TRACKING_URI;
             else process.env.MLFLOW_TRACKING_URI = previousUri;

@@ -4,7 +4,8 @@
  * server with KServe's real CRDs, and the stored InferenceService carries the resolved storageUri and
  * lineage. Promoting another version shows, in the engine's preview, exactly the fields that follow the
  * version; with the registry stopped, preview and up fail naming model, alias and host:port, and neither
- * the state nor the cluster changes.
+ * the state nor the cluster changes. On a cluster without KServe, a stack serving a model fails at preview,
+ * naming KServe and how to install it, before anything is created.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -16,6 +17,8 @@ import { tail } from "../integration/support/process";
 import { runPython } from "../integration/support/python";
 import { sharedMoto, sharedPostgres } from "../integration/support/services";
 import { sharedCluster, type Cluster } from "./support/cluster";
+import { parseConfig } from "../../config";
+import { requireKserve } from "../../lib/kserve-check";
 import { localSecrets, offlineAddedRemoved, offlineDiff, offlineRender, secretConfig, stepKeys } from "./support/platform";
 import { engineStack, type ConfigValue, type EngineStack } from "./support/stack";
 
@@ -147,6 +150,37 @@ describe("engine: serving a registered model from a real MLflow registry", funct
     // A failed update rewrites the checkpoint's manifest (time, engine version): what it holds must not change.
     assert.deepEqual(stateResources(stateFile), before, "the stack's state holds the same resources");
     assert.equal((await storedIsvc()).metadata.resourceVersion, isvcBefore, "the InferenceService is unchanged");
+  });
+
+  it("a cluster without KServe: a stack serving a model fails at preview naming KServe and how to install it; nothing is created", async () => {
+    const ns = "mlflow-no-kserve";
+    const served = parseConfig({ artifactStore: { mode: "minio" }, image: { build: false, ref: "m:1" }, training: { image: "t:1" }, serving: { runtimeImage: "s:1", models: [{ name: ISVC, alias: "production" }] } }, "t");
+    // The check's own client against the real API server, with an exec credential plugin (as EKS's `aws eks get-token`).
+    const admin = JSON.parse(fs.readFileSync(cluster.kubeconfig, "utf8")) as { users: { user: Record<string, string> }[] };
+    const plugin = path.join(path.dirname(stack.workDir), "exec-plugin.js");
+    fs.writeFileSync(plugin, `const fs = require("fs"); process.stdout.write(JSON.stringify({ apiVersion: "client.authentication.k8s.io/v1", kind: "ExecCredential", status: { clientCertificateData: fs.readFileSync(${JSON.stringify(admin.users[0].user["client-certificate"])}, "utf8"), clientKeyData: fs.readFileSync(${JSON.stringify(admin.users[0].user["client-key"])}, "utf8") } }));`);
+    const execConfig = JSON.parse(fs.readFileSync(cluster.kubeconfig, "utf8")) as { users: { user: unknown }[] };
+    execConfig.users[0].user = { exec: { apiVersion: "client.authentication.k8s.io/v1", command: process.execPath, args: [plugin], interactiveMode: "Never" } };
+    const viaExec = () => ({ kubeconfig: JSON.stringify(execConfig), env: process.env });
+    await requireKserve(served, viaExec); // KServe's CRDs are installed: the check passes
+    await cluster.removeKserveCrds();
+    try {
+      await assert.rejects(requireKserve(served, viaExec), /KServe is not installed on the cluster https:\/\/127\.0\.0\.1:\d+ \(context "engine-test"\): the API server does not serve InferenceService \(serving\.kserve\.io\/v1beta1, for serving\.models\) and ClusterServingRuntime/);
+
+      const fresh = await engineStack(cluster, { base: "local", stackName: "no-kserve" });
+      await fresh.configure({ ...config, namespace: ns });
+      for (const op of ["preview", "up"] as const) {
+        let message = "";
+        await fresh[op]().then(() => assert.fail(`${op} succeeded on a cluster without KServe`), (err: unknown) => { message = String(err); });
+        for (const part of ["KServe is not installed", "InferenceService", "kubectl apply --server-side -f", "Nothing was changed"]) assert.ok(message.includes(part), `${op}'s error says "${part}":\n${message.slice(-1500)}`);
+      }
+      const created = fresh.stateText().match(/urn:pulumi:no-kserve::mlflow-platform::(kubernetes:|mlflow-platform:)[^"]*/g) ?? [];
+      assert.deepEqual(created, [], "the stack's state holds no resource of the platform");
+      assert.equal(await cluster.kube.get("v1", "Namespace", undefined, ns), undefined, `namespace ${ns} was not created`);
+      await fresh.remove();
+    } finally {
+      await cluster.installKserveCrds();
+    }
   });
 });
 

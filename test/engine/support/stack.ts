@@ -102,6 +102,9 @@ export async function engineStack(
       projectSettings: { name: PROJECT, runtime: "nodejs", backend: { url: `file://${stateDir}` } },
     },
   );
+  // The provider and the program's KServe check read the same kubeconfig (the inline program runs in this
+  // process, which has no KUBECONFIG of its own).
+  await stack.setConfig("kubernetes:kubeconfig", { value: cluster.kubeconfig });
   const configFile = path.join(workDir, `Pulumi.${stackName}.yaml`);
   const toConfigMap = (values: Record<string, ConfigValue>): ConfigMap =>
     Object.fromEntries(Object.entries(values).map(([k, v]) => [
