@@ -1,21 +1,13 @@
 import * as assert from "node:assert/strict";
-import { ConfigError, configSpec, parseConfig, secretPaths } from "../../config";
+import { configSpec, parseConfig, secretPaths } from "../../config";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { configReference, REFERENCE_PATH } from "../../cli/config-reference";
+import { errorsOf } from "../support/config-errors";
 import { didYouMean, editDistance, referenceRows } from "../../lib/schema";
 
 const dev = { artifactStore: {}, database: { mode: "inCluster" } };
 
-function errorsOf(raw: Record<string, unknown>): string[] {
-    try {
-        parseConfig(raw, "test");
-    } catch (err) {
-        assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-        return err.issues.map((i) => i.message);
-    }
-    assert.fail("expected a ConfigError");
-}
 
 describe("config: defaults", () => {
     it("fills every default from an empty config", () => {

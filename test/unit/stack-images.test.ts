@@ -1,18 +1,10 @@
 import * as assert from "node:assert/strict";
-import { ConfigError, parseConfig } from "../../config";
+import { parseConfig } from "../../config";
+import { errorsOf } from "../support/config-errors";
 import { imagesToBuild, trainerImageUsers } from "../../lib/stack-images";
 
 const served = { artifactStore: { bucketName: "mlflow-artifacts-t" }, serving: { models: [{ name: "m", alias: "production" }] } };
 
-function errorsOf(raw: Record<string, unknown>): string[] {
-    try {
-        parseConfig(raw, "t");
-    } catch (err) {
-        assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-        return err.issues.map((i) => i.message);
-    }
-    assert.fail("expected a ConfigError");
-}
 
 describe("stack images: what the stack builds and what config names", () => {
     it("builds the tracking server and the trainer by default; the serving runtime only for a served model on it", () => {
