@@ -41,6 +41,35 @@ export interface ModelVersion {
     model_id?: string;
 }
 
+/** One metric of a run as MLflow's REST API returns it (the latest value of the key). NaN/Infinity arrive as strings. */
+export interface RunMetric {
+    key: string;
+    value: number | string;
+    timestamp?: number;
+    step?: number;
+}
+
+/** A run as runs/get returns it; only the parts the platform reads are typed. */
+export interface Run {
+    info?: { run_id?: string; experiment_id?: string; status?: string; lifecycle_stage?: string };
+    data?: {
+        metrics?: RunMetric[];
+        params?: Array<{ key: string; value?: string }>;
+        tags?: Array<{ key: string; value?: string }>;
+    };
+}
+
+/** runs/get answered 404 RESOURCE_DOES_NOT_EXIST: the run of a model version is gone (code HTTP_ERROR, status 404). */
+export class RunNotFoundError extends RegistryError {
+    constructor(message: string) {
+        super("HTTP_ERROR", message, { status: 404 });
+        this.name = "RunNotFoundError";
+    }
+}
+
+/** Context of one call, for error messages: the lookup, the operation, and the run when it is a runs/ call. */
+type CallContext = LookupContext & { op?: string; runId?: string };
+
 /** MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD / MLFLOW_TRACKING_TOKEN, each falling back to `fallback`. */
 export function authFromEnv(env: NodeJS.ProcessEnv = process.env, fallback: RegistryAuth = {}): RegistryAuth {
     const pick = (v: string | undefined, f: string | undefined): string | undefined => (v ? v : f ? f : undefined);
@@ -170,7 +199,25 @@ export class MlflowRegistryClient {
         });
     }
 
-    private who(ctx: LookupContext & { op?: string }): string {
+    /** GET runs/get: the run of a model version (its metrics are the latest value per key). */
+    async getRun(runId: string, ctx: LookupContext = {}): Promise<Run> {
+        const res = await this.call<{ run?: Run }>("GET", "/api/2.0/mlflow/runs/get", { run_id: runId }, { ...ctx, runId, op: "reading the run of" });
+        if (!res.run || typeof res.run !== "object") {
+            throw new RegistryError("BAD_RESPONSE", `${this.who(ctx)}: MLflow answered runs/get for run ${runId} without a run`);
+        }
+        return res.run;
+    }
+
+    /** POST model-versions/set-tag: sets one tag on a model version. */
+    async setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
+        await this.call<unknown>("POST", "/api/2.0/mlflow/model-versions/set-tag", { name, version, key, value }, {
+            name,
+            version,
+            op: `tagging (${key})`,
+        });
+    }
+
+    private who(ctx: CallContext): string {
         return describeLookup({ ...ctx, registry: this.registry });
     }
 
@@ -186,7 +233,7 @@ export class MlflowRegistryClient {
         method: "GET" | "POST",
         path: string,
         params: Record<string, string>,
-        ctx: LookupContext & { op?: string },
+        ctx: CallContext,
     ): Promise<T> {
         const url = new URL(this.trackingUri + path);
         const headers: Record<string, string> = { Accept: "application/json" };
@@ -253,7 +300,7 @@ export class MlflowRegistryClient {
         return Math.max(exp, Math.min(ra, 30_000));
     }
 
-    private unreachable(a: Extract<Attempt, { kind: "network" }>, attempts: number, ctx: LookupContext & { op?: string }) {
+    private unreachable(a: Extract<Attempt, { kind: "network" }>, attempts: number, ctx: CallContext) {
         return new RegistryError(
             "UNREACHABLE",
             `MLflow registry ${this.hostPort} is unreachable (${a.reason}; ${attempts} attempt${attempts > 1 ? "s" : ""}) while ` +
@@ -263,7 +310,7 @@ export class MlflowRegistryClient {
         );
     }
 
-    private translate(status: number, text: string, attempts: number, url: URL, ctx: LookupContext & { op?: string }): RegistryError {
+    private translate(status: number, text: string, attempts: number, url: URL, ctx: CallContext): RegistryError {
         const who = this.who(ctx);
         const err = parseErrorBody(text);
         const detail = err?.message ? `${err.error_code ?? "error"}: ${snippet(err.message)}` : snippet(text);
@@ -276,6 +323,10 @@ export class MlflowRegistryClient {
                     `(serving.models[].alias) or point it at a version: npm run promote -- --model ${ctx.name} --version <n> --alias ${ctx.alias}`,
                 { status },
             );
+        }
+        if (status === 404 && err?.error_code === "RESOURCE_DOES_NOT_EXIST" && ctx.runId !== undefined) {
+            // a missing run: RunNotFoundError (the promote CLI reads it as "no metric")
+            return new RunNotFoundError(`Run ${ctx.runId} of ${who} not found at ${this.registry} (${http}); the run was deleted`);
         }
         if (status === 404 && err?.error_code === "RESOURCE_DOES_NOT_EXIST") {
             if (/registered model/i.test(err.message ?? "") || ctx.version === undefined) {
