@@ -1,14 +1,14 @@
 /**
  * `npm run promote -- --tracking-uri <url> --model <name> --version <n> [--alias production]` points the alias
- * at the version and prints one line. Exit 0 on success, 2 on bad arguments, 1 when the registry fails.
+ * at the version if the gate passes and prints one line. Exit 0 on success, 2 on bad arguments, 1 when the
+ * gate refuses or the registry fails.
  *
- * Gated (any of --max-regression, --metric, --force, --reason, --user): the promotion gate of
- * lib/promotion-gate.ts decides first, on the `--metric` (default test_rmse, lower is better) of the candidate's
+ * The promotion gate of lib/promotion-gate.ts decides first, on the `--metric` (default test_rmse, lower is better) of the candidate's
  * run and of the current alias holder's run, read from MLflow's REST API. A refusal is exit 1 and one line on
  * stderr naming both versions and values; the alias is unchanged. A promotion sets the alias, then writes the tag
  * trail (mlflow-platform.promotion.<alias>.*) on the promoted version. `--force` needs `--reason`. The in-cluster
- * template (images/trainer/promote.py) applies the same gate. Without any gate flag the alias moves ungated and no
- * trail is written, as before.
+ * template (images/trainer/promote.py) applies the same gate. There is no ungated path: overriding the gate takes
+ * `--force` and a reason, and leaves both in the trail.
  */
 import { RunNotFoundError, type MlflowRegistryClient, type ModelVersion } from "../components/registry/client";
 import { isRegistryError } from "../components/registry/errors";
@@ -53,25 +53,9 @@ export async function main(argv: string[], io: CliIo = processIo, deps: PromoteD
                 `--alias "${alias}" is not a valid alias: letters, digits, "_" and "-" only; "latest" and "v<number>" are reserved`,
             );
         }
-        const gated =
-            values["max-regression"] !== undefined || values.metric !== undefined || values.force || values.reason !== undefined || values.user !== undefined;
-        if (gated) {
-            const gate = gateArgs(values, io.env);
-            const client = makeClient(values["tracking-uri"], io.env);
-            return await promoteGated(client, { model, version, alias, ...gate }, io, deps.now ?? (() => new Date()));
-        }
+        const gate = gateArgs(values, io.env);
         const client = makeClient(values["tracking-uri"], io.env);
-
-        let previous: string | undefined;
-        try {
-            previous = (await client.getModelVersionByAlias(model, alias)).version;
-        } catch (e) {
-            if (!isRegistryError(e, "ALIAS_NOT_FOUND")) throw e;
-        }
-        await client.setAlias(model, alias, version);
-        const was = previous === undefined ? "was unset" : previous === version ? "unchanged" : `was version ${previous}`;
-        io.stdout(`models:/${model}@${alias} → version ${version} (${was}) at ${client.registry}\n`);
-        return 0;
+        return await promoteGated(client, { model, version, alias, ...gate }, io, deps.now ?? (() => new Date()));
     } catch (err) {
         return reportError("promote", err, io);
     }

@@ -265,15 +265,15 @@ describe("registry resolution against real MLflow servers", function () {
 
         it("promote points an alias at a version, and the resolver follows it", async () => {
             const a = capture();
-            assert.equal(await promoteMain(["--tracking-uri", direct.url, "--model", "DirectRegressor", "--version", "1", "--alias", "challenger"], a.io), 0, a.out.stderr);
-            assert.match(a.out.stdout, /^models:\/DirectRegressor@challenger → version 1 \(was unset\)/);
+            assert.equal(await promoteMain(["--tracking-uri", direct.url, "--model", "DirectRegressor", "--version", "1", "--alias", "challenger", "--force", "--reason", "registry test: the fixture logs no test_rmse"], a.io), 0, a.out.stderr);
+            assert.match(a.out.stdout, /^models:\/DirectRegressor@challenger → version 1 \(no test_rmse\): .*nothing to compare against/);
             const b = capture();
-            assert.equal(await promoteMain(["--tracking-uri", direct.url, "--model", "DirectRegressor", "--version", "3", "--alias", "challenger"], b.io), 0, b.out.stderr);
-            assert.match(b.out.stdout, /→ version 3 \(was version 1\)/);
+            assert.equal(await promoteMain(["--tracking-uri", direct.url, "--model", "DirectRegressor", "--version", "3", "--alias", "challenger", "--force", "--reason", "registry test: the fixture logs no test_rmse"], b.io), 0, b.out.stderr);
+            assert.match(b.out.stdout, /→ version 3 \(no test_rmse\) from version 1 \(no test_rmse\): FORCED past the gate/);
             const r = await resolveModel(client(), { servedName: "ch", registeredModel: "DirectRegressor", alias: "challenger" }, { allowedPrefixes: [] });
             assert.equal(r.storageUri, directModels.versions["3"]!.downloadUri.replace(/\/+$/, ""));
             const c = capture();
-            assert.equal(await promoteMain(["--tracking-uri", direct.url, "--model", "DirectRegressor", "--version", "9"], c.io), 1);
+            assert.equal(await promoteMain(["--tracking-uri", direct.url, "--model", "DirectRegressor", "--version", "9", "--force", "--reason", "registry test: the fixture logs no test_rmse"], c.io), 1);
             assert.match(c.out.stderr, /Version 9/);
         });
     });
@@ -349,7 +349,7 @@ describe("registry resolution against real MLflow servers", function () {
         it("with credentials from the environment: promote, then resolve (basic wins over a token)", async () => {
             const env = { MLFLOW_TRACKING_URI: auth.url, MLFLOW_TRACKING_USERNAME: ADMIN.username, MLFLOW_TRACKING_PASSWORD: ADMIN.password, MLFLOW_TRACKING_TOKEN: "ignored" };
             const p = capture(env);
-            assert.equal(await promoteMain(["--model", "AuthRegressor", "--version", "1"], p.io), 0, p.out.stderr);
+            assert.equal(await promoteMain(["--model", "AuthRegressor", "--version", "1", "--force", "--reason", "registry test: the fixture logs no test_rmse"], p.io), 0, p.out.stderr);
             const r = capture(env);
             assert.equal(await resolveMain(["--json", "models:/AuthRegressor@production"], r.io), 0, r.out.stderr);
             const rec = JSON.parse(r.out.stdout) as Record<string, unknown>;

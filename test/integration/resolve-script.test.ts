@@ -260,7 +260,7 @@ describe("scripts/resolve_model_artifact_uri.py equals npm run resolve-model on 
             for (const [url, model] of [[direct.url, DIRECT_MODEL], [proxied.url, PROXIED_MODEL]] as const) {
                 const out = { stdout: "", stderr: "" };
                 const io: CliIo = { stdout: (t) => (out.stdout += t), stderr: (t) => (out.stderr += t), env: {} };
-                assert.equal(await promoteMain(["--tracking-uri", url, "--model", model, "--version", "2", "--alias", "production"], io), 0, out.stderr);
+                assert.equal(await promoteMain(["--tracking-uri", url, "--model", model, "--version", "2", "--alias", "production", "--force", "--reason", "resolve test: the fixture logs no test_rmse"], io), 0, out.stderr);
                 assert.match(out.stdout, /→ version 2 \(was version 1\)/);
             }
             results.push(...(await limited(aliasCases.map(([server, c]) => () => runCase(server, c)), 2)));

@@ -176,31 +176,8 @@ describe("resolve-model CLI", () => {
 });
 
 describe("promote CLI", () => {
-    let srv: Awaited<ReturnType<typeof fakeMlflow>>;
-    before(async () => (srv = await fakeMlflow()));
-    after(() => srv.close());
-
-    it("sets the alias (default production) and prints one line with the previous version", async () => {
-        const { out, cli } = io();
-        assert.equal(await promote(["--tracking-uri", srv.url, "--model", "M", "--version", "1"], cli), 0, out.stderr);
-        assert.deepEqual(srv.posts.at(-1), { name: "M", alias: "production", version: "1" });
-        assert.equal(srv.aliases.production, "1");
-        assert.equal(out.stdout, `models:/M@production → version 1 (was version 2) at http://127.0.0.1:${srv.port}\n`);
-    });
-
-    it("a new alias was unset", async () => {
-        const { out, cli } = io({ MLFLOW_TRACKING_URI: srv.url });
-        assert.equal(await promote(["--model=M", "--version=2", "--alias=challenger"], cli), 0, out.stderr);
-        assert.match(out.stdout, /models:\/M@challenger → version 2 \(was unset\)/);
-        assert.equal(srv.aliases.challenger, "2");
-    });
-
-    it("a missing version: exit 1 naming it", async () => {
-        const { out, cli } = io();
-        assert.equal(await promote(["--tracking-uri", srv.url, "--model", "M", "--version", "42"], cli), 1);
-        oneStderrLine(out.stderr, "promote:", "Version 42", '"M"');
-    });
-
+    // Promotions themselves (the gate, the alias, the trail, a missing version) run against real MLflow servers:
+    // test/integration/promotion.test.ts and registry.test.ts.
     for (const [argv, fragment] of [
         [["--model", "M", "--version", "1"], "--tracking-uri"],
         [["--tracking-uri", "http://x", "--version", "1"], "missing --model"],
