@@ -293,10 +293,11 @@ export const configSpec: ObjectSpec = {
             kind: "object",
             description: "Promotion: a suspended Job template that moves an alias to a version if the gate passes (`npm run promote` applies the same rules).",
             fields: {
-                template: { kind: "boolean", default: true, description: "Create the suspended CronJob `promote` (launch: kubectl create job --from=cronjob/promote, version as argument)." },
+                template: { kind: "boolean", default: true, description: "Create the suspended CronJob `promote`; one promotion is a Job made from it with PROMOTE_VERSION set (the stack output `promotionTemplate` has the command)." },
                 alias: { kind: "string", default: "production", description: "Alias the template moves.", pattern: /^[A-Za-z_][\w-]*$/, patternHint: "an alias such as production: letters, digits, '_' and '-'" },
                 metric: { kind: "string", default: "test_rmse", description: "Run metric the gate compares (lower is better).", pattern: /^[\w./ -]+$/, patternHint: "an MLflow metric key such as test_rmse" },
                 maxRegression: { kind: "number", min: 0, max: 1, default: 0, description: "How much worse than the current version's metric a candidate may be, as a fraction (0.02 = 2% worse); 0: no worse." },
+                resources: resources("100m", "256Mi", "1", "1Gi", "the promotion pod"),
             },
         },
         serving: {
@@ -460,7 +461,7 @@ export interface PlatformConfig {
         readonly ttlSecondsAfterFinished: number;
         readonly backoffLimit: number;
     };
-    readonly promotion: { readonly template: boolean; readonly alias: string; readonly metric: string; readonly maxRegression: number };
+    readonly promotion: { readonly template: boolean; readonly alias: string; readonly metric: string; readonly maxRegression: number; readonly resources: Resources };
     readonly serving: {
         readonly registry: {
             readonly uri: string;

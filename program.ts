@@ -15,6 +15,8 @@ import { PlatformNamespace } from "./components/namespace";
 import { StaticArtifactCredentials } from "./components/static-artifact-credentials";
 import { TrackingServer, TRACKING_SERVICE_ACCOUNT } from "./components/tracking-server";
 import { TrainingJobs, TRAINING_SERVICE_ACCOUNT } from "./components/training-jobs";
+import { PromotionJob } from "./components/promotion-job";
+import { BatchJobs } from "./components/batch-jobs";
 import { Access, AUTH_DATABASE } from "./components/access";
 import { DatabaseMigration } from "./components/database-migration";
 import { RdsDatabase } from "./components/rds-database";
@@ -185,6 +187,49 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         inNamespace,
     );
 
+    // Batch inference templates: models:/<model>@<alias> over a CSV in S3 (as the training ServiceAccount).
+    const batch =
+        cfg.batch.profiles.length > 0
+            ? new BatchJobs(
+                  "batch",
+                  {
+                      namespace: cfg.namespace,
+                      image: inUse(images.trainer, "training.image"),
+                      trackingUri: tracking.trackingUri,
+                      registeredModel: cfg.batch.registeredModel,
+                      alias: cfg.batch.alias,
+                      profiles: cfg.batch.profiles,
+                      artifactRoot: artifacts.rootUri,
+                      resources: cfg.batch.resources,
+                      activeDeadlineSeconds: cfg.batch.activeDeadlineSeconds,
+                      ttlSecondsAfterFinished: cfg.batch.ttlSecondsAfterFinished,
+                      backoffLimit: cfg.batch.backoffLimit,
+                      aws,
+                      trackingCredentialsSecretName: access?.trackingCredentialsSecretName,
+                  },
+                  { dependsOn: [ns, training, ...artifacts.waitFor] },
+              )
+            : undefined;
+
+    // The promotion template: the gate of `npm run promote`, in the cluster (runs as the training ServiceAccount).
+    const promotion = cfg.promotion.template
+        ? new PromotionJob(
+              "promotion",
+              {
+                  namespace: cfg.namespace,
+                  image: inUse(images.trainer, "training.image"),
+                  trackingUri: tracking.trackingUri,
+                  registeredModel: cfg.training.registeredModel,
+                  alias: cfg.promotion.alias,
+                  metric: cfg.promotion.metric,
+                  maxRegression: cfg.promotion.maxRegression,
+                  resources: cfg.promotion.resources,
+                  trackingCredentialsSecretName: access?.trackingCredentialsSecretName,
+              },
+              { dependsOn: [ns, training] },
+          )
+        : undefined;
+
     const serving = new ModelServing(
         "serving",
         {
@@ -220,6 +265,8 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         trainerImage: images.trainer,
         servingRuntimeImage: images.serving,
         trainingTemplates: training.templates,
+        batchTemplates: batch?.templates,
+        promotionTemplate: promotion ? { cronJob: promotion.cronJob, launch: promotion.launch } : undefined,
         servedModels: serving.models,
         registryUri: cfg.serving.models.length > 0 ? registryUri(cfg) : undefined,
         portForward: `kubectl port-forward --namespace ${cfg.namespace} svc/${tracking.serviceName} 5000:5000`,
@@ -239,6 +286,12 @@ function stackImages(cfg: PlatformConfig): Record<ProjectImageName, pulumi.Input
         return new ProjectImage(`${image}-image`, { image, repositoryName, platform: cfg.image.platform }, opts).ref;
     };
     return { mlflow: pick("mlflow"), trainer: pick("trainer"), serving: pick("serving") };
+}
+
+/** An image a declared workload runs: built or named, which config.ts checks (a gap here is a bug, not bad input). */
+function inUse(image: pulumi.Input<string> | undefined, key: string): pulumi.Input<string> {
+    if (image === undefined) throw new Error(`no image for a workload that runs one: config.ts should have asked for ${key}`);
+    return image;
 }
 
 /** Where artifacts live and how pods reach them. */

@@ -7,7 +7,8 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import type { Resources } from "../config";
-import { containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, secretEnv, TMP_MOUNT, TMP_VOLUME } from "./common";
+import { env, labels, secretEnv } from "./common";
+import { templateCronJob } from "./job-template";
 
 export const PROMOTION_COMPONENT = "promotion";
 export const PROMOTION_CRONJOB = "promote";
@@ -70,52 +71,21 @@ export function promotionEnv(spec: PromotionSpec): k8s.types.input.core.v1.EnvVa
 
 export function promotionCronJob(spec: PromotionSpec): k8s.types.input.batch.v1.CronJob {
     if (!Number.isFinite(spec.maxRegression) || spec.maxRegression < 0) throw new Error(`promotionCronJob: maxRegression must be a number >= 0, got ${spec.maxRegression}`);
-    const podLabels = labels(PROMOTION_COMPONENT, "promoter");
-    return {
-        apiVersion: "batch/v1",
-        kind: "CronJob",
-        metadata: meta(PROMOTION_CRONJOB, spec.namespace, PROMOTION_COMPONENT, {
+    return templateCronJob({
+        name: PROMOTION_CRONJOB,
+        namespace: spec.namespace,
+        component: PROMOTION_COMPONENT,
+        annotations: {
             "mlflow-platform/launch": promotionLaunchCommand(spec.namespace),
             "mlflow-platform/launch-forced": forcedPromotionLaunchCommand(spec.namespace),
-        }),
-        spec: {
-            // A template: suspended CronJobs never fire but can be instantiated.
-            schedule: "0 0 1 1 *",
-            suspend: true,
-            concurrencyPolicy: "Forbid",
-            successfulJobsHistoryLimit: 3,
-            failedJobsHistoryLimit: 3,
-            jobTemplate: {
-                metadata: { labels: podLabels },
-                spec: {
-                    // A refusal is final: no retry.
-                    backoffLimit: 0,
-                    activeDeadlineSeconds: spec.activeDeadlineSeconds,
-                    ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished,
-                    template: {
-                        metadata: { labels: podLabels },
-                        spec: {
-                            restartPolicy: "Never",
-                            serviceAccountName: spec.serviceAccountName,
-                            automountServiceAccountToken: false,
-                            securityContext: podSecurityContext(),
-                            containers: [
-                                {
-                                    name: "promote",
-                                    image: spec.image,
-                                    imagePullPolicy: "IfNotPresent",
-                                    command: [...PROMOTION_COMMAND],
-                                    env: promotionEnv(spec),
-                                    resources: resourceRequirements(spec.resources),
-                                    securityContext: containerSecurityContext(),
-                                    volumeMounts: [TMP_MOUNT],
-                                },
-                            ],
-                            volumes: [TMP_VOLUME],
-                        },
-                    },
-                },
-            },
         },
-    };
+        podLabels: labels(PROMOTION_COMPONENT, "promoter"),
+        // A refusal is final: no retry.
+        backoffLimit: 0,
+        activeDeadlineSeconds: spec.activeDeadlineSeconds,
+        ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished,
+        serviceAccountName: spec.serviceAccountName,
+        automountServiceAccountToken: false,
+        container: { name: "promote", image: spec.image, command: PROMOTION_COMMAND, env: promotionEnv(spec), resources: spec.resources },
+    });
 }

@@ -5,7 +5,8 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import type { Resources, TrainingProfile } from "../config";
-import { awsEnv, AwsCredentialSource, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, secretEnv, TMP_MOUNT, TMP_VOLUME } from "./common";
+import { awsEnv, AwsCredentialSource, env, labels, secretEnv } from "./common";
+import { templateCronJob } from "./job-template";
 
 export const TRAINING_COMPONENT = "training";
 
@@ -63,50 +64,19 @@ export function trainingEnv(spec: TrainingSpec, profile: TrainingProfile): k8s.t
 }
 
 export function trainingCronJob(spec: TrainingSpec, profile: TrainingProfile): k8s.types.input.batch.v1.CronJob {
-    const name = trainingJobName(profile.name);
     const podLabels = { ...labels(TRAINING_COMPONENT, "trainer"), "mlflow-platform/training-profile": profile.name };
-    return {
-        apiVersion: "batch/v1",
-        kind: "CronJob",
-        metadata: meta(name, spec.namespace, TRAINING_COMPONENT, {
-            "mlflow-platform/launch": launchCommand(spec.namespace, profile.name),
-        }),
-        spec: {
-            // A template unless it has a schedule: suspended CronJobs never fire but can be instantiated.
-            schedule: profile.schedule ?? "0 0 1 1 *",
-            suspend: profile.schedule === undefined,
-            concurrencyPolicy: "Forbid",
-            successfulJobsHistoryLimit: 3,
-            failedJobsHistoryLimit: 3,
-            jobTemplate: {
-                metadata: { labels: podLabels },
-                spec: {
-                    backoffLimit: spec.backoffLimit,
-                    activeDeadlineSeconds: spec.activeDeadlineSeconds,
-                    ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished,
-                    template: {
-                        metadata: { labels: podLabels },
-                        spec: {
-                            restartPolicy: "Never",
-                            serviceAccountName: spec.serviceAccountName,
-                            automountServiceAccountToken: spec.aws.keysSecretName === undefined,
-                            securityContext: podSecurityContext(),
-                            containers: [
-                                {
-                                    name: "trainer",
-                                    image: spec.image,
-                                    imagePullPolicy: "IfNotPresent",
-                                    env: trainingEnv(spec, profile),
-                                    resources: resourceRequirements(spec.resources),
-                                    securityContext: containerSecurityContext(),
-                                    volumeMounts: [TMP_MOUNT],
-                                },
-                            ],
-                            volumes: [TMP_VOLUME],
-                        },
-                    },
-                },
-            },
-        },
-    };
+    return templateCronJob({
+        name: trainingJobName(profile.name),
+        namespace: spec.namespace,
+        component: TRAINING_COMPONENT,
+        annotations: { "mlflow-platform/launch": launchCommand(spec.namespace, profile.name) },
+        podLabels,
+        schedule: profile.schedule,
+        backoffLimit: spec.backoffLimit,
+        activeDeadlineSeconds: spec.activeDeadlineSeconds,
+        ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished,
+        serviceAccountName: spec.serviceAccountName,
+        automountServiceAccountToken: spec.aws.keysSecretName === undefined,
+        container: { name: "trainer", image: spec.image, env: trainingEnv(spec, profile), resources: spec.resources },
+    });
 }

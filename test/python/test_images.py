@@ -63,7 +63,12 @@ def test_trainer_entrypoint_and_layout():
     ins = dockerfile_instructions(IMAGES / "trainer" / "Dockerfile")
     assert ins["WORKDIR"] == ["/app"]
     assert json.loads(ins["ENTRYPOINT"][-1]) == ["python", "/app/train.py"]
-    assert any(c.startswith("src/ ") for c in ins["COPY"]) and any(c.startswith("train.py ") for c in ins["COPY"])
+    assert "src/ /app/src/" in ins["COPY"], ins["COPY"]
+    # every script of images/trainer goes to /app: the batch inference and promotion templates run the
+    # same image with their own command (python /app/batch_predict.py, python /app/promote.py)
+    assert "*.py /app/" in ins["COPY"], ins["COPY"]
+    for script in ("train.py", "batch_predict.py", "promote.py"):
+        assert (IMAGES / "trainer" / script).is_file(), script
 
 
 def test_serving_command_is_the_verified_scoring_server_command():

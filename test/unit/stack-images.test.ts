@@ -38,7 +38,8 @@ describe("config: batch and promotion keys", () => {
         const c = parseConfig({}, "t");
         assert.deepEqual(c.batch.profiles, []);
         assert.equal(c.batch.alias, "production");
-        assert.deepEqual(c.promotion, { template: true, alias: "production", metric: "test_rmse", maxRegression: 0 });
+        assert.deepEqual({ ...c.promotion, resources: undefined }, { template: true, alias: "production", metric: "test_rmse", maxRegression: 0, resources: undefined });
+        assert.deepEqual(c.promotion.resources.limits, { cpu: "1", memory: "1Gi" });
     });
     it("refuses bad values by name", () => {
         assert.match(errorsOf({ promotion: { maxRegression: 2 } })[0], /mlflow-platform:promotion\.maxRegression/);
