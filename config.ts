@@ -14,6 +14,8 @@ export const PROJECT = "mlflow-platform";
 
 const quantity = { pattern: /^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/, patternHint: "a Kubernetes quantity such as 500m, 512Mi or 20Gi" };
 const dnsLabel = { pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, patternHint: "a DNS label: lower-case letters, digits and '-', at most 63 characters" };
+/** A training or batch profile name: a launched Job is `train-<name>-<timestamp>` or `batch-<name>-<timestamp>` (14 digits), and a Job name is at most 63 characters. */
+const profileName = { pattern: /^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/, patternHint: "a DNS label of at most 42 characters: lower-case letters, digits and '-' (a launched Job, <train|batch>-<name>-<14-digit timestamp>, must fit in 63)" };
 const s3Uri = { pattern: /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, patternHint: "an s3://bucket/path URI" };
 
 /** No control characters (newlines among them): every supplied secret ends up in an env var or a file line. */
@@ -242,7 +244,7 @@ export const configSpec: ObjectSpec = {
                         kind: "object",
                         description: "A training profile.",
                         fields: {
-                            name: { kind: "string", description: "Profile name (part of the CronJob name).", ...dnsLabel },
+                            name: { kind: "string", description: "Profile name (part of the CronJob name).", ...profileName },
                             params: {
                                 kind: "object",
                                 description: "Hyperparameters.",
@@ -276,7 +278,7 @@ export const configSpec: ObjectSpec = {
                         kind: "object",
                         description: "A batch inference profile.",
                         fields: {
-                            name: { kind: "string", description: "Profile name (part of the CronJob name).", ...dnsLabel },
+                            name: { kind: "string", description: "Profile name (part of the CronJob name).", ...profileName },
                             inputS3Path: { kind: "string", optional: true, description: "Input CSV (feature columns); unset: s3://<artifact bucket>/batch/<name>/input.csv.", ...s3Uri },
                             outputS3Prefix: { kind: "string", optional: true, description: "Where each run writes <prefix>/<job name>/predictions.csv; unset: s3://<artifact bucket>/batch/<name>/predictions.", ...s3Uri },
                             schedule: { kind: "string", optional: true, description: "Cron schedule; set it to run on a schedule (the CronJob is then not suspended).", pattern: /^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$/, patternHint: "a cron expression such as \"0 3 * * 1\" or @daily" },

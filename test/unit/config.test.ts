@@ -69,6 +69,17 @@ describe("config: one error per bad value, naming the full key", () => {
     it("a list item names its index", () => {
         assert.match(errorsOf({ training: { profiles: [{ name: "ok", params: {} }, { name: "Bad_Name", params: {} }] } })[0], /training\.profiles\[1\]\.name must be a DNS label/);
     });
+    it("a profile name longer than a launched Job's name allows: 42 characters pass, 43 are refused", () => {
+        const ok = "p".repeat(42);
+        const long = "p".repeat(43);
+        assert.doesNotThrow(() => parseConfig({ training: { profiles: [{ name: ok, params: {} }] }, batch: { profiles: [{ name: ok }] } }, "test"));
+        assert.deepEqual(
+            errorsOf({ training: { profiles: [{ name: long, params: {} }] }, batch: { profiles: [{ name: long }] } }).map((e) => e.replace(/ \(got .*$/, "")),
+            ["training.profiles[0].name", "batch.profiles[0].name"].map(
+                (key) => `mlflow-platform:${key} must be a DNS label of at most 42 characters: lower-case letters, digits and '-' (a launched Job, <train|batch>-<name>-<14-digit timestamp>, must fit in 63)`,
+            ),
+        );
+    });
     it("reports every bad value at once", () => {
         assert.equal(errorsOf({ database: { mode: "x" }, artifactAuth: "y", namespace: "Z" }).length, 3);
     });
