@@ -7,9 +7,9 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Input } from "@pulumi/pulumi";
-import type { BatchProfile, Resources } from "../config";
+import type { BatchProfile } from "../config";
 import { awsEnv, AwsCredentialSource, env, labels, secretEnv } from "./common";
-import { templateCronJob } from "./job-template";
+import { templateCronJob, templateLaunchCommand, type JobTemplateBase } from "./job-template";
 
 export const BATCH_COMPONENT = "batch";
 export const BATCH_CONTAINER = "batch";
@@ -28,22 +28,14 @@ export const BATCH_PERMANENT_EXIT_CODES = [2, 3, 4, 5] as const;
  */
 export const MAX_BATCH_PROFILE_NAME = 63 - "batch-".length - "-YYYYmmddHHMMSS".length;
 
-export interface BatchSpec {
-    readonly namespace: string;
-    readonly image: Input<string>;
+export interface BatchSpec extends JobTemplateBase {
     readonly trackingUri: Input<string>;
     readonly registeredModel: Input<string>;
     readonly alias: Input<string>;
     /** s3://bucket[/prefix] of the artifact store: the default input and output live under `<root>/batch/<profile>/`. */
     readonly artifactRoot: Input<string>;
-    readonly serviceAccountName: string;
     readonly aws: AwsCredentialSource;
-    readonly resources: Resources;
-    readonly activeDeadlineSeconds: number;
-    readonly ttlSecondsAfterFinished: number;
     readonly backoffLimit: number;
-    /** Secret with `username`/`password` for a tracking server behind basic auth. */
-    readonly trackingCredentialsSecretName?: Input<string>;
 }
 
 /** CronJob name of a profile: batch-<profile>. */
@@ -53,7 +45,7 @@ export function batchJobName(profile: string): string {
 
 /** The command an operator runs to start one batch run from a template. */
 export function batchLaunchCommand(namespace: string, profile: string): string {
-    return `kubectl create job --namespace ${namespace} --from=cronjob/${batchJobName(profile)} ${batchJobName(profile)}-$(date +%Y%m%d%H%M%S)`;
+    return templateLaunchCommand(namespace, batchJobName(profile));
 }
 
 const S3_ROOT = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/;

@@ -8,6 +8,28 @@ import type { Input } from "@pulumi/pulumi";
 import type { Resources } from "../config";
 import { containerSecurityContext, meta, podSecurityContext, resourceRequirements, TMP_MOUNT, TMP_VOLUME } from "./common";
 
+/** What the builder of every Job template takes besides its own settings (training, batch, promotion). */
+export interface JobTemplateBase {
+    readonly namespace: string;
+    readonly image: Input<string>;
+    readonly serviceAccountName: string;
+    readonly resources: Resources;
+    /** Seconds before a Job is stopped. */
+    readonly activeDeadlineSeconds: number;
+    /** Seconds a finished Job (and its log) is kept. */
+    readonly ttlSecondsAfterFinished: number;
+    /** Secret with `username`/`password` for a tracking server behind basic auth. */
+    readonly trackingCredentialsSecretName?: Input<string>;
+}
+
+/**
+ * The command an operator runs to start one Job from the template `cronJob`: `<cronJob>-<14-digit timestamp>`,
+ * so that a profile name of at most 42 characters after a 5-character prefix keeps the Job's name within 63.
+ */
+export function templateLaunchCommand(namespace: string, cronJob: string): string {
+    return `kubectl create job --namespace ${namespace} --from=cronjob/${cronJob} ${cronJob}-$(date +%Y%m%d%H%M%S)`;
+}
+
 /** The schedule of a template without one: it is suspended, so it never fires (the value only has to be valid). */
 export const TEMPLATE_SCHEDULE = "0 0 1 1 *";
 

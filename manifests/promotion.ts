@@ -6,32 +6,21 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
-import type { Resources } from "../config";
 import { env, labels, secretEnv } from "./common";
-import { templateCronJob } from "./job-template";
+import { templateCronJob, type JobTemplateBase } from "./job-template";
 
 export const PROMOTION_COMPONENT = "promotion";
 export const PROMOTION_CRONJOB = "promote";
 /** The trainer image's promotion script; the image's ENTRYPOINT is train.py, so the container sets `command`. */
 export const PROMOTION_COMMAND = ["python", "/app/promote.py"] as const;
 
-export interface PromotionSpec {
-    readonly namespace: string;
-    readonly image: Input<string>;
+export interface PromotionSpec extends JobTemplateBase {
     readonly trackingUri: Input<string>;
     readonly registeredModel: Input<string>;
     readonly alias: Input<string>;
     readonly metric: Input<string>;
     /** A fraction >= 0 (checked here: a number, not an Input, so that the env value is known). */
     readonly maxRegression: number;
-    readonly serviceAccountName: string;
-    readonly resources: Resources;
-    /** Secret with `username`/`password` for a tracking server behind basic auth. */
-    readonly trackingCredentialsSecretName?: Input<string>;
-    /** Seconds before a promotion Job is stopped. */
-    readonly activeDeadlineSeconds: number;
-    /** Seconds a finished Job (and its log) is kept. */
-    readonly ttlSecondsAfterFinished: number;
 }
 
 /**

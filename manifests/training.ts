@@ -4,29 +4,21 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
-import type { Resources, TrainingProfile } from "../config";
+import type { TrainingProfile } from "../config";
 import { awsEnv, AwsCredentialSource, env, labels, secretEnv } from "./common";
-import { templateCronJob } from "./job-template";
+import { templateCronJob, templateLaunchCommand, type JobTemplateBase } from "./job-template";
 
 export const TRAINING_COMPONENT = "training";
 
-export interface TrainingSpec {
-    readonly namespace: string;
-    readonly image: Input<string>;
+export interface TrainingSpec extends JobTemplateBase {
     readonly trackingUri: string;
     readonly experiment: string;
     readonly registeredModel: string;
     readonly datasetS3Path: Input<string>;
     readonly dvcRemote?: string;
     readonly dvcHash?: string;
-    readonly serviceAccountName: string;
     readonly aws: AwsCredentialSource;
-    readonly resources: Resources;
-    readonly activeDeadlineSeconds: number;
-    readonly ttlSecondsAfterFinished: number;
     readonly backoffLimit: number;
-    /** Secret with `username`/`password` for a tracking server behind basic auth. */
-    readonly trackingCredentialsSecretName?: Input<string>;
 }
 
 /** CronJob name of a profile: train-<profile>. */
@@ -36,7 +28,7 @@ export function trainingJobName(profile: string): string {
 
 /** The command an operator runs to start one training run from a template. */
 export function launchCommand(namespace: string, profile: string): string {
-    return `kubectl create job --namespace ${namespace} --from=cronjob/${trainingJobName(profile)} ${trainingJobName(profile)}-$(date +%Y%m%d%H%M%S)`;
+    return templateLaunchCommand(namespace, trainingJobName(profile));
 }
 
 /** The trainer's environment: a contract with images/trainer/train.py. */

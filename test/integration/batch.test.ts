@@ -15,7 +15,6 @@
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { KubernetesObject } from "../../lib/render";
@@ -24,11 +23,11 @@ import { getJson, mlflowServerArgs, startMlflowServer, type MlflowServer } from 
 import type { S3Server } from "./support/moto";
 import { freePort } from "./support/ports";
 import type { PostgresServer } from "./support/postgres";
-import { stepLog, tail, type CommandResult } from "./support/process";
+import { lastJsonLine, stepLog, tail, type CommandResult } from "./support/process";
 import { runPython } from "./support/python";
 import { dockerEnv, localCommand, localEnv, renderedContainer, renderedEnvValue, runLocal, type RenderedContainer } from "./support/rendered";
 import { listKeys, splitS3 } from "./support/s3-objects";
-import { registerCleanup, sharedMoto, sharedPostgres } from "./support/services";
+import { registerCleanup, sharedMoto, sharedPostgres, tempDir } from "./support/services";
 import { ensureVenv, REPO_ROOT, type Venv } from "./support/venv";
 
 const SUFFIX = randomBytes(4).toString("hex");
@@ -53,15 +52,6 @@ function parseCsv(text: string): Csv {
   // Numeric CSV only (what make_synthetic_data.py and pandas write here): no quoting.
   const [head, ...lines] = text.trim().split(/\r?\n/);
   return { header: head.split(","), rows: lines.map((l) => l.split(",")) };
-}
-
-function lastJsonLine<T>(r: CommandResult, label: string): T {
-  const line = r.stdout.trim().split("\n").pop() ?? "";
-  try {
-    return JSON.parse(line) as T;
-  } catch {
-    throw new Error(`${label}: last stdout line is not JSON: ${line}\n${tail(r.stdout + r.stderr, 30)}`);
-  }
 }
 
 async function getText(s3: S3Client, uri: string): Promise<string> {
@@ -186,10 +176,7 @@ describe("batch inference against a real MLflow server", function () {
   before(async function () {
     this.timeout(30 * 60_000); // a cold machine builds the venvs first
     const t0 = Date.now();
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-it-batch-"));
-    const dir = tmp;
-    const removeTmp = () => fs.rmSync(dir, { recursive: true, force: true });
-    registerCleanup(removeTmp, removeTmp);
+    tmp = tempDir("batch");
 
     [pg, moto, trainerVenv] = await timed("services and venvs", () => Promise.all([sharedPostgres(), sharedMoto(), ensureVenv("trainer"), ensureVenv("mlflow")]));
     s3 = moto.client();

@@ -14,7 +14,6 @@
 import * as assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, S3Client, type BucketLocationConstraint } from "@aws-sdk/client-s3";
 import { main as promoteMain } from "../../cli/promote";
@@ -26,7 +25,7 @@ import { render } from "../support/render";
 import type { S3Server } from "./support/moto";
 import { freePort } from "./support/ports";
 import type { PostgresServer } from "./support/postgres";
-import { getWithHost, tail, type CommandResult, stepLog } from "./support/process";
+import { getWithHost, lastJsonLine, tail, type CommandResult, stepLog } from "./support/process";
 import { runPython } from "./support/python";
 import {
   dockerEntrypoint,
@@ -44,7 +43,7 @@ import {
   type LocalService,
   type RenderedContainer,
 } from "./support/rendered";
-import { registerCleanup, sharedMoto, sharedPostgres } from "./support/services";
+import { registerCleanup, sharedMoto, sharedPostgres, tempDir } from "./support/services";
 import { ensureVenv, isVenvName, REPO_ROOT, type Venv } from "./support/venv";
 import { getJson } from "./support/mlflow";
 import { downloadPrefix, listKeys, splitS3 } from "./support/s3-objects";
@@ -103,15 +102,6 @@ function pins(file: string): Map<string, string> {
     if (m) out.set(m[1].toLowerCase().replace(/_/g, "-"), m[2]);
   }
   return out;
-}
-
-function lastJsonLine<T>(r: CommandResult, label: string): T {
-  const line = r.stdout.trim().split("\n").pop() ?? "";
-  try {
-    return JSON.parse(line) as T;
-  } catch {
-    throw new Error(`${label}: last stdout line is not JSON: ${line}\n${tail(r.stdout + r.stderr, 30)}`);
-  }
 }
 
 interface TrainSummary { run_id: string; experiment_id: string; model_uri: string; model_id: string; registered_model_name: string; version: number; metrics: Record<string, number> }
@@ -192,10 +182,7 @@ describe("end-to-end", function () {
   before(async function () {
     this.timeout(40 * 60_000); // a cold machine builds three venvs first
     const t0 = Date.now();
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-it-e2e-"));
-    const dir = tmp;
-    const removeTmp = () => fs.rmSync(dir, { recursive: true, force: true });
-    registerCleanup(removeTmp, removeTmp);
+    tmp = tempDir("e2e");
 
     [pg, moto, mlflowVenv, trainerVenv] = await timed("services and venvs", () =>
       Promise.all([sharedPostgres(), sharedMoto(), ensureVenv("mlflow"), ensureVenv("trainer")]));

@@ -6,7 +6,6 @@
 import * as assert from "node:assert/strict";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { mlflowServerArgs, startMlflowServer, type MlflowServer } from "./support/mlflow";
 import { freePort } from "./support/ports";
@@ -14,7 +13,7 @@ import { getWithHost, tail } from "./support/process";
 import type { PostgresServer } from "./support/postgres";
 import type { S3Server } from "./support/moto";
 import { runPython } from "./support/python";
-import { registerCleanup, sharedMoto, sharedPostgres } from "./support/services";
+import { sharedMoto, sharedPostgres, tempDir } from "./support/services";
 import { basicAuthIni } from "../../manifests/access";
 
 
@@ -45,10 +44,7 @@ describe("integration harness (PostgreSQL + moto + real MLflow server)", functio
   const clusterHost = "mlflow.mlflow.svc.cluster.local:5000";
 
   before(async function () {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-it-harness-"));
-    const dir = tmp;
-    const removeTmp = () => fs.rmSync(dir, { recursive: true, force: true });
-    registerCleanup(removeTmp, removeTmp);
+    tmp = tempDir("harness");
     [pg, s3] = await Promise.all([sharedPostgres(), sharedMoto()]);
     await pg.createDatabase(db);
     await s3.createBucket(bucket);

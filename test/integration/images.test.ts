@@ -12,7 +12,6 @@
 import * as assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { main as promoteMain } from "../../cli/promote";
@@ -42,7 +41,7 @@ import type { PostgresServer } from "./support/postgres";
 import { getWithHost, runCommand, tail, stepLog } from "./support/process";
 import { runPython } from "./support/python";
 import { findRendered, localEnv, renderedContainer, renderedEnvValue, withFlagValue } from "./support/rendered";
-import { registerCleanup, sharedMoto, sharedPostgres } from "./support/services";
+import { registerCleanup, sharedMoto, sharedPostgres, tempDir } from "./support/services";
 import { ensureVenv, REPO_ROOT } from "./support/venv";
 import { getJson } from "./support/mlflow";
 import { downloadPrefix, listKeys, splitS3 } from "./support/s3-objects";
@@ -107,9 +106,7 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
       this.skip();
     }
     this.timeout(80 * 60_000); // a cold machine installs buildah and builds three images first
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-it-images-"));
-    const dir = tmp;
-    registerCleanup(() => fs.rmSync(dir, { recursive: true, force: true }), () => fs.rmSync(dir, { recursive: true, force: true }));
+    tmp = tempDir("images");
     // The image build first and alone (two cores): then the services.
     images = await timed("images/build.sh", () => ensureImages());
     [pg, moto] = await Promise.all([sharedPostgres(), sharedMoto()]);

@@ -6,6 +6,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
 
 export interface CommandResult { code: number; stdout: string; stderr: string }
 
@@ -101,6 +103,24 @@ export function registerCleanup(stop: () => Promise<void> | void, killSync?: () 
   const entry: Cleanup = { stop, killSync };
   cleanups.add(entry);
   return () => { cleanups.delete(entry); };
+}
+
+/** The last stdout line of a command that ends by printing its result as JSON (the trainer, batch_predict.py). */
+export function lastJsonLine<T>(r: CommandResult, label: string): T {
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    throw new Error(`${label}: last stdout line is not JSON: ${line}\n${tail(r.stdout + r.stderr, 30)}`);
+  }
+}
+
+/** A fresh directory `<tmpdir>/mlflow-it-<label>-XXXXXX`, removed at stopAll() and on exit. */
+export function tempDir(label: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mlflow-it-${label}-`));
+  const remove = () => fs.rmSync(dir, { recursive: true, force: true });
+  registerCleanup(remove, remove);
+  return dir;
 }
 
 /** Runs every registered cleanup, newest first; errors are collected and reported together. */

@@ -1,9 +1,9 @@
 /** Once-per-process shared test services, and the cleanup registry every started service joins. */
 import { startMoto, type S3Server } from "./moto";
 import { startPostgres, type PostgresServer } from "./postgres";
-import { registerCleanup, stopAll as stopAllRegistered } from "./process";
+import { registerCleanup, stopAll as stopAllRegistered, tempDir } from "./process";
 
-export { registerCleanup };
+export { registerCleanup, tempDir };
 
 let pg: Promise<PostgresServer> | undefined;
 let s3: Promise<S3Server> | undefined;
