@@ -6,6 +6,8 @@
  * (set them in Pulumi.<stack>.yaml or with `pulumi config set --path database.mode rds`).
  */
 import { MLFLOW_PYFUNC_RUNTIME } from "./manifests/serving";
+import { OLDER_THAN_HINT, OLDER_THAN_PATTERN } from "./manifests/gc";
+import { SCHEDULE_HINT, SCHEDULE_PATTERN } from "./manifests/job-template";
 import { servingRuntimeUsed, trainerImageUsers } from "./lib/stack-images";
 import { check, ConfigError, ConfigIssue, ObjectSpec, show, Spec } from "./lib/schema";
 
@@ -16,6 +18,7 @@ const quantity = { pattern: /^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/, patte
 const dnsLabel = { pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, patternHint: "a DNS label: lower-case letters, digits and '-', at most 63 characters" };
 /** A training or batch profile name: a launched Job is `train-<name>-<timestamp>` or `batch-<name>-<timestamp>` (14 digits), and a Job name is at most 63 characters. */
 const profileName = { pattern: /^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/, patternHint: "a DNS label of at most 42 characters: lower-case letters, digits and '-' (a launched Job, <train|batch>-<name>-<14-digit timestamp>, must fit in 63)" };
+const cronSchedule = { pattern: SCHEDULE_PATTERN, patternHint: SCHEDULE_HINT };
 const s3Uri = { pattern: /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, patternHint: "an s3://bucket/path URI" };
 
 /** No control characters (newlines among them): every supplied secret ends up in an env var or a file line. */
@@ -174,7 +177,7 @@ export const configSpec: ObjectSpec = {
             kind: "object",
             description: "How people reach the MLflow UI and API.",
             fields: {
-                mode: { kind: "string", enum: ["clusterLocal", "ingress"], default: "clusterLocal", description: "`clusterLocal`: Service only, port-forward for the UI (current state); `ingress`: Ingress with TLS (future state)." },
+                mode: { kind: "string", enum: ["clusterLocal", "ingress", "gateway"], default: "clusterLocal", description: "`clusterLocal`: Service only, port-forward for the UI (current state); `ingress`: Ingress with TLS (future state); `gateway`: a Gateway API HTTPRoute on an existing Gateway, instead of the Ingress." },
                 ingress: {
                     kind: "object",
                     description: "With mode `ingress`.",
@@ -186,7 +189,18 @@ export const configSpec: ObjectSpec = {
                         annotations: { kind: "map", description: "Extra Ingress annotations.", values: { kind: "string", description: "Annotation value." } },
                     },
                 },
-                auth: { kind: "string", enum: ["none", "basic"], default: "none", description: "`basic`: MLflow's basic-auth app (required with mode `ingress`)." },
+                gateway: {
+                    kind: "object",
+                    description: "With mode `gateway`: the HTTPRoute `mlflow` attaches to this Gateway, which terminates TLS on an HTTPS listener for the host.",
+                    fields: {
+                        host: { kind: "string", optional: true, description: "Public host name of the UI/API (the route's hostname).", pattern: /^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/, patternHint: "a DNS name such as mlflow.example.com" },
+                        name: { kind: "string", optional: true, description: "Name of the Gateway.", ...dnsLabel },
+                        namespace: { kind: "string", optional: true, description: "Namespace of the Gateway (its listener must allow routes from this stack's namespace).", ...dnsLabel },
+                        sectionName: { kind: "string", optional: true, description: "The Gateway's HTTPS listener to attach to; unset: every listener that accepts the host.", ...dnsLabel },
+                        proxyNamespace: { kind: "string", optional: true, description: "Namespace of the Gateway's proxy pods, which the tracking server's NetworkPolicy admits; unset: the Gateway's namespace.", ...dnsLabel },
+                    },
+                },
+                auth: { kind: "string", enum: ["none", "basic"], default: "none", description: "`basic`: MLflow's basic-auth app (required with mode `ingress` or `gateway`)." },
                 defaultPermission: { kind: "string", enum: ["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"], default: "READ", description: "Permission of authenticated users on resources they did not create." },
                 adminPassword: {
                     kind: "string", optional: true, secret: true, minLength: 12, pattern: AUTH_PASSWORD,
@@ -218,6 +232,26 @@ export const configSpec: ObjectSpec = {
                 workers: { kind: "number", integer: true, min: 1, max: 32, default: 2, description: "uvicorn/gunicorn workers per pod." },
                 resources: resources("250m", "1Gi", "2", "2Gi", "each tracking-server pod"),
                 extraAllowedHosts: { kind: "array", description: "More Host headers to accept (e.g. an internal load balancer name).", items: { kind: "string", description: "Host or host:port." } },
+                autoscaling: {
+                    kind: "object",
+                    description: "A HorizontalPodAutoscaler on CPU; when enabled the Deployment leaves replicas to it (pulumi up does not reset them).",
+                    fields: {
+                        enabled: { kind: "boolean", default: false, description: "Scale the tracking server between minReplicas and maxReplicas." },
+                        minReplicas: { kind: "number", integer: true, min: 1, max: 20, default: 2, description: "Fewest pods (the PodDisruptionBudget keeps one up from 2)." },
+                        maxReplicas: { kind: "number", integer: true, min: 1, max: 50, default: 6, description: "Most pods." },
+                        targetCPUUtilization: { kind: "number", integer: true, min: 10, max: 100, default: 70, description: "Average CPU use, in percent of the pods' CPU request, that the autoscaler aims for." },
+                    },
+                },
+            },
+        },
+        observability: {
+            kind: "object",
+            description: "Prometheus metrics of the tracking server.",
+            fields: {
+                metrics: { kind: "boolean", default: true, description: "Serve /metrics on the tracking server's http port (mlflow server --expose-prometheus, request counters and latencies per endpoint)." },
+                serviceMonitor: { kind: "boolean", default: false, description: "Create a monitoring.coreos.com/v1 ServiceMonitor for it (needs the Prometheus Operator's CRDs)." },
+                scrapeInterval: { kind: "string", default: "30s", description: "Scrape interval of the ServiceMonitor.", pattern: /^[1-9][0-9]*(s|m)$/, patternHint: "a duration in seconds or minutes such as 30s or 1m" },
+                prometheusNamespace: { kind: "string", default: "monitoring", description: "Namespace Prometheus scrapes from: the tracking server's NetworkPolicy admits it when serviceMonitor is on.", ...dnsLabel },
             },
         },
         training: {
@@ -255,7 +289,7 @@ export const configSpec: ObjectSpec = {
                                     random_state: { kind: "number", integer: true, min: 0, default: 42, description: "random_state (seed)." },
                                 },
                             },
-                            schedule: { kind: "string", optional: true, description: "Cron schedule; set it to run on a schedule (the CronJob is then not suspended).", pattern: /^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$/, patternHint: "a cron expression such as \"0 3 * * 1\" or @daily" },
+                            schedule: { kind: "string", optional: true, description: "Cron schedule; set it to run on a schedule (the CronJob is then not suspended).", ...cronSchedule },
                         },
                     },
                 },
@@ -281,7 +315,7 @@ export const configSpec: ObjectSpec = {
                             name: { kind: "string", description: "Profile name (part of the CronJob name).", ...profileName },
                             inputS3Path: { kind: "string", optional: true, description: "Input CSV (feature columns); unset: s3://<artifact bucket>/batch/<name>/input.csv.", ...s3Uri },
                             outputS3Prefix: { kind: "string", optional: true, description: "Where each run writes <prefix>/<job name>/predictions.csv; unset: s3://<artifact bucket>/batch/<name>/predictions.", ...s3Uri },
-                            schedule: { kind: "string", optional: true, description: "Cron schedule; set it to run on a schedule (the CronJob is then not suspended).", pattern: /^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$/, patternHint: "a cron expression such as \"0 3 * * 1\" or @daily" },
+                            schedule: { kind: "string", optional: true, description: "Cron schedule; set it to run on a schedule (the CronJob is then not suspended).", ...cronSchedule },
                         },
                     },
                 },
@@ -300,6 +334,26 @@ export const configSpec: ObjectSpec = {
                 metric: { kind: "string", default: "test_rmse", description: "Run metric the gate compares (lower is better).", pattern: /^[\w./ -]+$/, patternHint: "an MLflow metric key such as test_rmse" },
                 maxRegression: { kind: "number", min: 0, max: 1, default: 0, description: "How much worse than the current version's metric a candidate may be, as a fraction (0.02 = 2% worse); 0: no worse." },
                 resources: resources("100m", "256Mi", "1", "1Gi", "the promotion pod"),
+            },
+        },
+        backup: {
+            kind: "object",
+            description: "Backups of the in-cluster PostgreSQL: the CronJob `mlflow-db-backup` writes a pg_dump of the MLflow database (and the basic-auth database) to <artifact root>/backups/ (RDS keeps its own automated backups).",
+            fields: {
+                enabled: { kind: "boolean", default: true, description: "Create the CronJob when database.mode is inCluster." },
+                schedule: { kind: "string", default: "17 3 * * *", description: "Cron schedule (UTC).", pattern: /^(\S+\s+){4}\S+$/, patternHint: 'a five-field cron expression such as "17 3 * * *"' },
+                retentionDays: { kind: "number", integer: true, min: 1, max: 3650, default: 30, description: "The bucket's lifecycle expires backups after this many days (S3; MinIO keeps them)." },
+            },
+        },
+        gc: {
+            kind: "object",
+            description: "Garbage collection: the CronJob `mlflow-gc` runs `mlflow gc`, which permanently deletes runs (and experiments, logged models) deleted more than `olderThan` ago, with their S3 artifacts.",
+            fields: {
+                enabled: { kind: "boolean", default: false, description: "Create the CronJob mlflow-gc. Off by default: a deleted run can be restored until gc removes it, so turning it on is a decision per stack." },
+                schedule: { kind: "string", default: "17 3 * * *", description: "Cron schedule (the controller's time zone).", ...cronSchedule },
+                olderThan: { kind: "string", default: "30d", description: "Deleted runs older than this are removed for good.", pattern: OLDER_THAN_PATTERN, patternHint: OLDER_THAN_HINT },
+                backoffLimit: { kind: "number", integer: true, min: 0, max: 5, default: 1, description: "Retries of a failed run (gc is idempotent)." },
+                resources: resources("100m", "384Mi", "1", "1Gi", "the garbage-collection pod"),
             },
         },
         serving: {
@@ -358,6 +412,14 @@ export interface TrainingParams {
     readonly max_iter: number;
     readonly random_state: number;
 }
+/** The tracking server's HorizontalPodAutoscaler (trackingServer.autoscaling). */
+export interface TrackingAutoscaling {
+    readonly enabled: boolean;
+    readonly minReplicas: number;
+    readonly maxReplicas: number;
+    readonly targetCPUUtilization: number;
+}
+
 export interface TrainingProfile {
     readonly name: string;
     readonly params: TrainingParams;
@@ -383,7 +445,7 @@ export interface BatchProfile {
 }
 export type DatabaseMode = "inCluster" | "rds";
 export type ArtifactAuth = "staticKeys" | "irsa";
-export type AccessMode = "clusterLocal" | "ingress";
+export type AccessMode = "clusterLocal" | "ingress" | "gateway";
 
 /** The validated configuration of one stack. */
 export interface PlatformConfig {
@@ -436,13 +498,21 @@ export interface PlatformConfig {
     readonly access: {
         readonly mode: AccessMode;
         readonly ingress: { readonly host?: string; readonly className: string; readonly tlsSecretName?: string; readonly clusterIssuer?: string; readonly annotations: Readonly<Record<string, string>> };
+        readonly gateway: { readonly host?: string; readonly name?: string; readonly namespace?: string; readonly sectionName?: string; readonly proxyNamespace?: string };
         readonly auth: "none" | "basic";
         readonly defaultPermission: "READ" | "EDIT" | "MANAGE" | "NO_PERMISSIONS";
         readonly adminPassword?: string;
         readonly flaskSecretKey?: string;
     };
     readonly image: { readonly build: boolean; readonly ref?: string; readonly repositoryName?: string; readonly platform: string };
-    readonly trackingServer: { readonly replicas: number; readonly workers: number; readonly resources: Resources; readonly extraAllowedHosts: readonly string[] };
+    readonly trackingServer: {
+        readonly replicas: number;
+        readonly workers: number;
+        readonly resources: Resources;
+        readonly extraAllowedHosts: readonly string[];
+        readonly autoscaling: TrackingAutoscaling;
+    };
+    readonly observability: { readonly metrics: boolean; readonly serviceMonitor: boolean; readonly scrapeInterval: string; readonly prometheusNamespace: string };
     readonly training: {
         readonly image?: string;
         readonly experiment: string;
@@ -464,6 +534,8 @@ export interface PlatformConfig {
         readonly backoffLimit: number;
     };
     readonly promotion: { readonly template: boolean; readonly alias: string; readonly metric: string; readonly maxRegression: number; readonly resources: Resources };
+    readonly backup: { readonly enabled: boolean; readonly schedule: string; readonly retentionDays: number };
+    readonly gc: { readonly enabled: boolean; readonly schedule: string; readonly olderThan: string; readonly backoffLimit: number; readonly resources: Resources };
     readonly serving: {
         readonly registry: {
             readonly uri: string;
@@ -524,8 +596,13 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
     if (Boolean(c.staticKeys.accessKeyId) !== Boolean(c.staticKeys.secretAccessKey))
         add("staticKeys", `needs both accessKeyId and secretAccessKey, or neither (the stack then creates an IAM user)`);
 
-    if (c.access.auth === "basic" && c.access.mode !== "ingress")
-        add("access.auth", `"basic" is set up together with access.mode "ingress" (the auth app, its database and credentials come with the Ingress); set access.mode to "ingress" or access.auth to "none" (got "basic" with "${c.access.mode}")`);
+    if (c.access.auth === "basic" && c.access.mode === "clusterLocal")
+        add("access.auth", `"basic" is set up together with access.mode "ingress" or "gateway" (the auth app, its database and credentials come with the external route); set access.mode to "ingress" or "gateway", or access.auth to "none" (got "basic" with "clusterLocal")`);
+    if (c.access.mode === "gateway") {
+        for (const key of ["host", "name", "namespace"] as const)
+            if (!c.access.gateway[key]) add(`access.gateway.${key}`, `is required when access.mode is "gateway": ${key === "host" ? "a DNS name such as mlflow.example.com" : `the ${key} of the Gateway the route attaches to`} (got undefined)`);
+        if (c.access.auth !== "basic") add("access.auth", `must be "basic" when access.mode is "gateway": the UI and API would be open to everyone who reaches the host (got "${c.access.auth}")`);
+    }
     if (c.access.mode === "ingress") {
         if (!c.access.ingress.host) add("access.ingress.host", `is required when access.mode is "ingress": a DNS name such as mlflow.example.com (got undefined)`);
         if (c.access.auth !== "basic") add("access.auth", `must be "basic" when access.mode is "ingress": the UI and API would be open to everyone who reaches the host (got "${c.access.auth}")`);
@@ -534,6 +611,14 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
     }
 
     issues.push(...suppliedSecretIssues(c, k));
+
+    const hpa = c.trackingServer.autoscaling;
+    if (hpa.enabled && hpa.minReplicas > hpa.maxReplicas)
+        add("trackingServer.autoscaling.minReplicas", `must not exceed trackingServer.autoscaling.maxReplicas (${hpa.maxReplicas}) (got ${hpa.minReplicas})`);
+    if (hpa.enabled && c.trackingServer.replicas === 0)
+        add("trackingServer.replicas", `0 freezes writes, which the autoscaler would undo: set trackingServer.autoscaling.enabled to false while writes are frozen (got 0 with autoscaling on)`);
+    if (c.observability.serviceMonitor && !c.observability.metrics)
+        add("observability.serviceMonitor", `needs observability.metrics: the ServiceMonitor scrapes the tracking server's /metrics (got serviceMonitor true with metrics false)`);
 
     const profileNames = new Set<string>();
     c.training.profiles.forEach((p, i) => {

@@ -17,12 +17,14 @@ import { TrackingServer, TRACKING_SERVICE_ACCOUNT } from "./components/tracking-
 import { TrainingJobs, TRAINING_SERVICE_ACCOUNT } from "./components/training-jobs";
 import { PromotionJob } from "./components/promotion-job";
 import { BatchJobs } from "./components/batch-jobs";
+import { GarbageCollection } from "./components/garbage-collection";
+import { DatabaseBackup } from "./components/database-backup";
 import { Access, AUTH_DATABASE } from "./components/access";
 import { DatabaseMigration } from "./components/database-migration";
 import { RdsDatabase } from "./components/rds-database";
 import { irsaAnnotation, WorkloadIdentity } from "./components/workload-identity";
 import { awsRegion, loadPlatformConfig } from "./lib/load-config";
-import { requireKserve } from "./lib/kserve-check";
+import { requireClusterApis } from "./lib/cluster-apis";
 import { AwsCredentialSource } from "./manifests/common";
 
 /** Default location of the training CSV inside the artifact bucket. */
@@ -38,8 +40,8 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
     if (!region) throw new ConfigError([{ key: "aws:region", message: "aws:region is required for an S3 artifact store: pulumi config set aws:region eu-west-1 (or set mlflow-platform:cluster.region)" }]);
 
     // Pre-flight checks first, before any resource is registered: a failure changes nothing at all.
-    // KServe on the cluster (only for a stack that serves models), then the registry lookups.
-    await requireKserve(cfg, () => ({
+    // The custom kinds the stack declares (KServe for served models, ServiceMonitor), then the registry lookups.
+    await requireClusterApis(cfg, () => ({
         kubeconfig: pulumi.runtime.getConfig("kubernetes:kubeconfig"),
         context: pulumi.runtime.getConfig("kubernetes:context"),
         cluster: pulumi.runtime.getConfig("kubernetes:cluster"),
@@ -116,12 +118,22 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
 
     // Access: Ingress + basic auth (future state), or cluster-local.
     const access =
-        cfg.access.mode === "ingress"
+        cfg.access.mode !== "clusterLocal"
             ? new Access(
                   "access",
                   {
                       namespace: cfg.namespace,
-                      host: cfg.access.ingress.host as string,
+                      // config.ts requires the host (and the Gateway's name and namespace) for the mode.
+                      host: (cfg.access.mode === "gateway" ? cfg.access.gateway.host : cfg.access.ingress.host) as string,
+                      gateway:
+                          cfg.access.mode === "gateway"
+                              ? {
+                                    name: cfg.access.gateway.name as string,
+                                    namespace: cfg.access.gateway.namespace as string,
+                                    sectionName: cfg.access.gateway.sectionName,
+                                    proxyNamespace: cfg.access.gateway.proxyNamespace,
+                                }
+                              : undefined,
                       className: cfg.access.ingress.className,
                       tlsSecretName: cfg.access.ingress.tlsSecretName,
                       clusterIssuer: cfg.access.ingress.clusterIssuer,
@@ -131,6 +143,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
                       authDatabaseUri: backend.uri(AUTH_DATABASE),
                       postgresImage: cfg.database.inCluster.image,
                       ingressControllerNamespace: cfg.cluster.ingressControllerNamespace,
+                      prometheusNamespace: cfg.observability.serviceMonitor ? cfg.observability.prometheusNamespace : undefined,
                       fenceInClusterPostgres: inCluster !== undefined,
                       adminPassword: cfg.access.adminPassword,
                       flaskSecretKey: cfg.access.flaskSecretKey,
@@ -158,6 +171,11 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
             corsOrigins: access?.corsOrigins,
             auth: access ? { secretName: access.authSecretName } : undefined,
             podAnnotations: access ? { "mlflow-platform/auth-config": access.configChecksum } : undefined,
+            metrics: cfg.observability.metrics,
+            autoscaling: cfg.trackingServer.autoscaling.enabled ? cfg.trackingServer.autoscaling : undefined,
+            serviceMonitor: cfg.observability.serviceMonitor
+                ? { interval: cfg.observability.scrapeInterval, basicAuthSecretName: access?.trackingCredentialsSecretName }
+                : undefined,
             // The schema migration (and so the Deployment) waits for a verified copy and the auth database.
             waitFor: [...(migration ? [migration.job] : []), ...(access ? [access.authDatabaseReady] : []), ...artifacts.waitFor],
         },
@@ -230,6 +248,48 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
           )
         : undefined;
 
+    // Backups of the in-cluster database to <artifact root>/backups/ (RDS backs itself up).
+    const backup =
+        cfg.backup.enabled && cfg.database.mode === "inCluster" && inCluster
+            ? new DatabaseBackup(
+                  "db-backup",
+                  {
+                      namespace: cfg.namespace,
+                      schedule: cfg.backup.schedule,
+                      postgresImage: cfg.database.inCluster.image,
+                      uploaderImage: imageRef,
+                      host: inCluster.host,
+                      username: cfg.database.username,
+                      passwordSecretName: inCluster.passwordSecretName,
+                      database: cfg.database.name,
+                      authDatabase: cfg.access.auth === "basic" ? AUTH_DATABASE : undefined,
+                      artifactRoot: artifacts.rootUri,
+                      aws,
+                      kmsKeyArn: local ? undefined : cfg.artifactStore.kmsKeyArn,
+                      serverSideEncryption: local ? "none" : undefined, // MinIO without KMS refuses SSE
+                  },
+                  { dependsOn: [ns, inCluster, training, ...artifacts.waitFor, ...(access ? [access.authDatabaseReady] : [])] },
+              )
+            : undefined;
+
+    // Garbage collection of deleted runs (mlflow gc), as the tracking server: its database and bucket.
+    const gc = cfg.gc.enabled
+        ? new GarbageCollection(
+              "gc",
+              {
+                  namespace: cfg.namespace,
+                  image: imageRef,
+                  backendStoreSecretName: backend.backendStoreSecretName,
+                  aws,
+                  resources: cfg.gc.resources,
+                  schedule: cfg.gc.schedule,
+                  olderThan: cfg.gc.olderThan,
+                  backoffLimit: cfg.gc.backoffLimit,
+              },
+              { dependsOn: [ns, tracking] },
+          )
+        : undefined;
+
     const serving = new ModelServing(
         "serving",
         {
@@ -267,6 +327,8 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         trainingTemplates: training.templates,
         batchTemplates: batch?.templates,
         promotionTemplate: promotion ? { cronJob: promotion.cronJob, launch: promotion.launch } : undefined,
+        gcCommand: gc?.command,
+        backup: backup ? { cronJob: backup.cronJobName, launch: backup.launch, prefix: backup.prefix } : undefined,
         servedModels: serving.models,
         registryUri: cfg.serving.models.length > 0 ? registryUri(cfg) : undefined,
         portForward: `kubectl port-forward --namespace ${cfg.namespace} svc/${tracking.serviceName} 5000:5000`,
@@ -314,6 +376,7 @@ function s3Artifacts(cfg: PlatformConfig, region: string, inNamespace: pulumi.Cu
         noncurrentVersionDays: cfg.artifactStore.noncurrentVersionDays,
         abortIncompleteUploadDays: cfg.artifactStore.abortIncompleteUploadDays,
         kmsKeyArn: cfg.artifactStore.kmsKeyArn,
+        backupRetentionDays: cfg.backup.retentionDays,
     });
     const datasetS3Path = cfg.training.dataset.s3Path ?? pulumi.interpolate`${store.rootUri}/${DEFAULT_DATASET_KEY}`;
     if (cfg.artifactAuth === "irsa") {

@@ -1,10 +1,11 @@
+import * as apiextensions from "@pulumi/kubernetes/apiextensions";
 import * as batchv1 from "@pulumi/kubernetes/batch/v1";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as networkingv1 from "@pulumi/kubernetes/networking/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "node:crypto";
 import { suppliedOrGenerated } from "../lib/secret-value";
-import { ACCESS_COMPONENT, authDatabaseJob, basicAuthIni, httpsOrigin, postgresNetworkPolicy, trackingIngress, trackingNetworkPolicy } from "../manifests/access";
+import { ACCESS_COMPONENT, authDatabaseJob, basicAuthIni, httpsOrigin, postgresNetworkPolicy, trackingHttpRoute, trackingIngress, trackingNetworkPolicy } from "../manifests/access";
 import { meta } from "../manifests/common";
 
 export const AUTH_SECRET = "mlflow-auth";
@@ -17,7 +18,18 @@ export interface AccessArgs {
     readonly namespace: string;
     /** Public host of the UI/API. */
     readonly host: string;
-    /** IngressClass. Defaults to `nginx`. */
+    /** Route through this Gateway (an HTTPRoute) instead of an Ingress. Defaults to none: an Ingress. */
+    readonly gateway?: {
+        /** Name of the Gateway. */
+        readonly name: string;
+        /** Namespace of the Gateway. */
+        readonly namespace: string;
+        /** Its listener. Defaults to every listener that accepts the host. */
+        readonly sectionName?: string;
+        /** Namespace of the Gateway's proxy pods (admitted by the NetworkPolicy). Defaults to the Gateway's namespace. */
+        readonly proxyNamespace?: string;
+    };
+    /** IngressClass (Ingress only). Defaults to `nginx`. */
     readonly className?: string;
     /** Existing TLS Secret. Defaults to `mlflow-tls` (issued by cert-manager when clusterIssuer is set). */
     readonly tlsSecretName?: string;
@@ -35,6 +47,8 @@ export interface AccessArgs {
     readonly postgresImage?: string;
     /** Namespace of the ingress controller. Defaults to `ingress-nginx`. */
     readonly ingressControllerNamespace?: string;
+    /** Namespace of a Prometheus that scrapes the tracking server's /metrics. Defaults to none. */
+    readonly prometheusNamespace?: string;
     /** Fence the in-cluster PostgreSQL too (it exists). Defaults to true. */
     readonly fenceInClusterPostgres?: boolean;
     /** Password of the basic-auth admin (at least 12 characters). Defaults to a generated one (RandomPassword `<name>-admin-password`, 32 characters). */
@@ -44,7 +58,8 @@ export interface AccessArgs {
 }
 
 /**
- * Ingress + authentication (the future state's access): the Ingress with TLS, MLflow's basic-auth app
+ * External access + authentication (the future state's access): the Ingress with TLS or an HTTPRoute on a
+ * Gateway, MLflow's basic-auth app
  * (Flask secret key, admin credentials (supplied or generated, secrets either way) and the auth database), the credentials
  * Secret that training jobs use, and NetworkPolicies that fence PostgreSQL and the tracking server.
  */
@@ -98,19 +113,30 @@ export class Access extends pulumi.ComponentResource {
             authDatabaseJob({ namespace: args.namespace, image: args.postgresImage ?? "postgres:16.10", backendStoreSecretName: args.backendStoreSecretName, authDatabase: AUTH_DATABASE }),
             child,
         );
-        new networkingv1.Ingress(
-            name,
-            trackingIngress({
-                namespace: args.namespace,
-                host: args.host,
-                className: args.className ?? "nginx",
-                tlsSecretName: args.tlsSecretName,
-                clusterIssuer: args.clusterIssuer,
-                annotations: args.annotations,
-            }),
-            child,
-        );
-        new networkingv1.NetworkPolicy(`${name}-tracking`, trackingNetworkPolicy(args.namespace, args.ingressControllerNamespace ?? "ingress-nginx"), child);
+        if (args.gateway) {
+            const gw = args.gateway;
+            new apiextensions.CustomResource(
+                name,
+                trackingHttpRoute({ namespace: args.namespace, host: args.host, gatewayName: gw.name, gatewayNamespace: gw.namespace, sectionName: gw.sectionName }),
+                child,
+            );
+        } else {
+            new networkingv1.Ingress(
+                name,
+                trackingIngress({
+                    namespace: args.namespace,
+                    host: args.host,
+                    className: args.className ?? "nginx",
+                    tlsSecretName: args.tlsSecretName,
+                    clusterIssuer: args.clusterIssuer,
+                    annotations: args.annotations,
+                }),
+                child,
+            );
+        }
+        // The proxy in front: the ingress controller's pods, or the Gateway's.
+        const proxyNamespace = args.gateway ? (args.gateway.proxyNamespace ?? args.gateway.namespace) : (args.ingressControllerNamespace ?? "ingress-nginx");
+        new networkingv1.NetworkPolicy(`${name}-tracking`, trackingNetworkPolicy(args.namespace, proxyNamespace, args.prometheusNamespace ? [args.prometheusNamespace] : []), child);
         if (args.fenceInClusterPostgres ?? true) new networkingv1.NetworkPolicy(`${name}-postgres`, postgresNetworkPolicy(args.namespace), child);
 
         this.authSecretName = authSecret.metadata.name;

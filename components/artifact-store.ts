@@ -2,6 +2,7 @@
 import * as s3 from "@pulumi/aws/s3";
 import * as pulumi from "@pulumi/pulumi";
 import { tlsOnlyBucketPolicy } from "../lib/iam-policies";
+import { BACKUP_PREFIX } from "../manifests/backup";
 
 export interface ArtifactStoreArgs {
     /** Bucket name. Defaults to an auto-generated `mlflow-artifacts-<stack>-<suffix>`. */
@@ -14,13 +15,16 @@ export interface ArtifactStoreArgs {
     readonly noncurrentVersionDays?: pulumi.Input<number>;
     /** Days before an unfinished multipart upload is aborted. Defaults to 7. */
     readonly abortIncompleteUploadDays?: pulumi.Input<number>;
+    /** Days a database backup (under `backups/`, see DatabaseBackup) is kept before it expires. Defaults to 30. */
+    readonly backupRetentionDays?: pulumi.Input<number>;
     /** KMS key for default encryption. Defaults to SSE-S3 (AES256). */
     readonly kmsKeyArn?: pulumi.Input<string>;
 }
 
 /**
  * The S3 bucket that holds MLflow's artifacts (models, datasets, logged files): versioned, encrypted,
- * private, owner-enforced, TLS-only, with lifecycle rules for old versions and abandoned uploads.
+ * private, owner-enforced, TLS-only, with lifecycle rules for old versions, abandoned uploads and old database
+ * backups.
  * The bucket is retained when the stack is destroyed: losing it loses every model.
  */
 export class ArtifactStore extends pulumi.ComponentResource {
@@ -83,6 +87,15 @@ export class ArtifactStore extends pulumi.ComponentResource {
                         status: "Enabled",
                         filter: {},
                         abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortIncompleteUploadDays ?? 7 },
+                    },
+                    {
+                        // A backup expires after the retention (a delete marker, the bucket being versioned); its data,
+                        // then noncurrent, goes a day later: where two rules overlap S3 applies the shorter expiration.
+                        id: "expire-database-backups",
+                        status: "Enabled",
+                        filter: { prefix: BACKUP_PREFIX },
+                        expiration: { days: args.backupRetentionDays ?? 30 },
+                        noncurrentVersionExpiration: { noncurrentDays: 1 },
                     },
                 ],
             },

@@ -1,16 +1,20 @@
+import * as apiextensions from "@pulumi/kubernetes/apiextensions";
 import * as appsv1 from "@pulumi/kubernetes/apps/v1";
+import * as autoscalingv2 from "@pulumi/kubernetes/autoscaling/v2";
 import * as batchv1 from "@pulumi/kubernetes/batch/v1";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as policyv1 from "@pulumi/kubernetes/policy/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "node:crypto";
-import type { Resources } from "../config";
+import type { Resources, TrackingAutoscaling } from "../config";
 import { AwsCredentialSource, meta } from "../manifests/common";
+import { trackingServiceMonitor } from "../manifests/observability";
 import {
     COMPONENT,
     dbUpgradeJob,
     TrackingAuth,
     trackingServerDeployment,
+    trackingServerHpa,
     trackingServerPdb,
     trackingServerService,
     trackingUri,
@@ -48,6 +52,17 @@ export interface TrackingServerArgs {
     readonly podAnnotations?: Record<string, pulumi.Input<string>>;
     /** Resources the schema migration must wait for (e.g. the database copy Job). Defaults to none. */
     readonly waitFor?: pulumi.Input<pulumi.Resource>[];
+    /** Serve Prometheus metrics on /metrics. Defaults to true. */
+    readonly metrics?: boolean;
+    /** A HorizontalPodAutoscaler between these bounds; `replicas` is then ignored. Defaults to none (fixed replicas). */
+    readonly autoscaling?: Omit<TrackingAutoscaling, "enabled">;
+    /** A Prometheus Operator ServiceMonitor for /metrics (needs metrics). Defaults to none. */
+    readonly serviceMonitor?: {
+        /** Scrape interval, e.g. 30s. */
+        readonly interval: string;
+        /** Secret with `username`/`password` when the server has basic auth. */
+        readonly basicAuthSecretName?: pulumi.Input<string>;
+    };
 }
 
 /** Name of the schema-migration Job of one image: a new image is a new Job, run once. */
@@ -57,7 +72,8 @@ export function dbUpgradeJobName(imageRef: string): string {
 
 /**
  * The MLflow tracking server: ServiceAccount, the once-per-image schema migration Job, the Deployment
- * (hardened, probed on /health), the `mlflow` Service on port 5000 and a PodDisruptionBudget.
+ * (hardened, probed on /health, /metrics for Prometheus), the `mlflow` Service on port 5000, a
+ * PodDisruptionBudget, and when configured a HorizontalPodAutoscaler and a ServiceMonitor.
  */
 export class TrackingServer extends pulumi.ComponentResource {
     /** http://mlflow.<namespace>.svc.cluster.local:5000 */
@@ -70,6 +86,8 @@ export class TrackingServer extends pulumi.ComponentResource {
         super("mlflow-platform:tracking:TrackingServer", name, {}, opts);
         const child = { parent: this };
         const replicas = args.replicas ?? 2;
+        const metrics = args.metrics ?? true;
+        if (args.serviceMonitor && !metrics) throw new Error("TrackingServer: a ServiceMonitor needs metrics (args.metrics false)");
 
         const sa = new corev1.ServiceAccount(
             name,
@@ -107,11 +125,21 @@ export class TrackingServer extends pulumi.ComponentResource {
                 corsOrigins: args.corsOrigins,
                 auth: args.auth,
                 podAnnotations: args.podAnnotations,
+                metrics,
+                autoscaled: args.autoscaling !== undefined,
             }),
             { ...child, dependsOn: [migration, sa] },
         );
         new corev1.Service(name, trackingServerService(args.namespace), child);
-        new policyv1.PodDisruptionBudget(name, trackingServerPdb(args.namespace, replicas), child);
+        new policyv1.PodDisruptionBudget(name, trackingServerPdb(args.namespace, args.autoscaling?.minReplicas ?? replicas), child);
+        if (args.autoscaling) new autoscalingv2.HorizontalPodAutoscaler(name, trackingServerHpa(args.namespace, args.autoscaling), { ...child, dependsOn: [this.deployment] });
+        if (args.serviceMonitor) {
+            new apiextensions.CustomResource(
+                name,
+                trackingServiceMonitor({ namespace: args.namespace, interval: args.serviceMonitor.interval, basicAuthSecretName: args.serviceMonitor.basicAuthSecretName }),
+                child,
+            );
+        }
 
         this.trackingUri = trackingUri(args.namespace);
         this.serviceName = TRACKING_SERVICE_NAME;

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { parseConfig, parseRawValue, PlatformConfig } from "../config";
-import { clusterChecks } from "./kserve-check";
+import { clusterChecks } from "./cluster-apis";
 import { RecordingMocks, RecordedResource } from "./render-mocks";
 import { loadStackConfig, SECRET_PLACEHOLDER, toRuntimeConfig } from "./stack-config";
 

@@ -179,6 +179,11 @@ export const REPLACE_ON_CHANGE: readonly ReplaceRule[] = [
     { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", fields: ["roleRef"], source: "pkg/provider/diff.go var roleBinding" },
     // storage.k8s.io/v1 StorageClass.
     { apiVersion: "storage.k8s.io/v1", kind: "StorageClass", fields: ["parameters", "provisioner"], source: "pkg/provider/diff.go `storage.k8s.io` StorageClass" },
+    // autoscaling/v2: no group in the table: the autoscaler's bounds and target update in place.
+    { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", fields: [], source: "pkg/provider/diff.go (no `autoscaling` group)" },
+    // Prometheus Operator and Gateway API custom resources: like every CR, only metadata.name / namespace replace.
+    { apiVersion: "monitoring.coreos.com/v1", kind: "ServiceMonitor", fields: [], source: "pkg/provider/diff.go (no `monitoring.coreos.com` group)" },
+    { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", fields: [], source: "pkg/provider/diff.go (no `gateway.networking.k8s.io` group)" },
     // KServe custom resources: groups the provider has no entry for, like every CR: only metadata.name /
     // namespace replace; a spec change (new storageUri, runtime, replicas) is an update.
     { apiVersion: "serving.kserve.io/v1alpha1", kind: "ClusterServingRuntime", fields: [], source: "pkg/provider/diff.go (no `serving.kserve.io` group)" },

@@ -1,6 +1,6 @@
 /**
- * Access to the tracking server as plain data: the Ingress, MLflow's basic-auth configuration, and the
- * NetworkPolicies that fence PostgreSQL and the tracking server.
+ * Access to the tracking server as plain data: the Ingress or the Gateway API HTTPRoute, MLflow's basic-auth
+ * configuration, and the NetworkPolicies that fence PostgreSQL and the tracking server.
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
@@ -33,6 +33,59 @@ export function trackingIngress(spec: IngressSpec): k8s.types.input.networking.v
                 {
                     host: spec.host,
                     http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: TRACKING_SERVICE_NAME, port: { number: TRACKING_PORT } } } }] },
+                },
+            ],
+        },
+    };
+}
+
+export const HTTP_ROUTE_API = "gateway.networking.k8s.io/v1";
+
+export interface HttpRouteSpec {
+    readonly namespace: string;
+    readonly host: string;
+    readonly gatewayName: string;
+    readonly gatewayNamespace: string;
+    /** The Gateway's listener; unset: every listener whose hostname matches. */
+    readonly sectionName?: string;
+}
+
+/** An HTTPRoute object (created with the provider's CustomResource). */
+export interface HttpRouteObject {
+    readonly apiVersion: typeof HTTP_ROUTE_API;
+    readonly kind: "HTTPRoute";
+    readonly metadata: ReturnType<typeof meta>;
+    readonly spec: {
+        readonly parentRefs: ReadonlyArray<Record<string, string>>;
+        readonly hostnames: string[];
+        readonly rules: ReadonlyArray<Record<string, unknown>>;
+    };
+}
+
+/**
+ * The Gateway API alternative to the Ingress: every path of the host to the `mlflow` Service on 5000. TLS
+ * is the Gateway's (its HTTPS listener's certificate), as it is the ingress controller's with an Ingress.
+ */
+export function trackingHttpRoute(spec: HttpRouteSpec): HttpRouteObject {
+    return {
+        apiVersion: HTTP_ROUTE_API,
+        kind: "HTTPRoute",
+        metadata: meta(TRACKING_SERVICE_NAME, spec.namespace, ACCESS_COMPONENT),
+        spec: {
+            parentRefs: [
+                {
+                    group: "gateway.networking.k8s.io",
+                    kind: "Gateway",
+                    name: spec.gatewayName,
+                    namespace: spec.gatewayNamespace,
+                    ...(spec.sectionName !== undefined ? { sectionName: spec.sectionName } : {}),
+                },
+            ],
+            hostnames: [spec.host],
+            rules: [
+                {
+                    matches: [{ path: { type: "PathPrefix", value: "/" } }],
+                    backendRefs: [{ group: "", kind: "Service", name: TRACKING_SERVICE_NAME, port: TRACKING_PORT, weight: 1 }],
                 },
             ],
         },
@@ -87,7 +140,9 @@ export function postgresNetworkPolicy(namespace: string): k8s.types.input.networ
 }
 
 /** Tracking server: reachable from its own namespace (training jobs among them) and the ingress controller. */
-export function trackingNetworkPolicy(namespace: string, ingressControllerNamespace: Input<string>): k8s.types.input.networking.v1.NetworkPolicy {
+/** Pods of this namespace, the ingress controller's and the `scrapers` (a Prometheus) may reach the tracking server. */
+export function trackingNetworkPolicy(namespace: string, ingressControllerNamespace: Input<string>, scrapers: readonly string[] = []): k8s.types.input.networking.v1.NetworkPolicy {
+    const fromNamespace = (n: Input<string>) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": n } } });
     return {
         apiVersion: "networking.k8s.io/v1",
         kind: "NetworkPolicy",
@@ -97,7 +152,7 @@ export function trackingNetworkPolicy(namespace: string, ingressControllerNamesp
             policyTypes: ["Ingress"],
             ingress: [
                 {
-                    from: [{ podSelector: {} }, { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ingressControllerNamespace } } }],
+                    from: [{ podSelector: {} }, fromNamespace(ingressControllerNamespace), ...scrapers.map(fromNamespace)],
                     ports: [{ protocol: "TCP", port: TRACKING_PORT }],
                 },
             ],

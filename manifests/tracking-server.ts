@@ -1,10 +1,10 @@
 /**
- * The tracking server's Kubernetes objects as plain data: Deployment, Service, PodDisruptionBudget and
- * the schema-migration Job. The component in components/tracking-server.ts only creates them.
+ * The tracking server's Kubernetes objects as plain data: Deployment, Service, PodDisruptionBudget,
+ * HorizontalPodAutoscaler and the schema-migration Job. The component in components/tracking-server.ts only creates them.
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
-import type { Resources } from "../config";
+import type { Resources, TrackingAutoscaling } from "../config";
 import {
     awsEnv,
     AwsCredentialSource,
@@ -27,6 +27,16 @@ export const TRACKING_PORT = 5000;
 export const COMPONENT = "tracking-server";
 /** Key of the backend-store Secret that holds the SQLAlchemy URI. */
 export const BACKEND_URI_KEY = "uri";
+/** The path of the Prometheus exporter (`mlflow server --expose-prometheus`), on the http port. */
+export const METRICS_PATH = "/metrics";
+/** The exporter's multiprocess directory: an emptyDir in memory (the root filesystem is read-only). */
+export const METRICS_DIR = "/var/run/mlflow-metrics";
+/**
+ * The pod's IP from the downward API. Prometheus scrapes pod IPs, so the Host header of a scrape is
+ * `<pod IP>:5000`; the kubelet expands `$(POD_IP)` in the allowed-hosts argument, which admits exactly
+ * the pod's own address and no other IP.
+ */
+export const POD_IP_ENV = "POD_IP";
 
 /** The in-cluster tracking URI, e.g. http://mlflow.mlflow.svc.cluster.local:5000. */
 export function trackingUri(namespace: string): string {
@@ -70,10 +80,16 @@ export interface TrackingServerSpec {
     readonly auth?: TrackingAuth;
     /** Pod annotations, e.g. a checksum that rolls the pods when a mounted config changes. */
     readonly podAnnotations?: Record<string, Input<string>>;
+    /** Serve Prometheus metrics on /metrics (a memory emptyDir for the exporter, the pod IP an allowed host). */
+    readonly metrics?: boolean;
+    /** A HorizontalPodAutoscaler owns the replica count: the Deployment leaves `replicas` out. */
+    readonly autoscaled?: boolean;
 }
 
 /** `mlflow server` arguments. The backend-store URI comes from env MLFLOW_BACKEND_STORE_URI (a Secret). */
-export function serverArgs(spec: Pick<TrackingServerSpec, "namespace" | "workers" | "artifactRoot" | "extraAllowedHosts" | "corsOrigins" | "auth">): Input<string>[] {
+export function serverArgs(spec: Pick<TrackingServerSpec, "namespace" | "workers" | "artifactRoot" | "extraAllowedHosts" | "corsOrigins" | "auth" | "metrics">): Input<string>[] {
+    const hosts = allowedHosts(spec.namespace, spec.extraAllowedHosts);
+    if (spec.metrics) hosts.push(`$(${POD_IP_ENV}):${TRACKING_PORT}`);
     const args: Input<string>[] = [
         "server",
         "--host",
@@ -86,8 +102,9 @@ export function serverArgs(spec: Pick<TrackingServerSpec, "namespace" | "workers
         spec.artifactRoot,
         "--no-serve-artifacts",
         "--allowed-hosts",
-        allowedHosts(spec.namespace, spec.extraAllowedHosts).join(","),
+        hosts.join(","),
     ];
+    if (spec.metrics) args.push("--expose-prometheus", METRICS_DIR);
     if (spec.corsOrigins && spec.corsOrigins.length > 0) args.push("--cors-allowed-origins", spec.corsOrigins.join(","));
     if (spec.auth) args.push("--app-name", "basic-auth");
     return args;
@@ -104,6 +121,7 @@ function serverEnv(spec: TrackingServerSpec): k8s.types.input.core.v1.EnvVar[] {
         env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false"),
         ...awsEnv(spec.aws),
     ];
+    if (spec.metrics) out.push({ name: POD_IP_ENV, valueFrom: { fieldRef: { fieldPath: "status.podIP" } } });
     if (spec.auth) {
         out.push(secretEnv("MLFLOW_FLASK_SERVER_SECRET_KEY", spec.auth.secretName, "flask-secret-key"));
         out.push(env("MLFLOW_AUTH_CONFIG_PATH", AUTH_CONFIG_PATH));
@@ -128,12 +146,17 @@ export function trackingServerDeployment(spec: TrackingServerSpec): k8s.types.in
         volumes.push({ name: "auth-config", secret: { secretName: spec.auth.secretName, items: [{ key: "basic_auth.ini", path: "basic_auth.ini" }] } });
         mounts.push({ name: "auth-config", mountPath: "/etc/mlflow-auth", readOnly: true } as typeof TMP_MOUNT);
     }
+    if (spec.metrics) {
+        volumes.push({ name: "metrics", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } });
+        mounts.push({ name: "metrics", mountPath: METRICS_DIR });
+    }
     return {
         apiVersion: "apps/v1",
         kind: "Deployment",
         metadata: meta(TRACKING_SERVICE_NAME, spec.namespace, COMPONENT),
         spec: {
-            replicas: spec.replicas,
+            // With an autoscaler the count is its to set: a replicas field here would reset it at every up.
+            ...(spec.autoscaled ? {} : { replicas: spec.replicas }),
             revisionHistoryLimit: 5,
             selector: { matchLabels: selectorLabels(COMPONENT) },
             strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
@@ -182,7 +205,26 @@ export function trackingServerService(namespace: string): k8s.types.input.core.v
     };
 }
 
-/** Keeps one pod up through node drains once there are at least two. */
+/**
+ * Scales the Deployment on CPU between minReplicas and maxReplicas. Scale-down waits five minutes of
+ * lower load (the default window, stated) so that a burst of training runs does not flap the pods.
+ */
+export function trackingServerHpa(namespace: string, a: Omit<TrackingAutoscaling, "enabled">): k8s.types.input.autoscaling.v2.HorizontalPodAutoscaler {
+    return {
+        apiVersion: "autoscaling/v2",
+        kind: "HorizontalPodAutoscaler",
+        metadata: meta(TRACKING_SERVICE_NAME, namespace, COMPONENT),
+        spec: {
+            scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: TRACKING_SERVICE_NAME },
+            minReplicas: a.minReplicas,
+            maxReplicas: a.maxReplicas,
+            metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: a.targetCPUUtilization } } }],
+            behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
+        },
+    };
+}
+
+/** Keeps one pod up through node drains once there are at least two (with an autoscaler: its minReplicas). */
 export function trackingServerPdb(namespace: string, replicas: number): k8s.types.input.policy.v1.PodDisruptionBudget {
     return {
         apiVersion: "policy/v1",

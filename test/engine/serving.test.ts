@@ -18,7 +18,7 @@ import { runPython } from "../integration/support/python";
 import { sharedMoto, sharedPostgres } from "../integration/support/services";
 import { sharedCluster, type Cluster } from "./support/cluster";
 import { parseConfig } from "../../config";
-import { requireKserve } from "../../lib/kserve-check";
+import { requireClusterApis } from "../../lib/cluster-apis";
 import { localSecrets, offlineAddedRemoved, offlineDiff, offlineRender, secretConfig, stepKeys } from "./support/platform";
 import { engineStack, type ConfigValue, type EngineStack } from "./support/stack";
 
@@ -162,10 +162,10 @@ describe("engine: serving a registered model from a real MLflow registry", funct
     const execConfig = JSON.parse(fs.readFileSync(cluster.kubeconfig, "utf8")) as { users: { user: unknown }[] };
     execConfig.users[0].user = { exec: { apiVersion: "client.authentication.k8s.io/v1", command: process.execPath, args: [plugin], interactiveMode: "Never" } };
     const viaExec = () => ({ kubeconfig: JSON.stringify(execConfig), env: process.env });
-    await requireKserve(served, viaExec); // KServe's CRDs are installed: the check passes
+    await requireClusterApis(served, viaExec); // KServe's CRDs are installed: the check passes
     await cluster.removeKserveCrds();
     try {
-      await assert.rejects(requireKserve(served, viaExec), /KServe is not installed on the cluster https:\/\/127\.0\.0\.1:\d+ \(context "engine-test"\): the API server does not serve InferenceService \(serving\.kserve\.io\/v1beta1, for serving\.models\) and ClusterServingRuntime/);
+      await assert.rejects(requireClusterApis(served, viaExec), /KServe is not installed on the cluster https:\/\/127\.0\.0\.1:\d+ \(context "engine-test"\): the API server does not serve InferenceService \(serving\.kserve\.io\/v1beta1, for serving\.models\) and ClusterServingRuntime/);
 
       const fresh = await engineStack(cluster, { base: "local", stackName: "no-kserve" });
       await fresh.configure({ ...config, namespace: ns });

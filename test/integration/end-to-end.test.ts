@@ -35,6 +35,8 @@ import {
   localCommand,
   localEnv,
   renderedContainer,
+  assertMetricsScrape,
+  TEST_POD_IP,
   renderedEnvValue,
   runLocal,
   startLocal,
@@ -152,10 +154,11 @@ describe("end-to-end", function () {
     // are what lets a port-forward on any local port, and this test's clients, in).
     const allowed = flagValue(renderedArgs, "--allowed-hosts").split(",");
     for (const h of ["localhost:*", "127.0.0.1:*"]) assert.ok(allowed.includes(h), `--allowed-hosts has no ${h}: ${allowed.join(",")}`);
-    const args = withFlagValue(withFlagValue(renderedArgs, ["--host", "-h"], "127.0.0.1"), ["--port", "-p"], String(port));
-    const env = localEnv(deployment, { secrets: { MLFLOW_BACKEND_STORE_URI: backend, ...keys() }, ...s3Endpoint });
-    const cmd = localCommand(deployment, { entrypoint: trackingEntrypoint(), args, binDir: bin, env });
     const cwd = fs.mkdtempSync(path.join(tmp, `${r.stack}-server-`));
+    // The exporter's directory is an emptyDir in the pod: here a directory of this server's own.
+    const args = withFlagValue(withFlagValue(withFlagValue(renderedArgs, ["--host", "-h"], "127.0.0.1"), ["--port", "-p"], String(port)), ["--expose-prometheus"], path.join(cwd, "metrics"));
+    const env = localEnv(deployment, { secrets: { MLFLOW_BACKEND_STORE_URI: backend, ...keys() }, fields: { "status.podIP": TEST_POD_IP }, ...s3Endpoint });
+    const cmd = localCommand(deployment, { entrypoint: trackingEntrypoint(), args, binDir: bin, env });
     const server = await timed(`${r.stack}: rendered tracking server healthy`, () =>
       startLocal(cmd, { cwd, url: `http://127.0.0.1:${port}`, readyPath: "/health", timeoutMs: 300_000, label: `${r.stack} tracking server` }));
     return { render: r, db, upgrade, upgradeCommand: [upgradeCmd.cmd, ...upgradeCmd.args].join(" "), server };
@@ -247,6 +250,10 @@ describe("end-to-end", function () {
     assert.equal(cluster.status, 200, cluster.body);
     const evil = await getWithHost(api, "evil.example.com");
     assert.equal(evil.status, 403, `Host evil.example.com: ${evil.body}`);
+  });
+
+  it("the rendered tracking server serves Prometheus metrics: a scrape by pod IP counts the API calls", async function () {
+    await assertMetricsScrape(dev.server.url);
   });
 
   // ---- 3: training from the rendered CronJob ---------------------------------------------------------

@@ -40,7 +40,7 @@ import { freePort } from "./support/ports";
 import type { PostgresServer } from "./support/postgres";
 import { getWithHost, runCommand, tail, stepLog } from "./support/process";
 import { runPython } from "./support/python";
-import { findRendered, localEnv, renderedContainer, renderedEnvValue, withFlagValue } from "./support/rendered";
+import { assertMetricsScrape, findRendered, localEnv, renderedContainer, renderedEnvValue, TEST_POD_IP, withFlagValue } from "./support/rendered";
 import { registerCleanup, sharedMoto, sharedPostgres, tempDir } from "./support/services";
 import { ensureVenv, REPO_ROOT } from "./support/venv";
 import { getJson } from "./support/mlflow";
@@ -97,6 +97,11 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
   let serverUrl = "";
   let csv = "";
   const keys = () => ({ AWS_ACCESS_KEY_ID: moto.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.secretAccessKey });
+  /** The tracking server's env as rendered: this test's database and keys, moto for MinIO, a pod IP. */
+  function trackingEnv(c: FullContainer): Record<string, string> {
+    return localEnv(c, { secrets: { MLFLOW_BACKEND_STORE_URI: pg.url(db), ...keys() }, replace: s3Replace(), fields: { "status.podIP": TEST_POD_IP } });
+  }
+
   /** The rendered in-cluster MinIO endpoint → moto (MLflow and boto3 read both). */
   const s3Replace = () => ({ MLFLOW_S3_ENDPOINT_URL: moto.endpoint, AWS_ENDPOINT_URL_S3: moto.endpoint });
 
@@ -177,7 +182,7 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
     const port = await freePort();
     // Only the port changes (host network: the rendered --host 0.0.0.0 stays).
     const args = withFlagValue(c.args ?? [], ["--port", "-p"], String(port));
-    const env = localEnv(c, { secrets: { MLFLOW_BACKEND_STORE_URI: pg.url(db), ...keys() }, replace: s3Replace() });
+    const env = trackingEnv(c);
     const spec = podmanRunSpec(deployment, c, { env, args });
     assert.ok(spec.options.includes("--read-only"), "the rendered container has readOnlyRootFilesystem");
     serverUrl = `http://127.0.0.1:${port}`;
@@ -201,6 +206,8 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
     assert.ok(/<html/i.test(ui.body) && !/Unable to display MLflow UI/.test(ui.body), `GET / is not the MLflow UI: ${ui.body.slice(0, 200)}`);
     const evil = await getWithHost(api, "evil.example.com");
     assert.equal(evil.status, 403, `Host evil.example.com must be rejected: ${evil.status} ${evil.body}`);
+    // Prometheus metrics under the read-only root: the exporter writes only to its emptyDir.
+    await assertMetricsScrape(serverUrl);
 
     const mounted = (c.volumeMounts ?? []).map((m) => m.mountPath);
     const candidates = ["/", "/home/mlflow", "/usr/local/lib/python3.11/site-packages", "/var/tmp", "/run", "/root", "/etc", ...mounted];
@@ -238,7 +245,7 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
     assert.ok((c.volumeMounts ?? []).some((m) => m.mountPath === "/tmp"), "the render mounts /tmp");
     const broken: FullContainer = { ...c, volumeMounts: (c.volumeMounts ?? []).filter((m) => m.mountPath !== "/tmp") };
     const args = withFlagValue(c.args ?? [], ["--port", "-p"], String(await freePort()));
-    const env = localEnv(c, { secrets: { MLFLOW_BACKEND_STORE_URI: pg.url(db), ...keys() }, replace: s3Replace() });
+    const env = trackingEnv(c);
     // A healthy server never exits: the 120 s limit then rejects and fails the test.
     const res = await runToCompletion(podmanRunSpec(deployment, broken, { env, args }), 120_000);
     assert.notEqual(res.code, 0);

@@ -261,7 +261,7 @@ describe("scripts/resolve_model_artifact_uri.py equals npm run resolve-model on 
                 const out = { stdout: "", stderr: "" };
                 const io: CliIo = { stdout: (t) => (out.stdout += t), stderr: (t) => (out.stderr += t), env: {} };
                 assert.equal(await promoteMain(["--tracking-uri", url, "--model", model, "--version", "2", "--alias", "production", "--force", "--reason", "resolve test: the fixture logs no test_rmse"], io), 0, out.stderr);
-                assert.match(out.stdout, /→ version 2 \(was version 1\)/);
+                assert.match(out.stdout, /@production → version 2 \(no test_rmse\) from version 1 \(no test_rmse\): FORCED past the gate/);
             }
             results.push(...(await limited(aliasCases.map(([server, c]) => () => runCase(server, c)), 2)));
         });

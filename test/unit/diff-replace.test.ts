@@ -395,6 +395,8 @@ describe("npm run diff: a new tracking-server image", function () {
         assert.match(out, /^ {4}metadata\.name +\[forces replace\]$/m);
         assert.match(out, /^~ kubernetes:apps\/v1:Deployment tracking-server\n {4}spec\.template\.spec\.containers\[mlflow\]\.image$/m);
         assert.doesNotMatch(out, /^!!/m);
-        assert.match(out, /to change \(1 update, 1 replace\)\n$/);
+        // The db-upgrade Job is replaced; the Deployment and the CronJobs that run the image (backup upload, gc) update.
+        assert.match(out, /^~ kubernetes:batch\/v1:CronJob gc\n {4}spec\.jobTemplate\.spec\.template\.spec\.containers\[gc\]\.image$/m);
+        assert.match(out, /to change \(3 update, 1 replace\)\n$/);
     });
 });

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parseConfig } from "../../config";
 import { KubeconfigError, resolveKubeConnection } from "../../lib/kube-api";
-import { clusterChecks, kserveKindsNeeded, missingKserveMessage, requireKserve } from "../../lib/kserve-check";
+import { clusterChecks, clusterKindsNeeded, kserveKindsNeeded, missingKindsMessage, missingKserveMessage, requireClusterApis } from "../../lib/cluster-apis";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kube-api-test-"));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -69,7 +69,7 @@ describe("kube-api: the kubeconfig the provider would use", () => {
     });
 });
 
-describe("kserve-check: what a stack needs from KServe", () => {
+describe("cluster-apis: the custom kinds a stack needs (KServe, the Prometheus Operator)", () => {
     const served = { artifactStore: { bucketName: "mlflow-artifacts-t" }, serving: { models: [{ name: "m", alias: "production" }] } };
     it("nothing for a stack serving no model; InferenceService, plus ClusterServingRuntime for the project's runtime", () => {
         assert.deepEqual(kserveKindsNeeded(parseConfig({}, "t")), []);
@@ -83,7 +83,23 @@ describe("kserve-check: what a stack needs from KServe", () => {
     });
     it("a stack serving models with no kubeconfig to check with fails, naming why", async () => {
         assert.equal(clusterChecks.enabled, true);
-        await assert.rejects(requireKserve(parseConfig(served, "t"), () => ({ env: { HOME: dir } })), /^Error: cannot check that KServe is installed \(serving\.models is set\): no kubeconfig/);
-        await requireKserve(parseConfig({}, "t"), () => assert.fail("a stack serving nothing reads no kubeconfig"));
+        await assert.rejects(requireClusterApis(parseConfig(served, "t"), () => ({ env: { HOME: dir } })), /^Error: cannot check that KServe is installed \(serving\.models is set\): no kubeconfig/);
+        await requireClusterApis(parseConfig({}, "t"), () => assert.fail("a stack serving nothing reads no kubeconfig"));
+    });
+    it("a ServiceMonitor asks for the Prometheus Operator; both missing make one message per product, KServe first", async () => {
+        const monitored = { observability: { serviceMonitor: true } };
+        assert.deepEqual(clusterKindsNeeded(parseConfig(monitored, "t")).map((k) => `${k.group}/${k.version} ${k.kind}`), ["monitoring.coreos.com/v1 ServiceMonitor"]);
+        const both = clusterKindsNeeded(parseConfig({ ...served, ...monitored }, "t"));
+        assert.deepEqual(both.map((k) => k.kind), ["InferenceService", "ClusterServingRuntime", "ServiceMonitor"]);
+        const m = missingKindsMessage(both, { server: "https://c:6443", label: 'context "c"' });
+        assert.match(m, /^KServe is not installed on the cluster https:\/\/c:6443 .* Nothing was changed\. The Prometheus Operator is not installed on the cluster https:\/\/c:6443 \(context "c"\): the API server does not serve ServiceMonitor \(monitoring\.coreos\.com\/v1, for observability\.serviceMonitor\)\. .*or set observability\.serviceMonitor to false .*Nothing was changed\.$/);
+        const gateway = { access: { mode: "gateway", auth: "basic", gateway: { host: "m.example.com", name: "g", namespace: "gw" } } };
+        const routed = clusterKindsNeeded(parseConfig(gateway, "t"));
+        assert.deepEqual(routed.map((k) => `${k.group}/${k.version} ${k.kind}`), ["gateway.networking.k8s.io/v1 HTTPRoute"]);
+        assert.match(missingKindsMessage(routed, { server: "https://c:6443", label: 'context "c"' }), /^The Gateway API is not installed on the cluster https:\/\/c:6443 .*HTTPRoute \(gateway\.networking\.k8s\.io\/v1, for access\.mode\)\. .*or set access\.mode to "ingress"\. Nothing was changed\.$/);
+        await assert.rejects(
+            requireClusterApis(parseConfig({ ...served, ...monitored }, "t"), () => ({ env: { HOME: dir } })),
+            /^Error: cannot check that KServe and the Prometheus Operator are installed \(serving\.models and observability\.serviceMonitor are set\): no kubeconfig/,
+        );
     });
 });

@@ -53,7 +53,7 @@ describe("render: dev stack (current state)", function () {
         const policy = JSON.parse(resourcesOfType(r, "aws:s3/bucketPolicy:BucketPolicy")[0].inputs.policy as string);
         assert.deepEqual(policy.Statement[0].Condition, { Bool: { "aws:SecureTransport": false } });
         const rules = resourcesOfType(r, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[0].inputs.rules as Record<string, unknown>[];
-        assert.deepEqual(rules.map((x) => x.id), ["expire-noncurrent-versions", "abort-incomplete-multipart-uploads"]);
+        assert.deepEqual(rules.map((x) => x.id), ["expire-noncurrent-versions", "abort-incomplete-multipart-uploads", "expire-database-backups"]);
     });
     it("in-cluster PostgreSQL with persistent storage that outlives the StatefulSet", () => {
         const sts = findObject(r, "StatefulSet", "postgres");

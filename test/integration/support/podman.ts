@@ -12,7 +12,7 @@ import * as path from "node:path";
 import type { KubernetesObject } from "../../../lib/render";
 import { SECRET_PLACEHOLDER } from "../../../lib/render";
 import { registerCleanup, runCommand, spawnManaged, waitForHttp200, type CommandResult, type ManagedProcess } from "./process";
-import type { RenderedContainer } from "./rendered";
+import { expandVarRefs, type RenderedContainer } from "./rendered";
 import { REPO_ROOT } from "./venv";
 
 export const IMAGE_NAMES = ["mlflow", "trainer", "serving"] as const;
@@ -215,13 +215,13 @@ export function podmanRunSpec(o: KubernetesObject, c: FullContainer, opts: Podma
   registerCleanup(() => fs.rmSync(path.dirname(envFile), { recursive: true, force: true }));
   options.push("--env-file", envFile);
 
-  const args = [...(opts.args ?? c.args ?? [])];
+  const args = expandVarRefs([...(opts.args ?? c.args ?? [])], opts.env);
   for (const a of args) if (a.includes(SECRET_PLACEHOLDER)) throw new Error(`${c.name}: argument "${a}" holds a masked secret`);
   let after: string[] = args;
   if (c.command && c.command.length > 0) {
     // Kubernetes: command replaces the image's ENTRYPOINT (and drops its CMD), args follow.
     options.push("--entrypoint", JSON.stringify([c.command[0]]));
-    after = [...c.command.slice(1), ...args];
+    after = [...expandVarRefs(c.command.slice(1), opts.env), ...args];
   }
   const name = opts.name ?? `mlflow-it-${c.name}-${randomBytes(4).toString("hex")}`;
   options.unshift("--name", name);

@@ -9,12 +9,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { KubernetesObject, RenderResult } from "../../../lib/render";
 import { SECRET_PLACEHOLDER } from "../../../lib/render";
-import { spawnManaged, runCommand, waitForHttp200, type CommandResult, type ManagedProcess } from "./process";
+import * as assert from "node:assert/strict";
+import { getWithHost, spawnManaged, runCommand, waitForHttp200, type CommandResult, type ManagedProcess } from "./process";
 
 export interface RenderedEnvVar {
   name: string;
   value?: string;
-  valueFrom?: { secretKeyRef?: { name: string; key: string }; [k: string]: unknown };
+  valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string }; [k: string]: unknown };
 }
 
 export interface RenderedContainer {
@@ -69,6 +70,8 @@ export interface LocalEnvOptions {
   replace?: Record<string, string>;
   /** Vars the render does not have; each must be absent from it. */
   add?: Record<string, string>;
+  /** Values of downward-API fields (valueFrom.fieldRef.fieldPath, e.g. status.podIP); each must be used. */
+  fields?: Record<string, string>;
 }
 
 /**
@@ -79,9 +82,17 @@ export interface LocalEnvOptions {
 export function localEnv(c: RenderedContainer, opts: LocalEnvOptions = {}): Record<string, string> {
   const secrets = { ...opts.secrets };
   const replace = { ...opts.replace };
+  const fields = { ...opts.fields };
   const out: Record<string, string> = {};
   for (const e of c.env ?? []) {
     if (e.name in out) throw new Error(`container "${c.name}": env ${e.name} is declared twice`);
+    const fieldPath = e.valueFrom?.fieldRef?.fieldPath;
+    if (fieldPath !== undefined) {
+      if (!(fieldPath in fields)) throw new Error(`container "${c.name}": env ${e.name} is the pod's ${fieldPath}; pass its value in fields`);
+      out[e.name] = fields[fieldPath];
+      delete fields[fieldPath];
+      continue;
+    }
     const fromSecret = e.valueFrom !== undefined || e.value === SECRET_PLACEHOLDER;
     if (fromSecret) {
       if (!(e.name in secrets)) {
@@ -101,7 +112,7 @@ export function localEnv(c: RenderedContainer, opts: LocalEnvOptions = {}): Reco
       }
     }
   }
-  const unused = [...Object.keys(secrets), ...Object.keys(replace)];
+  const unused = [...Object.keys(secrets), ...Object.keys(replace), ...Object.keys(fields).map((f) => `(field ${f})`)];
   if (unused.length > 0) throw new Error(`container "${c.name}": no rendered env ${unused.join(", ")} to substitute (have: ${Object.keys(out).join(", ")})`);
   for (const [k, v] of Object.entries(opts.add ?? {})) {
     if (k in out) throw new Error(`container "${c.name}": env ${k} is rendered ("${out[k]}"); use replace, not add`);
@@ -207,7 +218,7 @@ export interface LocalCommandOptions {
 export function localCommand(c: RenderedContainer, opts: LocalCommandOptions): LocalCommand {
   const head = c.command && c.command.length > 0 ? c.command : opts.entrypoint;
   if (!head || head.length === 0) throw new Error(`container "${c.name}" sets no command and no image entrypoint was given`);
-  const argv = [...head, ...(opts.args ?? c.args ?? [])];
+  const argv = expandVarRefs([...head, ...(opts.args ?? c.args ?? [])], opts.env);
   const bad = argv.find((a) => a.includes(SECRET_PLACEHOLDER));
   if (bad !== undefined) throw new Error(`container "${c.name}": argument "${bad}" holds a masked secret`);
   for (const [k, v] of Object.entries(opts.env)) if (v.includes(SECRET_PLACEHOLDER)) throw new Error(`container "${c.name}": env ${k} is still "${v}"`);
@@ -215,6 +226,35 @@ export function localCommand(c: RenderedContainer, opts: LocalCommandOptions): L
   const cmd = !argv[0].includes("/") && fs.existsSync(local) ? local : argv[0];
   const env = { PATH: `${opts.binDir}:${process.env.PATH ?? "/usr/bin:/bin"}`, ...opts.imageEnv, ...opts.env };
   return { cmd, args: argv.slice(1), env };
+}
+
+/**
+ * `$(VAR)` in a container's command and args, as the kubelet expands them: a variable of the container's
+ * env is replaced, `$$` is a literal `$`, and a reference to an undefined variable stays as written.
+ */
+export function expandVarRefs(values: readonly string[], env: Readonly<Record<string, string>>): string[] {
+  return values.map((v) => v.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) => (name === undefined ? "$" : name in env ? env[name] : m)));
+}
+
+/** The pod IP a test gives the rendered tracking server (env POD_IP from status.podIP). */
+export const TEST_POD_IP = "10.244.0.17";
+
+/**
+ * A Prometheus scrape of the tracking server as the cluster's Prometheus makes it: GET /metrics with the
+ * Host header `<pod IP>:5000`, after at least one API call. It must answer with MLflow's request counter
+ * for a 200 and its latency histogram; the same scrape with another pod's IP is refused (the allowed hosts
+ * admit the pod's own IP only).
+ */
+export async function assertMetricsScrape(baseUrl: string): Promise<void> {
+  const api = await getWithHost(`${baseUrl}/api/2.0/mlflow/experiments/search?max_results=1`, "localhost:5000");
+  assert.equal(api.status, 200, `API call before the scrape: ${api.status} ${api.body}`);
+  const scrape = await getWithHost(`${baseUrl}/metrics`, `${TEST_POD_IP}:5000`);
+  assert.equal(scrape.status, 200, `GET /metrics (Host ${TEST_POD_IP}:5000) -> ${scrape.status}: ${scrape.body.slice(0, 300)}`);
+  const counter = /^mlflow_http_request_total\{[^}]*status="200"[^}]*\} ([0-9.e+]+)$/m.exec(scrape.body);
+  assert.ok(counter && Number(counter[1]) >= 1, `no mlflow_http_request_total for status 200 after an API call:\n${scrape.body.slice(0, 1500)}`);
+  assert.match(scrape.body, /^mlflow_http_request_duration_seconds_count\{/m, "no request latency histogram");
+  const other = await getWithHost(`${baseUrl}/metrics`, "10.244.9.9:5000");
+  assert.equal(other.status, 403, `GET /metrics with another pod's IP as Host must be refused: ${other.status}`);
 }
 
 /** Runs a LocalCommand to completion (non-zero exits resolve; the caller asserts). */

@@ -1,0 +1,96 @@
+import * as batchv1 from "@pulumi/kubernetes/batch/v1";
+import * as pulumi from "@pulumi/pulumi";
+import type { Resources } from "../config";
+import type { AwsCredentialSource } from "../manifests/common";
+import { BACKUP_NAME, backupCronJob, backupDatabases, backupEncryption, backupLaunchCommand, backupPrefix, DEFAULT_BACKUP_SCHEDULE } from "../manifests/backup";
+import { TRAINING_SERVICE_ACCOUNT } from "./training-jobs";
+
+export interface DatabaseBackupArgs {
+    /** Namespace of the CronJob (plain: it is part of the launch command). */
+    readonly namespace: string;
+    /** Cron schedule, in UTC (plain: checked here). Defaults to `17 3 * * *` (daily, 03:17 UTC). */
+    readonly schedule?: string;
+    /** Image with pg_dump/pg_restore of the server's major version: the StatefulSet's. Defaults to `postgres:16.10`. */
+    readonly postgresImage?: string;
+    /** Image with Python and boto3 that uploads the dumps (images/mlflow). Defaults to none: required. */
+    readonly uploaderImage: pulumi.Input<string>;
+    /** Host of the PostgreSQL server (InClusterDatabase.host). Defaults to none: required. */
+    readonly host: pulumi.Input<string>;
+    /** Port of the server. Defaults to 5432. */
+    readonly port?: number;
+    /** Database user. Defaults to `mlflow`. */
+    readonly username?: pulumi.Input<string>;
+    /** Secret with the user's password under `password` (InClusterDatabase.passwordSecretName). Defaults to none: required. */
+    readonly passwordSecretName: pulumi.Input<string>;
+    /** MLflow's database (plain: it names the key prefix). Defaults to `mlflow`. */
+    readonly database?: string;
+    /** The basic-auth app's database, dumped after MLflow's (plain). Defaults to none (auth off). */
+    readonly authDatabase?: string;
+    /** s3://bucket[/prefix] of the artifact store; dumps go to `<root>/backups/<db>/<UTC stamp>.dump`. Defaults to none: required. */
+    readonly artifactRoot: pulumi.Input<string>;
+    /** The pods' artifact credentials: the keys Secret, or none for IRSA (the ServiceAccount's role). Defaults to none: required. */
+    readonly aws: AwsCredentialSource;
+    /** Server-side encryption of the upload (plain). Defaults to `aws:kms` when kmsKeyArn is set, else `AES256`; `none` only for MinIO without KMS. */
+    readonly serverSideEncryption?: "AES256" | "aws:kms" | "none";
+    /** KMS key of SSE-KMS uploads (the bucket's default key). Defaults to none. */
+    readonly kmsKeyArn?: pulumi.Input<string>;
+    /** ServiceAccount of the pod (plain); its IRSA role must write the bucket. Defaults to `mlflow-training`. */
+    readonly serviceAccountName?: string;
+    /** Requests and limits of each container. Defaults to 100m/256Mi requested, 1 CPU/1Gi limit. */
+    readonly resources?: Resources;
+    /** Seconds before a backup Job is stopped (plain). Defaults to 3600. */
+    readonly activeDeadlineSeconds?: number;
+    /** Retries of a failed backup pod before the Job fails (plain). Defaults to 2. */
+    readonly backoffLimit?: number;
+    /** sizeLimit of the emptyDir holding the dumps (plain). Defaults to `20Gi`. */
+    readonly workDirSize?: string;
+}
+
+const DEFAULT_RESOURCES: Resources = { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } };
+
+/**
+ * Scheduled backups of the in-cluster PostgreSQL: the CronJob `mlflow-db-backup` (manifests/backup.ts) that dumps
+ * MLflow's database (and the basic-auth one) with pg_dump, verifies each dump, and uploads it, encrypted, to
+ * `<artifact root>/backups/<db>/`. The bucket's lifecycle rule (ArtifactStore.backupRetentionDays) expires them.
+ * Restore with scripts/restore-database.sh.
+ */
+export class DatabaseBackup extends pulumi.ComponentResource {
+    /** The CronJob's name. */
+    public readonly cronJobName: string;
+    /** `kubectl create job --from=cronjob/…`: a backup now. */
+    public readonly launch: string;
+    /** s3://…/backups: each database's dumps are under `<prefix>/<db>/`. */
+    public readonly prefix: pulumi.Output<string>;
+    public readonly cronJob: batchv1.CronJob;
+
+    constructor(name: string, args: DatabaseBackupArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlflow-platform:database:DatabaseBackup", name, {}, opts);
+        this.cronJob = new batchv1.CronJob(
+            name,
+            backupCronJob({
+                namespace: args.namespace,
+                schedule: args.schedule ?? DEFAULT_BACKUP_SCHEDULE,
+                postgresImage: args.postgresImage ?? "postgres:16.10",
+                uploaderImage: args.uploaderImage,
+                host: args.host,
+                port: args.port,
+                username: args.username ?? "mlflow",
+                passwordSecretName: args.passwordSecretName,
+                databases: backupDatabases(args.database ?? "mlflow", args.authDatabase),
+                artifactRoot: args.artifactRoot,
+                aws: args.aws,
+                encryption: backupEncryption(args.serverSideEncryption, args.kmsKeyArn),
+                serviceAccountName: args.serviceAccountName ?? TRAINING_SERVICE_ACCOUNT,
+                resources: args.resources ?? DEFAULT_RESOURCES,
+                activeDeadlineSeconds: args.activeDeadlineSeconds ?? 3600,
+                backoffLimit: args.backoffLimit ?? 2,
+                workDirSize: args.workDirSize ?? "20Gi",
+            }),
+            { parent: this },
+        );
+        this.cronJobName = BACKUP_NAME;
+        this.launch = backupLaunchCommand(args.namespace);
+        this.prefix = pulumi.output(backupPrefix(args.artifactRoot));
+        this.registerOutputs({ cronJobName: this.cronJobName, launch: this.launch, prefix: this.prefix });
+    }
+}
