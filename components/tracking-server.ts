@@ -109,12 +109,18 @@ export class TrackingServer extends pulumi.ComponentResource {
             }),
             { ...child, dependsOn: [sa, ...(args.waitFor ?? [])] },
         );
+        // With an autoscaler the replica count is the autoscaler's: the Deployment is created with minReplicas
+        // and ignores the field afterwards. Leaving `replicas` out instead (as the HPA docs suggest for
+        // client-side apply) makes a server-side apply drop the field the program owned, and the running
+        // Deployment falls to 1 pod until the autoscaler catches up (found on the real engine); with
+        // ignoreChanges the provider sends the live count, or leaves it to the autoscaler once that owns it.
+        const autoscaled = args.autoscaling !== undefined;
         this.deployment = new appsv1.Deployment(
             name,
             trackingServerDeployment({
                 namespace: args.namespace,
                 image: args.image,
-                replicas,
+                replicas: args.autoscaling?.minReplicas ?? replicas,
                 workers: args.workers ?? 2,
                 resources: args.resources,
                 serviceAccountName: TRACKING_SERVICE_ACCOUNT,
@@ -126,9 +132,8 @@ export class TrackingServer extends pulumi.ComponentResource {
                 auth: args.auth,
                 podAnnotations: args.podAnnotations,
                 metrics,
-                autoscaled: args.autoscaling !== undefined,
             }),
-            { ...child, dependsOn: [migration, sa] },
+            { ...child, dependsOn: [migration, sa], ...(autoscaled ? { ignoreChanges: ["spec.replicas"] } : {}) },
         );
         new corev1.Service(name, trackingServerService(args.namespace), child);
         new policyv1.PodDisruptionBudget(name, trackingServerPdb(args.namespace, args.autoscaling?.minReplicas ?? replicas), child);

@@ -95,6 +95,9 @@ export function awsEnv(src: AwsCredentialSource): I[] {
 export const TMP_VOLUME: k8s.types.input.core.v1.Volume = { name: "tmp", emptyDir: { sizeLimit: "1Gi" } };
 export const TMP_MOUNT: k8s.types.input.core.v1.VolumeMount = { name: "tmp", mountPath: "/tmp" };
 
+/** The provider's annotation that forces a server-side apply over other field managers' ownership. */
+export const PATCH_FORCE = "pulumi.com/patchForce";
+
 /** ObjectMeta of a namespaced object with the platform labels. */
 export function meta(name: Input<string>, namespace: Input<string>, component: string, extra: Record<string, Input<string>> = {}): k8s.types.input.meta.v1.ObjectMeta {
     return { name, namespace, labels: labels(component), ...(Object.keys(extra).length ? { annotations: extra } : {}) };
@@ -161,7 +164,7 @@ export function claimSizePatch(p: { statefulSet: string; namespace: Input<string
         // Only the size: the claim's labels and the rest stay the StatefulSet controller's. The controller
         // created the claim, so it owns the size too; taking it over needs a forced apply (found on the real
         // engine: without it a bigger size is an SSA conflict with kube-controller-manager).
-        metadata: { name: dataClaimName(p.statefulSet), namespace: p.namespace, annotations: { "pulumi.com/patchForce": "true" } },
+        metadata: { name: dataClaimName(p.statefulSet), namespace: p.namespace, annotations: { [PATCH_FORCE]: "true" } },
         spec: { resources: { requests: { storage: p.storageSize } } },
     };
 }

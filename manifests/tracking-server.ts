@@ -12,6 +12,7 @@ import {
     env,
     labels,
     meta,
+    PATCH_FORCE,
     podSecurityContext,
     resourceRequirements,
     secretEnv,
@@ -82,8 +83,6 @@ export interface TrackingServerSpec {
     readonly podAnnotations?: Record<string, Input<string>>;
     /** Serve Prometheus metrics on /metrics (a memory emptyDir for the exporter, the pod IP an allowed host). */
     readonly metrics?: boolean;
-    /** A HorizontalPodAutoscaler owns the replica count: the Deployment leaves `replicas` out. */
-    readonly autoscaled?: boolean;
 }
 
 /** `mlflow server` arguments. The backend-store URI comes from env MLFLOW_BACKEND_STORE_URI (a Secret). */
@@ -153,10 +152,14 @@ export function trackingServerDeployment(spec: TrackingServerSpec): k8s.types.in
     return {
         apiVersion: "apps/v1",
         kind: "Deployment",
-        metadata: meta(TRACKING_SERVICE_NAME, spec.namespace, COMPONENT),
+        // The program owns every field it declares: a server-side apply takes them back from another field
+        // manager instead of failing. Found on the real engine: after the autoscaler is switched off, the
+        // `horizontal-pod-autoscaler` manager still owns spec.replicas and the provider's apply of the fixed
+        // count failed with a field conflict.
+        metadata: meta(TRACKING_SERVICE_NAME, spec.namespace, COMPONENT, { [PATCH_FORCE]: "true" }),
         spec: {
-            // With an autoscaler the count is its to set: a replicas field here would reset it at every up.
-            ...(spec.autoscaled ? {} : { replicas: spec.replicas }),
+            // With an autoscaler this is only the count at creation: the component ignores later changes of it.
+            replicas: spec.replicas,
             revisionHistoryLimit: 5,
             selector: { matchLabels: selectorLabels(COMPONENT) },
             strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },

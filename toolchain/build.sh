@@ -7,7 +7,7 @@
 # Usage: toolchain/build.sh [--env] [--only NAME]...
 #   (no flag)  build what is missing, then print the bin directory
 #   --env      build what is missing, then print KEY=VALUE lines for the test harness:
-#              ENGINE_BIN (pulumi, the provider, etcd, kube-*, kwok), KSERVE_CRDS (directory of the CRDs),
+#              ENGINE_BIN (pulumi, the provider, etcd, kube-*, kwok), <NAME>_CRDS (a directory per CRD set of files.tsv),
 #              PULUMI_KUBERNETES_VERSION (the plugin version the provider is installed as)
 #   --only N   build only the named entries (repeatable), e.g. --only pulumi
 #   --check    build nothing: exit 0 when every entry is in the cache, 3 when one is missing
@@ -122,7 +122,11 @@ if [ ${#missing[@]} -gt 0 ] && [ ${#only[@]} -eq 0 ]; then log "not built: ${mis
 
 if [ "$mode" = env ]; then
   echo "ENGINE_BIN=$bin"
-  echo "KSERVE_CRDS=${entry[kserve-crds]}"
+  # One line per data file set: kserve-crds -> KSERVE_CRDS=<dir>.
+  while IFS=$'\t' read -r name _; do
+    var="${name^^}"
+    echo "${var//-/_}=${entry[$name]}"
+  done < <(rows "$here/files.tsv")
   for v in "${versions[@]}"; do
     case "$v" in pulumi-resource-kubernetes=*) echo "PULUMI_KUBERNETES_VERSION=${v#*=}" ;; pulumi=*) echo "PULUMI_VERSION=${v#*=}" ;; esac
   done

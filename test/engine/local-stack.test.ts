@@ -45,7 +45,7 @@ describe("engine: the local stack on a real API server", function () {
   before(async function () {
     this.timeout(80 * 60_000); // a cold toolchain build
     cluster = await sharedCluster();
-    await cluster.removeKserveCrds(); // whatever ran before in this process: this cluster has no KServe
+    await cluster.removeCrds("kserve"); // whatever ran before in this process: this cluster has no KServe
     stack = await engineStack(cluster, { base: "local" });
     await stack.configure(base);
   });

@@ -43,7 +43,7 @@ describe("engine: serving a registered model from a real MLflow registry", funct
     this.timeout(80 * 60_000);
     const [c, moto, pg] = await Promise.all([sharedCluster(), sharedMoto(), sharedPostgres()]);
     cluster = c;
-    await cluster.installKserveCrds();
+    await cluster.installCrds("kserve");
     await moto.createBucket(BUCKET).catch((err: unknown) => { if (!/BucketAlreadyOwnedByYou|already/i.test(String(err))) throw err; });
     const db = `engine_serving_${randomBytes(4).toString("hex")}`;
     await pg.createDatabase(db);
@@ -163,7 +163,7 @@ describe("engine: serving a registered model from a real MLflow registry", funct
     execConfig.users[0].user = { exec: { apiVersion: "client.authentication.k8s.io/v1", command: process.execPath, args: [plugin], interactiveMode: "Never" } };
     const viaExec = () => ({ kubeconfig: JSON.stringify(execConfig), env: process.env });
     await requireClusterApis(served, viaExec); // KServe's CRDs are installed: the check passes
-    await cluster.removeKserveCrds();
+    await cluster.removeCrds("kserve");
     try {
       await assert.rejects(requireClusterApis(served, viaExec), /KServe is not installed on the cluster https:\/\/127\.0\.0\.1:\d+ \(context "engine-test"\): the API server does not serve InferenceService \(serving\.kserve\.io\/v1beta1, for serving\.models\) and ClusterServingRuntime/);
 
@@ -179,7 +179,7 @@ describe("engine: serving a registered model from a real MLflow registry", funct
       assert.equal(await cluster.kube.get("v1", "Namespace", undefined, ns), undefined, `namespace ${ns} was not created`);
       await fresh.remove();
     } finally {
-      await cluster.installKserveCrds();
+      await cluster.installCrds("kserve");
     }
   });
 });

@@ -15,6 +15,7 @@ import {
 import type { KubernetesObject } from "../../lib/render";
 import { errorsOf } from "../support/config-errors";
 import { validateKubernetesObject } from "../support/k8s-validate";
+import { findObject, render } from "../support/render";
 
 const cfg = parseConfig({}, "test");
 const spec: TrackingServerSpec = {
@@ -122,10 +123,16 @@ describe("manifests: tracking-server autoscaling", () => {
         assert.ok(cfg.trackingServer.resources.requests.cpu);
     });
 
-    it("the Deployment leaves replicas to the autoscaler, and sets them without one", () => {
-        const withHpa = trackingServerDeployment({ ...spec, autoscaled: true }) as unknown as { spec: Record<string, unknown> };
-        assert.ok(!("replicas" in withHpa.spec), "replicas must be absent, or every pulumi up resets the autoscaler's count");
-        assert.equal((trackingServerDeployment(spec) as unknown as { spec: { replicas: number } }).spec.replicas, 2);
+    it("with the autoscaler the Deployment starts at minReplicas and ignores its replicas afterwards (the render records it)", async () => {
+        const on = await render("dev", ["trackingServer.autoscaling.enabled=true", "trackingServer.autoscaling.minReplicas=3"]);
+        const off = await render("dev");
+        const dep = (r: typeof on) => r.resources.find((x) => x.type === "kubernetes:apps/v1:Deployment" && x.name === "tracking-server");
+        assert.deepEqual(dep(on)?.options, { ignoreChanges: ["spec.replicas"] });
+        assert.equal((findObject(on, "Deployment", "mlflow").spec as { replicas: number }).replicas, 3);
+        assert.equal(dep(off)?.options, undefined, "without the autoscaler the program owns the count");
+        assert.equal((findObject(off, "Deployment", "mlflow").spec as { replicas: number }).replicas, 2);
+        // ...and takes it back from the autoscaler's field manager once the autoscaler is switched off.
+        for (const r of [on, off]) assert.equal((findObject(r, "Deployment", "mlflow").metadata.annotations as Record<string, string> | undefined)?.["pulumi.com/patchForce"], "true");
     });
 
     it("the PodDisruptionBudget follows the autoscaler's floor", () => {

@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { freePort } from "../../integration/support/ports";
 import { registerCleanup, runChecked, spawnManaged, tail, type ManagedProcess } from "../../integration/support/process";
 import { KubeClient, pollUntil, type KubeObject } from "./kube";
-import { REPO_ROOT, toolchain, type Toolchain } from "./toolchain";
+import { REPO_ROOT, toolchain, type CrdSet, type Toolchain } from "./toolchain";
 
 export const NODE_NAME = "kwok-node-0";
 export const STORAGE_CLASS = "kwok-volume";
@@ -26,10 +26,10 @@ export interface Cluster {
   readonly server: string;
   readonly kube: KubeClient;
   readonly toolchain: Toolchain;
-  /** Installs KServe's CRDs (idempotent) and waits until they are established. */
-  installKserveCrds(): Promise<string[]>;
-  /** Removes KServe's CRDs (for the "cluster without KServe" case) and waits until they are gone. */
-  removeKserveCrds(): Promise<void>;
+  /** Installs a CRD set of the toolchain (idempotent) and waits until its CRDs are established. */
+  installCrds(set: CrdSet): Promise<string[]>;
+  /** Removes a CRD set (for the "cluster without KServe" case) and waits until its CRDs are gone. */
+  removeCrds(set: CrdSet): Promise<void>;
   /** The last lines of every component's output, for a failing test's message. */
   logs(lines?: number): string;
   stop(): Promise<void>;
@@ -142,13 +142,13 @@ export async function startCluster(): Promise<Cluster> {
     await waitUntil(apiserver, "the default ServiceAccount", 60_000, async () => ((await api.get("v1", "ServiceAccount", "default", "default")) ? true : undefined));
     process.stderr.write(`[engine] cluster ready at ${server} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
-    const crdNames = async () => fs.readdirSync(tc.kserveCrds).filter((f) => f.endsWith(".yaml")).sort();
+    const crdFiles = (set: CrdSet) => fs.readdirSync(tc.crds[set]).filter((f) => f.endsWith(".yaml")).sort().map((f) => path.join(tc.crds[set], f));
     return {
       kubeconfig: kubeconfigs.admin, server, kube: api, toolchain: tc, logs,
-      async installKserveCrds() {
+      async installCrds(set) {
         const names: string[] = [];
-        for (const f of await crdNames()) {
-          for (const d of await api.applyFile(path.join(tc.kserveCrds, f))) names.push(d.metadata.name);
+        for (const f of crdFiles(set)) {
+          for (const d of await api.applyFile(f)) if (d.kind === "CustomResourceDefinition") names.push(d.metadata.name);
         }
         for (const n of names) {
           await api.waitFor(`CRD ${n} established`, 60_000, async () => {
@@ -160,11 +160,11 @@ export async function startCluster(): Promise<Cluster> {
         api.forgetDiscovery();
         return names;
       },
-      async removeKserveCrds() {
-        const crds = await api.list("apiextensions.k8s.io/v1", "CustomResourceDefinition");
-        const kserve = crds.filter((c) => c.metadata.name.endsWith(".serving.kserve.io"));
-        for (const c of kserve) await api.request("DELETE", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${c.metadata.name}`);
-        for (const c of kserve) await api.waitFor(`CRD ${c.metadata.name} gone`, 60_000, async () => ((await api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", undefined, c.metadata.name)) ? undefined : true));
+      async removeCrds(set) {
+        const names = new Set(crdFiles(set).map((f) => path.basename(f, ".yaml").replace(/^([^_]+)_(.+)$/, "$2.$1")));
+        const crds = (await api.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")).filter((c) => names.has(c.metadata.name));
+        for (const c of crds) await api.request("DELETE", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${c.metadata.name}`);
+        for (const c of crds) await api.waitFor(`CRD ${c.metadata.name} gone`, 60_000, async () => ((await api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", undefined, c.metadata.name)) ? undefined : true));
         api.forgetDiscovery();
       },
       async stop() { unregister(); await stop(); },

@@ -1,6 +1,7 @@
 /**
  * The engine toolchain (toolchain/build.sh): the Pulumi CLI, the Kubernetes provider, etcd, the
- * Kubernetes control plane, kwok and KServe's CRDs, built from the Go module proxy into
+ * Kubernetes control plane, kwok and the CRDs of KServe, the Prometheus Operator and the Gateway API
+ * (toolchain/files.tsv), built or fetched from the Go module proxy into
  * ~/.cache/mlflow-platform/engine. Warm, this only hashes the pins (a second or two).
  */
 import * as fs from "node:fs";
@@ -11,11 +12,15 @@ import { projectRoot } from "../../../lib/paths";
 /** The project root, from source or from the compiled bin/ alike. */
 export const REPO_ROOT = projectRoot(__dirname);
 
+/** The CRD sets of toolchain/files.tsv: `<set>-crds` there, `<SET>_CRDS` in build.sh --env. */
+export const CRD_SETS = ["kserve", "prometheus-operator", "gateway-api"] as const;
+export type CrdSet = (typeof CRD_SETS)[number];
+
 export interface Toolchain {
   /** Directory with pulumi, pulumi-resource-kubernetes, etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok. */
   readonly binDir: string;
-  /** Directory of KServe's CRD YAML files (serving.kserve.io_*.yaml). */
-  readonly kserveCrds: string;
+  /** Directory of each CRD set's YAML files (e.g. kserve: serving.kserve.io_*.yaml). */
+  readonly crds: Readonly<Record<CrdSet, string>>;
   /** The version the Kubernetes provider is installed as (the plugin directory's name). */
   readonly kubernetesProviderVersion: string;
   readonly pulumiVersion: string;
@@ -47,7 +52,7 @@ async function load(): Promise<Toolchain> {
   const binDir = need("ENGINE_BIN");
   const t: Toolchain = {
     binDir,
-    kserveCrds: need("KSERVE_CRDS"),
+    crds: Object.fromEntries(CRD_SETS.map((s) => [s, need(`${s.toUpperCase().replace(/-/g, "_")}_CRDS`)])) as Record<CrdSet, string>,
     kubernetesProviderVersion: need("PULUMI_KUBERNETES_VERSION"),
     pulumiVersion: need("PULUMI_VERSION"),
     bin: (name: string) => {
