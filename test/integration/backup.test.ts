@@ -27,7 +27,7 @@ import {
 import { mlflowServerArgs, startMlflowServer, type MlflowServer } from "./support/mlflow";
 import type { S3Server } from "./support/moto";
 import { freePort } from "./support/ports";
-import type { PostgresServer } from "./support/postgres";
+import { tableCounts, type PostgresServer } from "./support/postgres";
 import { runCommand, stepLog, type CommandResult } from "./support/process";
 import { dockerEnv, localCommand, localEnv, runLocal, type RenderedContainer } from "./support/rendered";
 import { runPython } from "./support/python";
@@ -46,18 +46,6 @@ const SRC = `backup_src_${SUFFIX}`;
 const AUTH = `${AUTH_DATABASE}_${SUFFIX}`;
 const KEYS_SECRET = "mlflow-aws-credentials";
 const { log, timed } = stepLog("backup");
-
-/** Exact count(*) of every table outside the system schemas, computed here independently of the script. */
-async function tableCounts(pg: PostgresServer, db: string): Promise<Map<string, number>> {
-    const tables = (await pg.query(db, `select quote_ident(schemaname) || '.' || quote_ident(tablename) from pg_tables
-      where schemaname not in ('pg_catalog', 'information_schema') order by 1`)).split("\n").filter((t) => t !== "");
-    if (tables.length === 0) return new Map();
-    const out = await pg.query(db, tables.map((t) => `select '${t}', count(*) from ${t}`).join(" union all "));
-    return new Map(out.split("\n").map((line) => {
-        const [t, n] = line.split("|");
-        return [t, Number(n)] as const;
-    }));
-}
 
 /** Everything a restore could change in a database, as one digest: every row of every table, and the table list. */
 async function fingerprint(pg: PostgresServer, db: string): Promise<string> {

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { mlflowServerArgs, startMlflowServer, type MlflowServer } from "./support/mlflow";
 import type { S3Server } from "./support/moto";
 import { freePort } from "./support/ports";
-import { startPostgres, type PostgresServer } from "./support/postgres";
+import { startPostgres, tableCounts, type PostgresServer } from "./support/postgres";
 import { runCommand, spawnManaged, type CommandResult } from "./support/process";
 import { runPython } from "./support/python";
 import { sharedMoto } from "./support/services";
@@ -22,18 +22,6 @@ const MODEL = "MigrationCheck";
 
 /** SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the MLflow image pins psycopg2. */
 const sqlalchemyUri = (url: string) => url.replace(/^postgresql:/, "postgresql+psycopg2:");
-
-/** Exact count(*) of every table outside the system schemas, computed here independently of the script. */
-async function tableCounts(pg: PostgresServer, db: string): Promise<Map<string, number>> {
-  const tables = (await pg.query(db, `select quote_ident(schemaname) || '.' || quote_ident(tablename) from pg_tables
-    where schemaname not in ('pg_catalog', 'information_schema') order by 1`)).split("\n").filter((t) => t !== "");
-  if (tables.length === 0) return new Map();
-  const out = await pg.query(db, tables.map((t) => `select '${t}', count(*) from ${t}`).join(" union all "));
-  return new Map(out.split("\n").map((line) => {
-    const [t, n] = line.split("|");
-    return [t, Number(n)] as const;
-  }));
-}
 
 /** A digest of the rows the registry lookups depend on, to prove "untouched" beyond counts. */
 const FINGERPRINT = `select md5(concat_ws('/',

@@ -165,6 +165,19 @@ export async function startCluster(): Promise<Cluster> {
         const crds = (await api.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")).filter((c) => names.has(c.metadata.name));
         for (const c of crds) await api.request("DELETE", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${c.metadata.name}`);
         for (const c of crds) await api.waitFor(`CRD ${c.metadata.name} gone`, 60_000, async () => ((await api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", undefined, c.metadata.name)) ? undefined : true));
+        // Discovery lags the CRD's deletion (seen: /apis/gateway.networking.k8s.io/v1 still listed
+        // httproutes after the CRD was gone): wait until no version of the group serves the kind.
+        for (const c of crds) {
+          const spec = c.spec as { group: string; names: { plural: string }; versions: { name: string }[] };
+          for (const v of spec.versions) {
+            await api.waitFor(`${spec.names.plural}.${spec.group}/${v.name} out of discovery`, 60_000, async () => {
+              const r = await api.request("GET", `/apis/${spec.group}/${v.name}`);
+              if (r.status === 404) return true;
+              const served = (r.json<{ resources?: { name: string }[] }>().resources ?? []).some((x) => x.name === spec.names.plural);
+              return served ? undefined : true;
+            });
+          }
+        }
         api.forgetDiscovery();
       },
       async stop() { unregister(); await stop(); },

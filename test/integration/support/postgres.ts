@@ -135,3 +135,15 @@ export async function startPostgres(opts: { name?: string } = {}): Promise<Postg
   unregister = registerCleanup(() => server.stop(), killSync);
   return server;
 }
+
+/** Exact count(*) of every table of `db` outside the system schemas, by `schema.table`. */
+export async function tableCounts(pg: PostgresServer, db: string): Promise<Map<string, number>> {
+  const tables = (await pg.query(db, `select quote_ident(schemaname) || '.' || quote_ident(tablename) from pg_tables
+    where schemaname not in ('pg_catalog', 'information_schema') order by 1`)).split("\n").filter((t) => t !== "");
+  if (tables.length === 0) return new Map();
+  const out = await pg.query(db, tables.map((t) => `select '${t}', count(*) from ${t}`).join(" union all "));
+  return new Map(out.split("\n").map((line) => {
+    const [t, n] = line.split("|");
+    return [t, Number(n)] as const;
+  }));
+}
