@@ -82,8 +82,9 @@ describe("batch inference against a real MLflow server", function () {
     assert.deepEqual(container.command, ["python", "/app/batch_predict.py"], "the CronJob runs batch_predict.py");
     const local = { ...container, command: (container.command ?? []).map((a) => (a.startsWith("/app/") ? path.join(TRAINER_DIR, a.slice("/app/".length)) : a)) };
     const env = localEnv(container, {
-      // BATCH_RUN_ID is the downward API's Job name (a valueFrom, which localEnv treats like a Secret's value)
-      secrets: { ...keys(), BATCH_RUN_ID: runId },
+      secrets: keys(),
+      // BATCH_RUN_ID is the downward API's Job name: the pod label the Job controller sets
+      fields: { "metadata.labels['batch.kubernetes.io/job-name']": runId },
       replace: { MLFLOW_TRACKING_URI: server.url, ...replace },
       // AWS S3 in the render (no endpoint override); moto here
       add: { MLFLOW_S3_ENDPOINT_URL: moto.endpoint, AWS_ENDPOINT_URL_S3: moto.endpoint },
