@@ -11,10 +11,9 @@
  * Job retries (backoffLimit) and then fails, visibly (failedJobsHistoryLimit).
  */
 import type * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
 import type { Input } from "@pulumi/pulumi";
 import type { Resources } from "../config";
-import { awsEnv, type AwsCredentialSource, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, secretEnv, TMP_MOUNT, TMP_VOLUME } from "./common";
+import { awsEnv, type AwsCredentialSource, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, secretEnv, TMP_MOUNT, TMP_VOLUME, underArtifactRoot } from "./common";
 import { templateLaunchCommand } from "./job-template";
 import { POSTGRES_PORT } from "./postgres";
 import { DB_CLIENT_LABEL } from "./tracking-server";
@@ -69,7 +68,6 @@ export interface BackupSpec {
 }
 
 const DB_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const S3_ROOT = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/;
 const CRON = /^\S+(\s+\S+){4}$/;
 
 /** The databases a backup dumps: MLflow's, then the basic-auth app's when it is on. */
@@ -79,11 +77,7 @@ export function backupDatabases(database: string, authDatabase?: string): string
 
 /** `<root>/backups` (no trailing slash) for an `s3://bucket[/prefix][/]` artifact root; throws on anything else. */
 export function backupPrefix(artifactRoot: Input<string>): Input<string> {
-    const f = (root: string): string => {
-        if (!S3_ROOT.test(root)) throw new Error(`backup: artifactRoot must be an s3://<bucket>[/<prefix>] URI, got "${root}"`);
-        return `${root.replace(/\/+$/, "")}/${BACKUP_PREFIX.replace(/\/$/, "")}`;
-    };
-    return typeof artifactRoot === "string" ? f(artifactRoot) : pulumi.output(artifactRoot).apply(f);
+    return underArtifactRoot(artifactRoot, BACKUP_PREFIX.replace(/\/$/, ""), "backup");
 }
 
 /**

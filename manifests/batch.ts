@@ -5,10 +5,9 @@
  * alias names when it starts and writes `<output prefix>/<Job name>/predictions.csv` and `metadata.json`.
  */
 import type * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
 import type { Input } from "@pulumi/pulumi";
 import type { BatchProfile } from "../config";
-import { awsEnv, AwsCredentialSource, env, labels, secretEnv } from "./common";
+import { awsEnv, AwsCredentialSource, env, labels, secretEnv, underArtifactRoot } from "./common";
 import { templateCronJob, templateLaunchCommand, type JobTemplateBase } from "./job-template";
 
 export const BATCH_COMPONENT = "batch";
@@ -48,24 +47,12 @@ export function batchLaunchCommand(namespace: string, profile: string): string {
     return templateLaunchCommand(namespace, batchJobName(profile));
 }
 
-const S3_ROOT = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/;
-
-/** `s3://bucket[/prefix][/]` without trailing slashes; throws on anything else. */
-export function normalizeArtifactRoot(root: string): string {
-    if (!S3_ROOT.test(root)) throw new Error(`batch: artifactRoot must be an s3://<bucket>[/<prefix>] URI, got "${root}"`);
-    return root.replace(/\/+$/, "");
-}
-
-function mapInput(v: Input<string>, f: (s: string) => string): Input<string> {
-    return typeof v === "string" ? f(v) : pulumi.output(v).apply(f);
-}
-
 /**
  * Where a profile reads and writes: its own paths, else `<root>/batch/<name>/input.csv` and
  * `<root>/batch/<name>/predictions` (plain strings when the root is one).
  */
 export function batchPaths(artifactRoot: Input<string>, profile: BatchProfile): { input: Input<string>; output: Input<string> } {
-    const under = (file: string) => mapInput(artifactRoot, (root) => `${normalizeArtifactRoot(root)}/batch/${profile.name}/${file}`);
+    const under = (file: string) => underArtifactRoot(artifactRoot, `batch/${profile.name}/${file}`, "batch");
     return {
         input: profile.inputS3Path ?? under("input.csv"),
         output: profile.outputS3Prefix ?? under("predictions"),

@@ -3,6 +3,7 @@
  * and env-var helpers. Plain functions over plain data (values may be pulumi.Input).
  */
 import type * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
 import type { Input } from "@pulumi/pulumi";
 import type { Resources } from "../config";
 
@@ -167,4 +168,23 @@ export function claimSizePatch(p: { statefulSet: string; namespace: Input<string
         metadata: { name: dataClaimName(p.statefulSet), namespace: p.namespace, annotations: { [PATCH_FORCE]: "true" } },
         spec: { resources: { requests: { storage: p.storageSize } } },
     };
+}
+
+/** Applies f to a plain value directly (so pure callers get plain data), to an Output/Promise through apply. */
+export function mapInput<T, U>(value: Input<T>, f: (v: T) => U): Input<U> {
+    if (pulumi.Output.isInstance(value) || value instanceof Promise) return pulumi.output(value).apply((v) => f(v as T));
+    return f(value as T);
+}
+
+const S3_ROOT = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/;
+
+/** `s3://bucket[/prefix][/]` without trailing slashes; throws naming `who` on anything else. */
+export function normalizeArtifactRoot(root: string, who: string): string {
+    if (!S3_ROOT.test(root)) throw new Error(`${who}: artifactRoot must be an s3://<bucket>[/<prefix>] URI, got "${root}"`);
+    return root.replace(/\/+$/, "");
+}
+
+/** `<root>/<subPath>` under an artifact root (plain when the root is plain): batch inputs, backups. */
+export function underArtifactRoot(artifactRoot: Input<string>, subPath: string, who: string): Input<string> {
+    return mapInput(artifactRoot, (root) => `${normalizeArtifactRoot(root, who)}/${subPath}`);
 }

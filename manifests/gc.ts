@@ -35,7 +35,6 @@ export const GC_CRONJOB = "mlflow-gc";
 export const OLDER_THAN_PATTERN = /^(?=.*[1-9])(\d+d)?(\d+h)?(\d+m)?(\d+s)?$/;
 export const OLDER_THAN_HINT = 'a retention such as "30d", "12h" or "1d12h" (days, hours, minutes, seconds in this order; not zero)';
 
-export { SCHEDULE_PATTERN };
 
 /** Milliseconds of a retention in OLDER_THAN_PATTERN (what `mlflow gc` compares a run's deleted_time with). */
 export function olderThanMillis(olderThan: string): number {

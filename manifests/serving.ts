@@ -20,7 +20,7 @@ import {
     ProtocolVersion,
     SERVING_RUNTIME_API_VERSION,
 } from "../components/kserve/types";
-import { AwsCredentialSource, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, TMP_MOUNT, TMP_VOLUME } from "./common";
+import { AwsCredentialSource, mapInput, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, TMP_MOUNT, TMP_VOLUME } from "./common";
 
 export const SERVING_COMPONENT = "model-serving";
 export const SERVING_SERVICE_ACCOUNT = "mlflow-serving";
@@ -131,12 +131,6 @@ export function inferenceService(model: ServedModel, resolved: ResolvedModel, op
             },
         },
     };
-}
-
-/** Applies f to a plain value directly (so pure callers get plain data), to an Output/Promise through apply. */
-function mapInput<T, U>(value: Input<T>, f: (v: T) => U): Input<U> {
-    if (pulumi.Output.isInstance(value) || value instanceof Promise) return pulumi.output(value).apply((v) => f(v as T));
-    return f(value as T);
 }
 
 /** The public S3 endpoint (host, no scheme) of a region. */

@@ -13,9 +13,8 @@ import {
     BatchSpec,
     JOB_NAME_LABEL,
     MAX_BATCH_PROFILE_NAME,
-    normalizeArtifactRoot,
 } from "../../manifests/batch";
-import { containerSecurityContext, labels, podSecurityContext, TMP_MOUNT, TMP_VOLUME } from "../../manifests/common";
+import { containerSecurityContext, labels, normalizeArtifactRoot, podSecurityContext, TMP_MOUNT, TMP_VOLUME } from "../../manifests/common";
 import { templateCronJob } from "../../manifests/job-template";
 import { launchCommand, trainingCronJob, trainingEnv, trainingJobName, TRAINING_COMPONENT } from "../../manifests/training";
 import type { KubernetesObject } from "../../lib/render";
@@ -95,7 +94,7 @@ describe("manifests: batch inference", () => {
         for (const bad of ["mlflow-artifacts", "s3://", "s3://A_B", "gs://b/x"]) {
             assert.throws(() => batchPaths(bad, NIGHTLY), new RegExp(`artifactRoot must be an s3://<bucket>\\[/<prefix>\\] URI, got "${bad.replace(/[/.]/g, "\\$&")}"`), bad);
         }
-        assert.equal(normalizeArtifactRoot("s3://bucket"), "s3://bucket");
+        assert.equal(normalizeArtifactRoot("s3://bucket", "batch"), "s3://bucket");
         // a profile with both paths of its own does not need the root at all
         assert.doesNotThrow(() => batchPaths("not-a-uri", { name: "q", inputS3Path: "s3://b/i.csv", outputS3Prefix: "s3://b/o" }));
     });

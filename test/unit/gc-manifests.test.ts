@@ -3,7 +3,8 @@ import { GarbageCollection, type GarbageCollectionArgs } from "../../components/
 import { parseConfig } from "../../config";
 import { renderStack, type KubernetesObject, type RenderResult } from "../../lib/render";
 import { containerSecurityContext, podSecurityContext, TMP_MOUNT, TMP_VOLUME } from "../../manifests/common";
-import { GC_CRONJOB, gcCommand, gcCronJob, gcEnv, OLDER_THAN_PATTERN, olderThanMillis, SCHEDULE_PATTERN, type GcSpec } from "../../manifests/gc";
+import { GC_CRONJOB, gcCommand, gcCronJob, gcEnv, OLDER_THAN_PATTERN, olderThanMillis, type GcSpec } from "../../manifests/gc";
+import { SCHEDULE_PATTERN } from "../../manifests/job-template";
 import { postgresNetworkPolicy } from "../../manifests/access";
 import { BACKEND_URI_KEY, DB_CLIENT_LABEL } from "../../manifests/tracking-server";
 import { evaluate, RULES, type NormalizedResource } from "../../policy/rules";

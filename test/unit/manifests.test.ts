@@ -5,21 +5,11 @@ import { postgresStatefulSet, postgresUri } from "../../manifests/postgres";
 import { allowedHosts, serverArgs, trackingServerDeployment, trackingServerPdb, trackingUri } from "../../manifests/tracking-server";
 import { launchCommand, trainingCronJob, trainingEnv } from "../../manifests/training";
 import { validateKubernetesObject } from "../support/k8s-validate";
+import { TRACKING_SPEC } from "../support/tracking-spec";
 import type { KubernetesObject } from "../../lib/render";
 
 const cfg = parseConfig({}, "test");
-const trackingSpec = {
-    namespace: "mlflow",
-    image: "img@sha256:abc",
-    replicas: 2,
-    workers: 3,
-    resources: cfg.trackingServer.resources,
-    serviceAccountName: "mlflow",
-    backendStoreSecretName: "mlflow-backend-store",
-    artifactRoot: "s3://bucket/",
-    aws: { keysSecretName: "keys", region: "eu-west-1" },
-    extraAllowedHosts: [],
-};
+const trackingSpec = TRACKING_SPEC;
 
 describe("manifests: tracking server", () => {
     it("tracking URI is the Service FQDN on 5000", () => {

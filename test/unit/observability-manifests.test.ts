@@ -10,26 +10,15 @@ import {
     trackingServerHpa,
     trackingServerPdb,
     trackingServerService,
-    type TrackingServerSpec,
 } from "../../manifests/tracking-server";
 import type { KubernetesObject } from "../../lib/render";
 import { errorsOf } from "../support/config-errors";
 import { validateKubernetesObject } from "../support/k8s-validate";
+import { TRACKING_SPEC } from "../support/tracking-spec";
 import { findObject, render } from "../support/render";
 
 const cfg = parseConfig({}, "test");
-const spec: TrackingServerSpec = {
-    namespace: "mlflow",
-    image: "img@sha256:abc",
-    replicas: 2,
-    workers: 2,
-    resources: cfg.trackingServer.resources,
-    serviceAccountName: "mlflow",
-    backendStoreSecretName: "mlflow-backend-store",
-    artifactRoot: "s3://bucket/",
-    aws: { keysSecretName: "keys", region: "eu-west-1" },
-    extraAllowedHosts: [],
-};
+const spec = { ...TRACKING_SPEC, workers: 2 };
 
 interface PodSpecView {
     containers: { args: string[]; env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[]; volumeMounts: { name: string; mountPath: string }[] }[];
