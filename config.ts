@@ -8,6 +8,7 @@
 import { MLFLOW_PYFUNC_RUNTIME } from "./manifests/serving";
 import { OLDER_THAN_HINT, OLDER_THAN_PATTERN } from "./manifests/gc";
 import { SCHEDULE_HINT, SCHEDULE_PATTERN } from "./manifests/job-template";
+import { OAUTH2_PROXY_IMAGE } from "./manifests/sso";
 import { servingRuntimeUsed, trainerImageUsers } from "./lib/stack-images";
 import { check, ConfigError, ConfigIssue, ObjectSpec, show, Spec } from "./lib/schema";
 
@@ -29,6 +30,9 @@ const MINIO_KEY = /^[^\u0000-\u001f\u007f=,]*$/;
 const RDS_PASSWORD = /^[\u0021\u0023-\u002e\u0030-\u003f\u0041-\u007e]*$/;
 /** Printable ASCII, no space at either end (configparser trims them in basic_auth.ini). */
 const AUTH_PASSWORD = /^([\u0021-\u007e]([\u0020-\u007e]*[\u0021-\u007e])?)?$/;
+
+/** https, or http only on a loopback host (a provider the tests start); a path may follow. */
+const OIDC_ISSUER = /^(https:\/\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?|http:\/\/(localhost|127\.0\.0\.1)(:[0-9]{1,5})?)(\/[\u0021-\u007e]*)?$/;
 
 /** How to supply a secret key, for its description. */
 const supply = (path: string, generated: string) =>
@@ -200,7 +204,36 @@ export const configSpec: ObjectSpec = {
                         proxyNamespace: { kind: "string", optional: true, description: "Namespace of the Gateway's proxy pods, which the tracking server's NetworkPolicy admits; unset: the Gateway's namespace.", ...dnsLabel },
                     },
                 },
-                auth: { kind: "string", enum: ["none", "basic"], default: "none", description: "`basic`: MLflow's basic-auth app (required with mode `ingress` or `gateway`)." },
+                auth: { kind: "string", enum: ["none", "basic", "oidc"], default: "none", description: "`basic`: MLflow's basic-auth app; `oidc`: single sign-on through oauth2-proxy in each tracking-server pod (see access.oidc). One of them is required with mode `ingress` or `gateway`." },
+                oidc: {
+                    kind: "object",
+                    description: "With auth `oidc`: an oauth2-proxy sidecar in each tracking-server pod signs browser users in with an OpenID Connect provider and is the pod's only way in (MLflow listens on loopback). Machine clients (training, batch and promotion Jobs, the deploy-time registry lookup, Prometheus) send basic auth as the user `machine` from the Secret mlflow-tracking-credentials.",
+                    fields: {
+                        issuerUrl: { kind: "string", optional: true, description: "The provider's issuer URL, exactly as its discovery document states it (https; http only on a loopback host, e.g. a test provider).", pattern: OIDC_ISSUER, patternHint: "an https URL such as https://login.example.com/realms/ml (http only for localhost or 127.0.0.1)" },
+                        clientId: { kind: "string", optional: true, minLength: 1, pattern: /^[\u0021-\u007e]*$/, patternHint: "the client id registered at the provider: printable ASCII without spaces", description: "The OAuth client registered at the provider (its redirect URI: https://<host>/oauth2/callback)." },
+                        clientSecret: {
+                            kind: "string", optional: true, secret: true, minLength: 1, pattern: NO_CONTROL,
+                            patternHint: "the client secret the provider issued, without control characters",
+                            description: "The client's secret at the provider (issued there, so never generated). Set as a secret: `pulumi config set --secret --path access.oidc.clientSecret <value>` (plain config is refused).",
+                        },
+                        cookieSecret: {
+                            kind: "string", optional: true, secret: true, pattern: /^[\u0021-\u007e]{32}$/,
+                            patternHint: "exactly 32 printable ASCII characters without spaces (oauth2-proxy's AES-256 session-cookie key; e.g. openssl rand -hex 16)",
+                            description: `Key that encrypts the session cookies. ${supply("access.oidc.cookieSecret", "32 characters")}`,
+                        },
+                        machinePassword: {
+                            kind: "string", optional: true, secret: true, minLength: 24, maxLength: 72, pattern: /^[\u0021-\u007e]*$/,
+                            patternHint: "24 to 72 printable ASCII characters without spaces (oauth2-proxy checks it against a bcrypt hash, which reads 72 bytes)",
+                            description: `Password of the machine user \`machine\`. ${supply("access.oidc.machinePassword", "32 characters")}`,
+                        },
+                        allowedEmailDomains: { kind: "array", description: "Users whose verified email is in one of these domains get in.", items: { kind: "string", description: "Email domain.", pattern: /^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/, patternHint: "a domain such as example.com" } },
+                        allowedEmails: { kind: "array", description: "Users with one of these verified emails get in (as well as allowedEmailDomains).", items: { kind: "string", description: "Email address.", pattern: /^[^\s@,]+@([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/, patternHint: "an email address such as alice@example.com" } },
+                        allowedGroups: { kind: "array", description: "With groups set, a user must also be in one of them (the groupsClaim of the ID token).", items: { kind: "string", description: "Group.", minLength: 1, pattern: NO_CONTROL, patternHint: "a group name without control characters" } },
+                        groupsClaim: { kind: "string", default: "groups", description: "The ID-token claim that lists the user's groups.", minLength: 1, pattern: /^[\u0021-\u007e]*$/, patternHint: "a claim name such as groups" },
+                        scope: { kind: "string", default: "openid email profile", description: "Scopes requested at sign-in (add the one your provider needs for the groups claim).", pattern: /^openid( [\u0021-\u007e]+)*$/, patternHint: "space-separated scopes starting with openid, e.g. \"openid email profile groups\"" },
+                        proxyImage: { kind: "string", default: OAUTH2_PROXY_IMAGE, description: "The oauth2-proxy image (ideally pinned by digest)." },
+                    },
+                },
                 defaultPermission: { kind: "string", enum: ["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"], default: "READ", description: "Permission of authenticated users on resources they did not create." },
                 adminPassword: {
                     kind: "string", optional: true, secret: true, minLength: 12, pattern: AUTH_PASSWORD,
@@ -447,6 +480,21 @@ export type DatabaseMode = "inCluster" | "rds";
 export type ArtifactAuth = "staticKeys" | "irsa";
 export type AccessMode = "clusterLocal" | "ingress" | "gateway";
 
+/** access.oidc: single sign-on through the oauth2-proxy sidecar. */
+export interface OidcConfig {
+    readonly issuerUrl?: string;
+    readonly clientId?: string;
+    readonly clientSecret?: string;
+    readonly cookieSecret?: string;
+    readonly machinePassword?: string;
+    readonly allowedEmailDomains: readonly string[];
+    readonly allowedEmails: readonly string[];
+    readonly allowedGroups: readonly string[];
+    readonly groupsClaim: string;
+    readonly scope: string;
+    readonly proxyImage: string;
+}
+
 /** The validated configuration of one stack. */
 export interface PlatformConfig {
     readonly stack: string;
@@ -499,7 +547,8 @@ export interface PlatformConfig {
         readonly mode: AccessMode;
         readonly ingress: { readonly host?: string; readonly className: string; readonly tlsSecretName?: string; readonly clusterIssuer?: string; readonly annotations: Readonly<Record<string, string>> };
         readonly gateway: { readonly host?: string; readonly name?: string; readonly namespace?: string; readonly sectionName?: string; readonly proxyNamespace?: string };
-        readonly auth: "none" | "basic";
+        readonly auth: "none" | "basic" | "oidc";
+        readonly oidc: OidcConfig;
         readonly defaultPermission: "READ" | "EDIT" | "MANAGE" | "NO_PERMISSIONS";
         readonly adminPassword?: string;
         readonly flaskSecretKey?: string;
@@ -596,21 +645,22 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
     if (Boolean(c.staticKeys.accessKeyId) !== Boolean(c.staticKeys.secretAccessKey))
         add("staticKeys", `needs both accessKeyId and secretAccessKey, or neither (the stack then creates an IAM user)`);
 
-    if (c.access.auth === "basic" && c.access.mode === "clusterLocal")
-        add("access.auth", `"basic" is set up together with access.mode "ingress" or "gateway" (the auth app, its database and credentials come with the external route); set access.mode to "ingress" or "gateway", or access.auth to "none" (got "basic" with "clusterLocal")`);
+    if (c.access.auth !== "none" && c.access.mode === "clusterLocal")
+        add("access.auth", `"${c.access.auth}" is set up together with access.mode "ingress" or "gateway" (${c.access.auth === "basic" ? "the auth app, its database and credentials" : "the sign-in proxy, its callback URL and credentials"} come with the external route); set access.mode to "ingress" or "gateway", or access.auth to "none" (got "${c.access.auth}" with "clusterLocal")`);
     if (c.access.mode === "gateway") {
         for (const key of ["host", "name", "namespace"] as const)
             if (!c.access.gateway[key]) add(`access.gateway.${key}`, `is required when access.mode is "gateway": ${key === "host" ? "a DNS name such as mlflow.example.com" : `the ${key} of the Gateway the route attaches to`} (got undefined)`);
-        if (c.access.auth !== "basic") add("access.auth", `must be "basic" when access.mode is "gateway": the UI and API would be open to everyone who reaches the host (got "${c.access.auth}")`);
+        if (c.access.auth === "none") add("access.auth", `must be "basic" or "oidc" when access.mode is "gateway": the UI and API would be open to everyone who reaches the host (got "none")`);
     }
     if (c.access.mode === "ingress") {
         if (!c.access.ingress.host) add("access.ingress.host", `is required when access.mode is "ingress": a DNS name such as mlflow.example.com (got undefined)`);
-        if (c.access.auth !== "basic") add("access.auth", `must be "basic" when access.mode is "ingress": the UI and API would be open to everyone who reaches the host (got "${c.access.auth}")`);
+        if (c.access.auth === "none") add("access.auth", `must be "basic" or "oidc" when access.mode is "ingress": the UI and API would be open to everyone who reaches the host (got "none")`);
         if (!c.access.ingress.tlsSecretName && !c.access.ingress.clusterIssuer)
             add("access.ingress.tlsSecretName", `or access.ingress.clusterIssuer is required when access.mode is "ingress": credentials must not cross the network in clear text`);
     }
 
     issues.push(...suppliedSecretIssues(c, k));
+    issues.push(...oidcIssues(c, k));
 
     const hpa = c.trackingServer.autoscaling;
     if (hpa.enabled && hpa.minReplicas > hpa.maxReplicas)
@@ -678,6 +728,30 @@ export function suppliedSecretIssues(c: PlatformConfig, k: (path: string) => str
         for (const key of ["adminPassword", "flaskSecretKey"] as const)
             if (c.access[key] !== undefined) add(`access.${key}`, `only applies when access.auth is "basic": unset it (got a value with access.auth "${c.access.auth}")`);
     }
+    if (c.access.auth !== "oidc") {
+        for (const key of ["clientSecret", "cookieSecret", "machinePassword"] as const)
+            if (c.access.oidc[key] !== undefined) add(`access.oidc.${key}`, `only applies when access.auth is "oidc": unset it (got a value with access.auth "${c.access.auth}")`);
+    }
+    return issues;
+}
+
+/** access.oidc: what the sign-in needs, and who may sign in. Its keys are refused without auth `oidc`. */
+function oidcIssues(c: PlatformConfig, k: (path: string) => string): ConfigIssue[] {
+    const issues: ConfigIssue[] = [];
+    const add = (path: string, message: string) => issues.push({ key: k(path), message: `${k(path)} ${message}` });
+    const o = c.access.oidc;
+    if (c.access.auth !== "oidc") {
+        for (const key of ["issuerUrl", "clientId"] as const)
+            if (o[key] !== undefined) add(`access.oidc.${key}`, `only applies when access.auth is "oidc": unset it (got ${show(o[key])} with access.auth "${c.access.auth}")`);
+        for (const key of ["allowedEmailDomains", "allowedEmails", "allowedGroups"] as const)
+            if (o[key].length > 0) add(`access.oidc.${key}`, `only applies when access.auth is "oidc": unset it (got ${o[key].length} entries with access.auth "${c.access.auth}")`);
+        return issues;
+    }
+    if (o.issuerUrl === undefined) add("access.oidc.issuerUrl", `is required when access.auth is "oidc": the provider's issuer URL, such as https://login.example.com/realms/ml (got undefined)`);
+    if (o.clientId === undefined) add("access.oidc.clientId", `is required when access.auth is "oidc": the client registered at the provider, with redirect URI https://<host>/oauth2/callback (got undefined)`);
+    if (o.clientSecret === undefined) add("access.oidc.clientSecret", `is required when access.auth is "oidc": the secret the provider issued for access.oidc.clientId, set with pulumi config set --secret --path access.oidc.clientSecret (got undefined)`);
+    if (o.allowedEmailDomains.length === 0 && o.allowedEmails.length === 0 && o.allowedGroups.length === 0)
+        add("access.oidc.allowedEmailDomains", `or access.oidc.allowedEmails or access.oidc.allowedGroups is required when access.auth is "oidc": without one, every account of the provider could sign in (got none)`);
     return issues;
 }
 

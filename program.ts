@@ -3,7 +3,7 @@
  * manifests/ and lib/; the components only create resources.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, PlatformConfig } from "./config";
+import { ConfigError, OidcConfig, PlatformConfig } from "./config";
 import { MinioStore } from "./components/minio-store";
 import { ModelServing } from "./components/model-serving";
 import { lookupServedModels, registryUri } from "./lib/serving-lookup";
@@ -19,7 +19,7 @@ import { PromotionJob } from "./components/promotion-job";
 import { BatchJobs } from "./components/batch-jobs";
 import { GarbageCollection } from "./components/garbage-collection";
 import { DatabaseBackup } from "./components/database-backup";
-import { Access, AUTH_DATABASE } from "./components/access";
+import { Access, AccessOidcArgs, AUTH_DATABASE } from "./components/access";
 import { DatabaseMigration } from "./components/database-migration";
 import { RdsDatabase } from "./components/rds-database";
 import { irsaAnnotation, WorkloadIdentity } from "./components/workload-identity";
@@ -147,6 +147,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
                       fenceInClusterPostgres: inCluster !== undefined,
                       adminPassword: cfg.access.adminPassword,
                       flaskSecretKey: cfg.access.flaskSecretKey,
+                      oidc: cfg.access.auth === "oidc" ? oidcArgs(cfg.access.oidc) : undefined,
                   },
                   { dependsOn: [ns, backend, ...(migration ? [migration] : [])] },
               )
@@ -169,7 +170,8 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
             serviceAccountAnnotations: roleAnnotation(SERVICE_ACCOUNTS.tracking),
             extraAllowedHosts: [...cfg.trackingServer.extraAllowedHosts, ...(access?.allowedHosts ?? [])],
             corsOrigins: access?.corsOrigins,
-            auth: access ? { secretName: access.authSecretName } : undefined,
+            auth: access?.authSecretName ? { secretName: access.authSecretName } : undefined,
+            sso: access?.sso,
             podAnnotations: access ? { "mlflow-platform/auth-config": access.configChecksum } : undefined,
             metrics: cfg.observability.metrics,
             autoscaling: cfg.trackingServer.autoscaling.enabled ? cfg.trackingServer.autoscaling : undefined,
@@ -177,7 +179,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
                 ? { interval: cfg.observability.scrapeInterval, basicAuthSecretName: access?.trackingCredentialsSecretName }
                 : undefined,
             // The schema migration (and so the Deployment) waits for a verified copy and the auth database.
-            waitFor: [...(migration ? [migration.job] : []), ...(access ? [access.authDatabaseReady] : []), ...artifacts.waitFor],
+            waitFor: [...(migration ? [migration.job] : []), ...(access?.ready ?? []), ...artifacts.waitFor],
         },
         { dependsOn: [ns, backend] },
     );
@@ -268,7 +270,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
                       kmsKeyArn: local ? undefined : cfg.artifactStore.kmsKeyArn,
                       serverSideEncryption: local ? "none" : undefined, // MinIO without KMS refuses SSE
                   },
-                  { dependsOn: [ns, inCluster, training, ...artifacts.waitFor, ...(access ? [access.authDatabaseReady] : [])] },
+                  { dependsOn: [ns, inCluster, training, ...artifacts.waitFor, ...(access?.ready ?? [])] },
               )
             : undefined;
 
@@ -319,8 +321,10 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         artifactAuth: cfg.artifactAuth,
         irsaRoleArns: identity?.roleArns,
         accessMode: cfg.access.mode,
-        adminUsername: access?.adminUsername,
-        adminPassword: access?.adminPassword,
+        // The credentials of mlflow-tracking-credentials: the basic-auth admin, or the single sign-on machine user.
+        ...(cfg.access.auth === "oidc"
+            ? { machineUsername: access?.clientUsername, machinePassword: access?.clientPassword }
+            : { adminUsername: access?.clientUsername, adminPassword: access?.clientPassword }),
         imageRef,
         trainerImage: images.trainer,
         servingRuntimeImage: images.serving,
@@ -428,4 +432,21 @@ function minioArtifacts(cfg: PlatformConfig, inNamespace: pulumi.CustomResourceO
 /** The Pulumi entry point: reads the stack's config and builds the platform. */
 export async function main(): Promise<Record<string, unknown>> {
     return platform(loadPlatformConfig());
+}
+
+/** access.oidc as the Access component's args (config.ts has required issuerUrl, clientId and clientSecret with auth oidc). */
+function oidcArgs(o: OidcConfig): AccessOidcArgs {
+    return {
+        issuerUrl: o.issuerUrl as string,
+        clientId: o.clientId as string,
+        clientSecret: o.clientSecret as string,
+        cookieSecret: o.cookieSecret,
+        machinePassword: o.machinePassword,
+        allowedEmailDomains: o.allowedEmailDomains,
+        allowedEmails: o.allowedEmails,
+        allowedGroups: o.allowedGroups,
+        groupsClaim: o.groupsClaim,
+        scope: o.scope,
+        proxyImage: o.proxyImage,
+    };
 }

@@ -7,6 +7,8 @@ import * as crypto from "node:crypto";
 import { suppliedOrGenerated } from "../lib/secret-value";
 import { ACCESS_COMPONENT, authDatabaseJob, basicAuthIni, httpsOrigin, postgresNetworkPolicy, trackingHttpRoute, trackingIngress, trackingNetworkPolicy } from "../manifests/access";
 import { meta } from "../manifests/common";
+import { authenticatedEmails, htpasswdLine, MACHINE_USERNAME, SSO_CONFIG_MAP, SSO_PORT, SSO_SECRET, SsoSpec } from "../manifests/sso";
+import { TRACKING_PORT } from "../manifests/tracking-server";
 
 export const AUTH_SECRET = "mlflow-auth";
 export const TRACKING_CREDENTIALS_SECRET = "mlflow-tracking-credentials";
@@ -55,62 +57,129 @@ export interface AccessArgs {
     readonly adminPassword?: pulumi.Input<string>;
     /** Flask secret key of the auth app. Defaults to a generated one (RandomPassword `<name>-flask-secret-key`, 48 characters). */
     readonly flaskSecretKey?: pulumi.Input<string>;
+    /** Single sign-on through the oauth2-proxy sidecar instead of MLflow's basic-auth app. Defaults to none: basic auth. */
+    readonly oidc?: AccessOidcArgs;
+}
+
+/** access.auth `oidc`: the provider, the client and who may sign in. */
+export interface AccessOidcArgs {
+    /** The provider's issuer URL. */
+    readonly issuerUrl: string;
+    /** The client registered at the provider. */
+    readonly clientId: string;
+    /** The client's secret (issued by the provider). */
+    readonly clientSecret: pulumi.Input<string>;
+    /** Session-cookie key (32 characters). Defaults to a generated one (RandomPassword `<name>-cookie-secret`, 32 characters). */
+    readonly cookieSecret?: pulumi.Input<string>;
+    /** Password of the machine user. Defaults to a generated one (RandomPassword `<name>-machine-password`, 32 characters). */
+    readonly machinePassword?: pulumi.Input<string>;
+    /** Email domains that may sign in. Defaults to none. */
+    readonly allowedEmailDomains?: readonly string[];
+    /** Emails that may sign in. Defaults to none. */
+    readonly allowedEmails?: readonly string[];
+    /** Groups one of which a user must be in. Defaults to none (no group check). */
+    readonly allowedGroups?: readonly string[];
+    /** The ID-token claim with the groups. Defaults to `groups`. */
+    readonly groupsClaim?: string;
+    /** Scopes requested at sign-in. Defaults to `openid email profile`. */
+    readonly scope?: string;
+    /** The oauth2-proxy image. Defaults to the release the tests run. */
+    readonly proxyImage: string;
 }
 
 /**
  * External access + authentication (the future state's access): the Ingress with TLS or an HTTPRoute on a
- * Gateway, MLflow's basic-auth app
- * (Flask secret key, admin credentials (supplied or generated, secrets either way) and the auth database), the credentials
- * Secret that training jobs use, and NetworkPolicies that fence PostgreSQL and the tracking server.
+ * Gateway; either MLflow's basic-auth app (Flask secret key, admin credentials (supplied or generated,
+ * secrets either way) and the auth database) or single sign-on (the oauth2-proxy sidecar's Secret and
+ * allowed emails, and the machine user); the credentials Secret that in-cluster clients use; and
+ * NetworkPolicies that fence PostgreSQL and the tracking server.
  */
 export class Access extends pulumi.ComponentResource {
-    /** Secret with `flask-secret-key` and `basic_auth.ini`, mounted by the tracking server. */
-    public readonly authSecretName: pulumi.Output<string>;
-    /** Secret with `username`/`password` for in-cluster clients (training jobs). */
+    /** Secret with `flask-secret-key` and `basic_auth.ini`, mounted by the tracking server (basic auth only). */
+    public readonly authSecretName?: pulumi.Output<string>;
+    /** The sidecar's settings for the tracking server (single sign-on only). */
+    public readonly sso?: Omit<SsoSpec, "upstreamPort">;
+    /** Secret with `username`/`password` for in-cluster clients (training jobs, Prometheus). */
     public readonly trackingCredentialsSecretName: pulumi.Output<string>;
-    public readonly adminUsername: string;
-    public readonly adminPassword: pulumi.Output<string>;
+    /** The user of that Secret: the basic-auth admin, or the single sign-on machine user. */
+    public readonly clientUsername: string;
+    public readonly clientPassword: pulumi.Output<string>;
     /** https://<host> */
     public readonly externalUrl: string;
     /** Host headers the tracking server must accept. */
     public readonly allowedHosts: string[];
     /** CORS origins of the tracking server. */
     public readonly corsOrigins: string[];
-    /** The Job creating the auth database: the tracking server waits for it. */
-    public readonly authDatabaseReady: batchv1.Job;
+    /** What the tracking server waits for: the Job creating the auth database (basic auth). */
+    public readonly ready: pulumi.Resource[];
     /** Changes when the auth config changes, to roll the tracking server's pods. */
     public readonly configChecksum: pulumi.Output<string>;
 
     constructor(name: string, args: AccessArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:access:Access", name, {}, opts);
         const child = { parent: this };
-        this.adminUsername = ADMIN_USERNAME;
         this.externalUrl = httpsOrigin(args.host);
         this.allowedHosts = [args.host, `${args.host}:443`];
         this.corsOrigins = [this.externalUrl];
-
-        const flaskKey = suppliedOrGenerated(args.flaskSecretKey, { name: `${name}-flask-secret-key`, length: 48, parent: this });
-        this.adminPassword = suppliedOrGenerated(args.adminPassword, { name: `${name}-admin-password`, length: 32, parent: this });
-        const ini = pulumi.secret(
-            pulumi.all([args.authDatabaseUri, this.adminPassword]).apply(([databaseUri, adminPassword]) =>
-                basicAuthIni({ databaseUri, adminUsername: ADMIN_USERNAME, adminPassword, defaultPermission: args.defaultPermission ?? "READ" }),
-            ),
-        );
         // A digest is not the secret: unsecret it, or Pulumi would hide the Deployment's whole spec in diffs.
-        this.configChecksum = pulumi.unsecret(ini.apply((text) => crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)));
-        const authSecret = new corev1.Secret(
-            `${name}-auth`,
-            { metadata: meta(AUTH_SECRET, args.namespace, ACCESS_COMPONENT), type: "Opaque", stringData: { "flask-secret-key": flaskKey, "basic_auth.ini": ini } },
-            child,
-        );
+        const digest = (text: pulumi.Output<string>) => pulumi.unsecret(text.apply((t) => crypto.createHash("sha256").update(t).digest("hex").slice(0, 16)));
+
+        if (args.oidc) {
+            const o = args.oidc;
+            this.clientUsername = MACHINE_USERNAME;
+            this.clientPassword = suppliedOrGenerated(o.machinePassword, { name: `${name}-machine-password`, length: 32, parent: this });
+            const cookieSecret = suppliedOrGenerated(o.cookieSecret, { name: `${name}-cookie-secret`, length: 32, parent: this });
+            const htpasswd = pulumi.secret(this.clientPassword.apply((pw) => htpasswdLine(MACHINE_USERNAME, pw)));
+            const clientSecret = pulumi.secret(o.clientSecret);
+            const emails = authenticatedEmails(o.allowedEmails ?? []);
+            const ssoSecret = new corev1.Secret(
+                `${name}-sso`,
+                { metadata: meta(SSO_SECRET, args.namespace, ACCESS_COMPONENT), type: "Opaque", stringData: { "client-secret": clientSecret, "cookie-secret": cookieSecret, htpasswd } },
+                child,
+            );
+            const emailsConfig = new corev1.ConfigMap(`${name}-sso`, { metadata: meta(SSO_CONFIG_MAP, args.namespace, ACCESS_COMPONENT), data: { "authenticated-emails": emails } }, child);
+            this.sso = {
+                issuerUrl: o.issuerUrl,
+                clientId: o.clientId,
+                host: args.host,
+                allowedEmailDomains: o.allowedEmailDomains ?? [],
+                allowedEmails: o.allowedEmails ?? [],
+                allowedGroups: o.allowedGroups ?? [],
+                groupsClaim: o.groupsClaim ?? "groups",
+                scope: o.scope ?? "openid email profile",
+                image: o.proxyImage,
+                secretName: ssoSecret.metadata.name,
+                configMapName: emailsConfig.metadata.name,
+            };
+            this.configChecksum = digest(pulumi.all([clientSecret, cookieSecret, htpasswd]).apply((parts) => [...parts, emails].join("\n")));
+            this.ready = [];
+        } else {
+            this.clientUsername = ADMIN_USERNAME;
+            const flaskKey = suppliedOrGenerated(args.flaskSecretKey, { name: `${name}-flask-secret-key`, length: 48, parent: this });
+            this.clientPassword = suppliedOrGenerated(args.adminPassword, { name: `${name}-admin-password`, length: 32, parent: this });
+            const ini = pulumi.secret(
+                pulumi.all([args.authDatabaseUri, this.clientPassword]).apply(([databaseUri, adminPassword]) =>
+                    basicAuthIni({ databaseUri, adminUsername: ADMIN_USERNAME, adminPassword, defaultPermission: args.defaultPermission ?? "READ" }),
+                ),
+            );
+            this.configChecksum = digest(ini);
+            const authSecret = new corev1.Secret(
+                `${name}-auth`,
+                { metadata: meta(AUTH_SECRET, args.namespace, ACCESS_COMPONENT), type: "Opaque", stringData: { "flask-secret-key": flaskKey, "basic_auth.ini": ini } },
+                child,
+            );
+            this.authSecretName = authSecret.metadata.name;
+            this.ready = [
+                new batchv1.Job(
+                    `${name}-auth-db`,
+                    authDatabaseJob({ namespace: args.namespace, image: args.postgresImage ?? "postgres:16.10", backendStoreSecretName: args.backendStoreSecretName, authDatabase: AUTH_DATABASE }),
+                    child,
+                ),
+            ];
+        }
         const credentials = new corev1.Secret(
             `${name}-tracking-credentials`,
-            { metadata: meta(TRACKING_CREDENTIALS_SECRET, args.namespace, ACCESS_COMPONENT), type: "Opaque", stringData: { username: ADMIN_USERNAME, password: this.adminPassword } },
-            child,
-        );
-        this.authDatabaseReady = new batchv1.Job(
-            `${name}-auth-db`,
-            authDatabaseJob({ namespace: args.namespace, image: args.postgresImage ?? "postgres:16.10", backendStoreSecretName: args.backendStoreSecretName, authDatabase: AUTH_DATABASE }),
+            { metadata: meta(TRACKING_CREDENTIALS_SECRET, args.namespace, ACCESS_COMPONENT), type: "Opaque", stringData: { username: this.clientUsername, password: this.clientPassword } },
             child,
         );
         if (args.gateway) {
@@ -134,12 +203,16 @@ export class Access extends pulumi.ComponentResource {
                 child,
             );
         }
-        // The proxy in front: the ingress controller's pods, or the Gateway's.
+        // The proxy in front: the ingress controller's pods, or the Gateway's. With single sign-on the pod's
+        // one open port is the sign-in proxy's.
         const proxyNamespace = args.gateway ? (args.gateway.proxyNamespace ?? args.gateway.namespace) : (args.ingressControllerNamespace ?? "ingress-nginx");
-        new networkingv1.NetworkPolicy(`${name}-tracking`, trackingNetworkPolicy(args.namespace, proxyNamespace, args.prometheusNamespace ? [args.prometheusNamespace] : []), child);
+        new networkingv1.NetworkPolicy(
+            `${name}-tracking`,
+            trackingNetworkPolicy(args.namespace, proxyNamespace, args.prometheusNamespace ? [args.prometheusNamespace] : [], args.oidc ? SSO_PORT : TRACKING_PORT),
+            child,
+        );
         if (args.fenceInClusterPostgres ?? true) new networkingv1.NetworkPolicy(`${name}-postgres`, postgresNetworkPolicy(args.namespace), child);
 
-        this.authSecretName = authSecret.metadata.name;
         this.trackingCredentialsSecretName = credentials.metadata.name;
         this.registerOutputs({ externalUrl: this.externalUrl, authSecretName: this.authSecretName, trackingCredentialsSecretName: this.trackingCredentialsSecretName });
     }

@@ -1,3 +1,4 @@
+import type { SsoSpec } from "../manifests/sso";
 import * as apiextensions from "@pulumi/kubernetes/apiextensions";
 import * as appsv1 from "@pulumi/kubernetes/apps/v1";
 import * as autoscalingv2 from "@pulumi/kubernetes/autoscaling/v2";
@@ -48,6 +49,8 @@ export interface TrackingServerArgs {
     readonly corsOrigins?: readonly string[];
     /** Basic-auth app settings. Defaults to no authentication. */
     readonly auth?: TrackingAuth;
+    /** Single sign-on: the oauth2-proxy sidecar in front, MLflow on loopback. Defaults to none. */
+    readonly sso?: Omit<SsoSpec, "upstreamPort">;
     /** Pod annotations (e.g. a checksum of the auth config). Defaults to none. */
     readonly podAnnotations?: Record<string, pulumi.Input<string>>;
     /** Resources the schema migration must wait for (e.g. the database copy Job). Defaults to none. */
@@ -130,6 +133,7 @@ export class TrackingServer extends pulumi.ComponentResource {
                 extraAllowedHosts: args.extraAllowedHosts ?? [],
                 corsOrigins: args.corsOrigins,
                 auth: args.auth,
+                sso: args.sso,
                 podAnnotations: args.podAnnotations,
                 metrics,
             }),

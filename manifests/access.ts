@@ -139,9 +139,11 @@ export function postgresNetworkPolicy(namespace: string): k8s.types.input.networ
     };
 }
 
-/** Tracking server: reachable from its own namespace (training jobs among them) and the ingress controller. */
-/** Pods of this namespace, the ingress controller's and the `scrapers` (a Prometheus) may reach the tracking server. */
-export function trackingNetworkPolicy(namespace: string, ingressControllerNamespace: Input<string>, scrapers: readonly string[] = []): k8s.types.input.networking.v1.NetworkPolicy {
+/**
+ * Pods of this namespace (training jobs among them), the ingress controller's and the `scrapers` (a
+ * Prometheus) may reach the tracking server's pods on `port`: MLflow's, or with single sign-on the proxy's.
+ */
+export function trackingNetworkPolicy(namespace: string, ingressControllerNamespace: Input<string>, scrapers: readonly string[] = [], port: number = TRACKING_PORT): k8s.types.input.networking.v1.NetworkPolicy {
     const fromNamespace = (n: Input<string>) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": n } } });
     return {
         apiVersion: "networking.k8s.io/v1",
@@ -153,7 +155,7 @@ export function trackingNetworkPolicy(namespace: string, ingressControllerNamesp
             ingress: [
                 {
                     from: [{ podSelector: {} }, fromNamespace(ingressControllerNamespace), ...scrapers.map(fromNamespace)],
-                    ports: [{ protocol: "TCP", port: TRACKING_PORT }],
+                    ports: [{ protocol: "TCP", port }],
                 },
             ],
         },

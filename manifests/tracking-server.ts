@@ -20,6 +20,7 @@ import {
     TMP_MOUNT,
     TMP_VOLUME,
 } from "./common";
+import { oauth2ProxyContainer, SSO_PORT, SSO_UPSTREAM_HOST, SsoSpec, ssoVolumes } from "./sso";
 
 export const TRACKING_SERVICE_NAME = "mlflow";
 /** Pods with this label may reach PostgreSQL through its NetworkPolicy (Jobs that run SQL). */
@@ -83,16 +84,19 @@ export interface TrackingServerSpec {
     readonly podAnnotations?: Record<string, Input<string>>;
     /** Serve Prometheus metrics on /metrics (a memory emptyDir for the exporter, the pod IP an allowed host). */
     readonly metrics?: boolean;
+    /** Single sign-on: the oauth2-proxy sidecar in front, MLflow on loopback (access.auth = oidc). */
+    readonly sso?: Omit<SsoSpec, "upstreamPort">;
 }
 
 /** `mlflow server` arguments. The backend-store URI comes from env MLFLOW_BACKEND_STORE_URI (a Secret). */
-export function serverArgs(spec: Pick<TrackingServerSpec, "namespace" | "workers" | "artifactRoot" | "extraAllowedHosts" | "corsOrigins" | "auth" | "metrics">): Input<string>[] {
+export function serverArgs(spec: Pick<TrackingServerSpec, "namespace" | "workers" | "artifactRoot" | "extraAllowedHosts" | "corsOrigins" | "auth" | "metrics" | "sso">): Input<string>[] {
     const hosts = allowedHosts(spec.namespace, spec.extraAllowedHosts);
-    if (spec.metrics) hosts.push(`$(${POD_IP_ENV}):${TRACKING_PORT}`);
+    // Behind the proxy every request (scrapes too) arrives with Host 127.0.0.1:5000.
+    if (spec.metrics && !spec.sso) hosts.push(`$(${POD_IP_ENV}):${TRACKING_PORT}`);
     const args: Input<string>[] = [
         "server",
         "--host",
-        "0.0.0.0",
+        spec.sso ? SSO_UPSTREAM_HOST : "0.0.0.0",
         "--port",
         String(TRACKING_PORT),
         "--workers",
@@ -120,7 +124,7 @@ function serverEnv(spec: TrackingServerSpec): k8s.types.input.core.v1.EnvVar[] {
         env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false"),
         ...awsEnv(spec.aws),
     ];
-    if (spec.metrics) out.push({ name: POD_IP_ENV, valueFrom: { fieldRef: { fieldPath: "status.podIP" } } });
+    if (spec.metrics && !spec.sso) out.push({ name: POD_IP_ENV, valueFrom: { fieldRef: { fieldPath: "status.podIP" } } });
     if (spec.auth) {
         out.push(secretEnv("MLFLOW_FLASK_SERVER_SECRET_KEY", spec.auth.secretName, "flask-secret-key"));
         out.push(env("MLFLOW_AUTH_CONFIG_PATH", AUTH_CONFIG_PATH));
@@ -128,10 +132,14 @@ function serverEnv(spec: TrackingServerSpec): k8s.types.input.core.v1.EnvVar[] {
     return out;
 }
 
-/** HTTP probe on /health with a Host header MLflow accepts (kubelet would send the pod IP). */
-function healthProbe(periodSeconds: number, failureThreshold: number): k8s.types.input.core.v1.Probe {
+/**
+ * HTTP probe on /health with a Host header MLflow accepts (kubelet would send the pod IP). Behind the
+ * sign-in proxy MLflow listens on loopback, which the kubelet cannot reach: the probe goes through the
+ * proxy's port, whose GET /health passes unauthenticated (and the proxy sets the Host).
+ */
+function healthProbe(periodSeconds: number, failureThreshold: number, sso: boolean): k8s.types.input.core.v1.Probe {
     return {
-        httpGet: { path: "/health", port: "http", httpHeaders: [{ name: "Host", value: `localhost:${TRACKING_PORT}` }] },
+        httpGet: sso ? { path: "/health", port: SSO_PORT } : { path: "/health", port: "http", httpHeaders: [{ name: "Host", value: `localhost:${TRACKING_PORT}` }] },
         periodSeconds,
         timeoutSeconds: 5,
         failureThreshold,
@@ -149,6 +157,8 @@ export function trackingServerDeployment(spec: TrackingServerSpec): k8s.types.in
         volumes.push({ name: "metrics", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } });
         mounts.push({ name: "metrics", mountPath: METRICS_DIR });
     }
+    const sso = spec.sso !== undefined;
+    if (spec.sso) volumes.push(...ssoVolumes(spec.sso));
     return {
         apiVersion: "apps/v1",
         kind: "Deployment",
@@ -179,14 +189,16 @@ export function trackingServerDeployment(spec: TrackingServerSpec): k8s.types.in
                             imagePullPolicy: "IfNotPresent",
                             args: serverArgs(spec),
                             env: serverEnv(spec),
-                            ports: [{ name: "http", containerPort: TRACKING_PORT, protocol: "TCP" }],
-                            startupProbe: healthProbe(5, 60),
-                            readinessProbe: healthProbe(10, 3),
-                            livenessProbe: healthProbe(20, 3),
+                            // Behind the proxy the `http` port is the proxy's: MLflow's is on loopback.
+                            ...(sso ? {} : { ports: [{ name: "http", containerPort: TRACKING_PORT, protocol: "TCP" }] }),
+                            startupProbe: healthProbe(5, 60, sso),
+                            readinessProbe: healthProbe(10, 3, sso),
+                            livenessProbe: healthProbe(20, 3, sso),
                             resources: resourceRequirements(spec.resources),
                             securityContext: containerSecurityContext(),
                             volumeMounts: mounts,
                         },
+                        ...(spec.sso ? [oauth2ProxyContainer({ ...spec.sso, upstreamPort: TRACKING_PORT })] : []),
                     ],
                     volumes,
                 },

@@ -38,11 +38,13 @@ gover="$(go env GOVERSION)"
 log() { printf '[toolchain] %s\n' "$*" >&2; }
 wanted() { [ ${#only[@]} -eq 0 ] && return 0; local n; for n in "${only[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
 hash_of() { sha256sum | cut -c1-16; }
-# One lock for the whole cache: two test suites starting at once build each entry once (a build started
-# in the background by .ci/run makes the engine suite's --env wait here). --check builds nothing and does
-# not wait: an entry still building is reported as missing.
-exec 9>"$cache/.lock"
-[ "$mode" = check ] || flock 9
+# One lock per cache entry: two runs starting at once build each entry once, and a run waits only for the
+# entries it needs (the build .ci/run starts in the background makes the engine suite's --env wait for
+# each entry in turn, and a test that needs two binaries, --only, waits for those two). --check builds
+# nothing and does not wait: an entry still building is reported as missing.
+# The lock of the cache entry `$1`, on fd 9 (one entry is built at a time).
+lock_entry() { exec 9>"$1.lock"; flock 9; }
+unlock_entry() { exec 9>&-; }
 
 # Every data line of a TSV file (comments and blank lines skipped).
 rows() { grep -v '^[[:space:]]*#' "$1" | grep -v '^[[:space:]]*$'; }
@@ -61,6 +63,8 @@ build_binary() { # name dir package version ldflags generated
   [ -x "$out/$name" ] && return 0
   [ "$mode" = check ] && { log "not built: $name"; missing_any=1; return 0; }
   wanted "$name" || return 0
+  lock_entry "$out"
+  if [ -x "$out/$name" ]; then unlock_entry; return 0; fi
   log "building $name $version (cache entry $(basename "$out"))"
   local t0=$SECONDS
   work="$out.work"
@@ -82,6 +86,7 @@ build_binary() { # name dir package version ldflags generated
   (cd "$work" && CGO_ENABLED=0 go build -trimpath -ldflags "$flags" -o "$work/bin/$name" "$pkg")
   mkdir -p "$out.tmp" && mv "$work/bin/$name" "$out.tmp/$name"
   rm -rf "$work" "$out" && mv "$out.tmp" "$out"
+  unlock_entry
   log "built $name in $((SECONDS - t0)) s"
 }
 
@@ -93,6 +98,8 @@ fetch_files() { # name module version pattern
   [ -f "$out/.complete" ] && return 0
   [ "$mode" = check ] && { log "not fetched: $name"; missing_any=1; return 0; }
   wanted "$name" || return 0
+  lock_entry "$out"
+  if [ -f "$out/.complete" ]; then unlock_entry; return 0; fi
   log "fetching $pattern from $module@$version"
   local tmp
   tmp="$(mktemp -d)"
@@ -102,6 +109,7 @@ fetch_files() { # name module version pattern
   cp $src/$pattern "$out/"
   chmod -R u+w "$out"
   touch "$out/.complete"
+  unlock_entry
 }
 
 while IFS=$'\t' read -r name dir pkg version ldflags generated; do

@@ -41,7 +41,7 @@ export function allComponentsSupplied(): Record<string, unknown> {
         adminPassword: SUPPLIED.adminPassword,
         flaskSecretKey: SUPPLIED.flaskSecretKey,
     });
-    return { postgresPassword: db.password, rdsUri: rds.uri("mlflow_auth"), minioKeys: minio.keysSecretName, adminPassword: access.adminPassword };
+    return { postgresPassword: db.password, rdsUri: rds.uri("mlflow_auth"), minioKeys: minio.keysSecretName, adminPassword: access.clientPassword };
 }
 
 /** The same components with nothing supplied (everything generated). */

@@ -151,6 +151,9 @@ describe("config: schema helpers", () => {
         assert.deepEqual(secretPaths().sort(), [
             "access.adminPassword",
             "access.flaskSecretKey",
+            "access.oidc.clientSecret",
+            "access.oidc.cookieSecret",
+            "access.oidc.machinePassword",
             "artifactStore.minio.accessKeyId",
             "artifactStore.minio.rootPassword",
             "artifactStore.minio.rootUser",

@@ -38,7 +38,7 @@ describe("access: Gateway API (access.mode gateway)", function () {
             'mlflow-platform:access.gateway.host is required when access.mode is "gateway": a DNS name such as mlflow.example.com (got undefined)',
             'mlflow-platform:access.gateway.name is required when access.mode is "gateway": the name of the Gateway the route attaches to (got undefined)',
             'mlflow-platform:access.gateway.namespace is required when access.mode is "gateway": the namespace of the Gateway the route attaches to (got undefined)',
-            'mlflow-platform:access.auth must be "basic" when access.mode is "gateway": the UI and API would be open to everyone who reaches the host (got "none")',
+            'mlflow-platform:access.auth must be "basic" or "oidc" when access.mode is "gateway": the UI and API would be open to everyone who reaches the host (got "none")',
         ]);
         assert.match(errorsOf({ access: { mode: "clusterLocal", auth: "basic" } })[0], /^mlflow-platform:access\.auth "basic" is set up together with access\.mode "ingress" or "gateway"/);
     });

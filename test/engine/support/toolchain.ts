@@ -63,3 +63,22 @@ async function load(): Promise<Toolchain> {
   };
   return t;
 }
+
+/**
+ * Only the named binaries of toolchain/binaries.tsv (build.sh --only): a test that needs oauth2-proxy and
+ * the OpenID provider waits for those two entries, not for the whole toolchain. Returns each one's path.
+ */
+export async function toolchainBinaries<N extends string>(names: readonly N[]): Promise<Record<N, string>> {
+  const script = path.join(REPO_ROOT, "toolchain", "build.sh");
+  const r = await runCommand("bash", [script, "--env", ...names.flatMap((n) => ["--only", n])], { timeoutMs: 30 * 60_000 });
+  if (r.code !== 0) throw new Error(`toolchain/build.sh --env ${names.map((n) => `--only ${n}`).join(" ")} exited with ${r.code}:\n${tail(r.stderr + r.stdout)}`);
+  const binDir = /^ENGINE_BIN=(.*)$/m.exec(r.stdout)?.[1];
+  if (!binDir) throw new Error(`toolchain/build.sh --env printed no ENGINE_BIN (got: ${r.stdout.trim()})`);
+  const out = {} as Record<N, string>;
+  for (const n of names) {
+    const p = path.join(binDir, n);
+    if (!fs.existsSync(p)) throw new Error(`toolchain/build.sh built no ${n} (${p}); is it a row of toolchain/binaries.tsv?`);
+    out[n] = p;
+  }
+  return out;
+}

@@ -142,11 +142,13 @@ export function withFlagValue(args: readonly string[], flags: readonly string[],
   return out;
 }
 
-/** The value after `flag` (exactly one occurrence), e.g. the rendered --port. */
+/** The value of `flag` (exactly one occurrence, as `--flag value` or `--flag=value`), e.g. the rendered --port. */
 export function flagValue(args: readonly string[], flag: string): string {
-  const hits = args.map((a, i) => (a === flag ? i : -1)).filter((i) => i >= 0);
-  if (hits.length !== 1 || hits[0] + 1 >= args.length) throw new Error(`expected "${flag} <value>" once in [${args.join(" ")}]`);
-  return args[hits[0] + 1];
+  const hits = args.map((a, i) => (a === flag || a.startsWith(`${flag}=`) ? i : -1)).filter((i) => i >= 0);
+  const i = hits[0];
+  if (hits.length === 1 && args[i] !== flag) return args[i].slice(flag.length + 1);
+  if (hits.length !== 1 || i + 1 >= args.length) throw new Error(`expected "${flag} <value>" or "${flag}=<value>" once in [${args.join(" ")}]`);
+  return args[i + 1];
 }
 
 /** Replaces every argument equal to `from` (at least one must be) with `to`. */
