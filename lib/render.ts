@@ -67,13 +67,24 @@ export function maskSecrets(value: unknown): unknown {
     return value;
 }
 
-/** Kubernetes Secrets: every data/stringData value is masked whatever the program marked. */
-function maskKubernetesSecret(obj: Record<string, unknown>): Record<string, unknown> {
+/** A Pulumi secret envelope's value; anything else as it is. */
+function unwrapSecret(value: unknown): unknown {
+    const obj = value as Record<string, unknown> | undefined;
+    return obj && typeof obj === "object" && obj[SECRET_SIG_KEY] === SECRET_SIG ? obj.value : value;
+}
+
+/**
+ * Kubernetes Secrets: every data/stringData value is masked whatever the program marked, and the keys stay
+ * visible. Runs on the raw inputs: the provider's SDK hands the whole data/stringData over as one secret,
+ * which maskSecrets would turn into a bare "[secret]" without its keys.
+ */
+export function maskKubernetesSecret(obj: Record<string, unknown>): Record<string, unknown> {
     if (obj.kind !== "Secret") return obj;
     const out = { ...obj };
     for (const field of ["data", "stringData"]) {
-        const data = obj[field] as Record<string, unknown> | undefined;
-        if (data) out[field] = Object.fromEntries(Object.keys(data).map((k) => [k, SECRET_PLACEHOLDER]));
+        const data = unwrapSecret(obj[field]);
+        if (data === undefined || data === null) continue;
+        out[field] = typeof data === "object" && !Array.isArray(data) ? Object.fromEntries(Object.keys(data).map((k) => [k, SECRET_PLACEHOLDER])) : SECRET_PLACEHOLDER;
     }
     return out;
 }
@@ -211,8 +222,8 @@ async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
         .map((r) => {
             const parentUrn = parents.get(`${r.type}::${r.name}`);
             const parent = parentUrn ? urns.get(parentUrn) : undefined;
-            let inputs = maskSecrets(r.inputs) as Record<string, unknown>;
-            if (r.type.startsWith("kubernetes:")) inputs = maskKubernetesSecret(inputs);
+            const raw = r.type.startsWith("kubernetes:") ? maskKubernetesSecret(r.inputs) : r.inputs;
+            const inputs = maskSecrets(raw) as Record<string, unknown>;
             const options = guards.get(`${r.type}::${r.name}`);
             return { type: r.type, name: r.name, ...(parent && !parent.startsWith("pulumi:pulumi:Stack") ? { parent } : {}), inputs, ...(options ? { options } : {}) };
         });

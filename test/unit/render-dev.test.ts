@@ -108,6 +108,10 @@ describe("render: dev stack (current state)", function () {
         for (const secret of r.kubernetes.filter((o) => o.kind === "Secret")) {
             for (const v of Object.values((secret.stringData ?? secret.data ?? {}) as Record<string, string>)) assert.equal(v, "[secret]");
         }
+        // The keys stay readable in the render (the provider's SDK hands stringData over as one secret).
+        const keys = (name: string) => Object.keys(findObject(r, "Secret", name).stringData as Record<string, string>).sort();
+        assert.deepEqual(keys("mlflow-backend-store"), ["uri"]);
+        assert.deepEqual(keys("mlflow-aws-credentials"), ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
     });
     it("stack outputs: tracking URI, bucket, database mode, image ref, training templates with launch commands", () => {
         assert.equal(r.outputs.trackingUri, "http://mlflow.mlflow.svc.cluster.local:5000");

@@ -100,7 +100,7 @@ describe("single sign-on (access.auth oidc)", function () {
         assert.equal(mlflow.ports, undefined, "the http port is the proxy's");
         assert.equal(proxy.image, OAUTH2_PROXY_IMAGE);
         assert.ok(proxy.args.includes("--oidc-issuer-url=https://login.example.com/realms/ml") && proxy.args.includes("--redirect-url=https://mlflow.example.com/oauth2/callback"));
-        for (const kind of ["Secret", "Job"]) assert.ok(!r.kubernetes.some((o) => o.kind === kind && /^mlflow-auth/.test(o.metadata.name)), `no basic-auth ${kind}`);
+        for (const kind of ["Secret", "Job"]) assert.ok(!r.kubernetes.some((o) => o.kind === kind && /^mlflow-auth/.test(o.metadata.name ?? "")), `no basic-auth ${kind}`);
         const fence = findObject(r, "NetworkPolicy", "mlflow-ingress") as unknown as { spec: { ingress: { ports: { port: number }[] }[] } };
         assert.deepEqual(fence.spec.ingress[0].ports, [{ protocol: "TCP", port: SSO_PORT }]);
         const sso = findObject(r, "Secret", "mlflow-sso") as unknown as { stringData: Record<string, string> };
