@@ -8,7 +8,6 @@
 import { MLFLOW_PYFUNC_RUNTIME } from "./manifests/serving";
 import { OLDER_THAN_HINT, OLDER_THAN_PATTERN } from "./manifests/gc";
 import { SCHEDULE_HINT, SCHEDULE_PATTERN } from "./manifests/job-template";
-import { OAUTH2_PROXY_IMAGE } from "./manifests/sso";
 import { servingRuntimeUsed, trainerImageUsers } from "./lib/stack-images";
 import { check, ConfigError, ConfigIssue, ObjectSpec, show, Spec } from "./lib/schema";
 
@@ -231,7 +230,7 @@ export const configSpec: ObjectSpec = {
                         allowedGroups: { kind: "array", description: "With groups set, a user must also be in one of them (the groupsClaim of the ID token).", items: { kind: "string", description: "Group.", minLength: 1, pattern: NO_CONTROL, patternHint: "a group name without control characters" } },
                         groupsClaim: { kind: "string", default: "groups", description: "The ID-token claim that lists the user's groups.", minLength: 1, pattern: /^[\u0021-\u007e]*$/, patternHint: "a claim name such as groups" },
                         scope: { kind: "string", default: "openid email profile", description: "Scopes requested at sign-in (add the one your provider needs for the groups claim).", pattern: /^openid( [\u0021-\u007e]+)*$/, patternHint: "space-separated scopes starting with openid, e.g. \"openid email profile groups\"" },
-                        proxyImage: { kind: "string", default: OAUTH2_PROXY_IMAGE, description: "The oauth2-proxy image (ideally pinned by digest)." },
+                        proxyImage: { kind: "string", optional: true, description: "A prebuilt oauth2-proxy image (ideally pinned by digest); unset: built from images/oauth2-proxy (oauth2-proxy v7.15.6 from the Go module proxy) and pushed to ECR (image.build), pinned by digest." },
                     },
                 },
                 defaultPermission: { kind: "string", enum: ["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"], default: "READ", description: "Permission of authenticated users on resources they did not create." },
@@ -249,11 +248,11 @@ export const configSpec: ObjectSpec = {
         },
         image: {
             kind: "object",
-            description: "The images the stack builds: images/mlflow (tracking server), images/trainer (training, batch, promotion) and images/serving (the serving runtime).",
+            description: "The images the stack builds: images/mlflow (tracking server), images/trainer (training, batch, promotion), images/serving (the serving runtime) and images/oauth2-proxy (the single sign-on sidecar).",
             fields: {
-                build: { kind: "boolean", default: true, description: "Build each image in use that config does not name (image.ref, training.image, serving.runtimeImage) and push it to ECR, pinned by digest; false: each image in use must be named." },
+                build: { kind: "boolean", default: true, description: "Build each image in use that config does not name (image.ref, training.image, serving.runtimeImage, access.oidc.proxyImage) and push it to ECR, pinned by digest; false: each image in use must be named." },
                 ref: { kind: "string", optional: true, description: "A prebuilt tracking-server image (ideally pinned by digest); skips its build." },
-                repositoryName: { kind: "string", optional: true, description: "ECR repository of the built tracking-server image; unset: `mlflow-platform/<stack>/mlflow` (the trainer and serving images go to `mlflow-platform/<stack>/trainer` and `…/serving`; stacks sharing an account do not collide)." },
+                repositoryName: { kind: "string", optional: true, description: "ECR repository of the built tracking-server image; unset: `mlflow-platform/<stack>/mlflow` (the trainer, serving and oauth2-proxy images go to `mlflow-platform/<stack>/trainer`, `…/serving` and `…/oauth2-proxy`; stacks sharing an account do not collide)." },
                 platform: { kind: "string", default: "linux/amd64", description: "Platform the images are built for.", pattern: /^linux\/(amd64|arm64)$/, patternHint: "linux/amd64 or linux/arm64" },
             },
         },
@@ -492,7 +491,7 @@ export interface OidcConfig {
     readonly allowedGroups: readonly string[];
     readonly groupsClaim: string;
     readonly scope: string;
-    readonly proxyImage: string;
+    readonly proxyImage?: string;
 }
 
 /** The validated configuration of one stack. */
@@ -690,6 +689,8 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
             add("training.image", `is required when image.build is false (${trainerImageUsers(c).join(", ")} run the trainer image): an image the cluster can pull, such as registry.example.com/trainer@sha256:... (got undefined)`);
         if (c.serving.runtimeImage === undefined && servingRuntimeUsed(c))
             add("serving.runtimeImage", `is required when image.build is false and a served model runs on the project's runtime "${MLFLOW_PYFUNC_RUNTIME}": an image the cluster can pull (got undefined)`);
+        if (c.access.oidc.proxyImage === undefined && c.access.auth === "oidc")
+            add("access.oidc.proxyImage", `is required when image.build is false and access.auth is "oidc" (the sign-in sidecar runs it): an oauth2-proxy image the cluster can pull, such as registry.example.com/oauth2-proxy@sha256:... (got undefined)`);
     }
     const bucketKnown = c.artifactStore.mode === "minio" || c.artifactStore.bucketName !== undefined || c.serving.allowedStoragePrefixes.length > 0;
     if (c.serving.models.length > 0 && !bucketKnown)

@@ -116,7 +116,11 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
               )
             : undefined;
 
-    // Access: Ingress + basic auth (future state), or cluster-local.
+    // Every image the stack runs, built or named (the Access component's sign-in sidecar is one of them).
+    const images = stackImages(cfg);
+    const imageRef = images.mlflow as pulumi.Input<string>;
+
+    // Access: Ingress or Gateway + basic auth or single sign-on (future state), or cluster-local.
     const access =
         cfg.access.mode !== "clusterLocal"
             ? new Access(
@@ -147,14 +151,11 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
                       fenceInClusterPostgres: inCluster !== undefined,
                       adminPassword: cfg.access.adminPassword,
                       flaskSecretKey: cfg.access.flaskSecretKey,
-                      oidc: cfg.access.auth === "oidc" ? oidcArgs(cfg.access.oidc) : undefined,
+                      oidc: cfg.access.auth === "oidc" ? oidcArgs(cfg.access.oidc, inUse(images["oauth2-proxy"], "access.oidc.proxyImage")) : undefined,
                   },
                   { dependsOn: [ns, backend, ...(migration ? [migration] : [])] },
               )
             : undefined;
-
-    const images = stackImages(cfg);
-    const imageRef = images.mlflow as pulumi.Input<string>;
 
     const tracking = new TrackingServer(
         "tracking-server",
@@ -328,6 +329,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         imageRef,
         trainerImage: images.trainer,
         servingRuntimeImage: images.serving,
+        ssoProxyImage: images["oauth2-proxy"],
         trainingTemplates: training.templates,
         batchTemplates: batch?.templates,
         promotionTemplate: promotion ? { cronJob: promotion.cronJob, launch: promotion.launch } : undefined,
@@ -351,7 +353,7 @@ function stackImages(cfg: PlatformConfig): Record<ProjectImageName, pulumi.Input
         const opts = image === "mlflow" ? { aliases: [{ type: MLFLOW_IMAGE_LEGACY_TYPE }] } : {};
         return new ProjectImage(`${image}-image`, { image, repositoryName, platform: cfg.image.platform }, opts).ref;
     };
-    return { mlflow: pick("mlflow"), trainer: pick("trainer"), serving: pick("serving") };
+    return { mlflow: pick("mlflow"), trainer: pick("trainer"), serving: pick("serving"), "oauth2-proxy": pick("oauth2-proxy") };
 }
 
 /** An image a declared workload runs: built or named, which config.ts checks (a gap here is a bug, not bad input). */
@@ -435,7 +437,7 @@ export async function main(): Promise<Record<string, unknown>> {
 }
 
 /** access.oidc as the Access component's args (config.ts has required issuerUrl, clientId and clientSecret with auth oidc). */
-function oidcArgs(o: OidcConfig): AccessOidcArgs {
+function oidcArgs(o: OidcConfig, proxyImage: pulumi.Input<string>): AccessOidcArgs {
     return {
         issuerUrl: o.issuerUrl as string,
         clientId: o.clientId as string,
@@ -447,6 +449,6 @@ function oidcArgs(o: OidcConfig): AccessOidcArgs {
         allowedGroups: o.allowedGroups,
         groupsClaim: o.groupsClaim,
         scope: o.scope,
-        proxyImage: o.proxyImage,
+        proxyImage,
     };
 }

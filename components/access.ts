@@ -83,8 +83,8 @@ export interface AccessOidcArgs {
     readonly groupsClaim?: string;
     /** Scopes requested at sign-in. Defaults to `openid email profile`. */
     readonly scope?: string;
-    /** The oauth2-proxy image. Defaults to the release the tests run. */
-    readonly proxyImage: string;
+    /** The oauth2-proxy image: the one the stack builds from images/oauth2-proxy, or access.oidc.proxyImage. Required. */
+    readonly proxyImage: pulumi.Input<string>;
 }
 
 /**

@@ -32,7 +32,7 @@ export function imageRepositoryName(stack: string, image: ProjectImageName): str
 }
 
 /**
- * One of the project's images (images/mlflow, images/trainer, images/serving) built and pushed to a private
+ * One of the project's images (images/mlflow, images/trainer, images/serving, images/oauth2-proxy) built and pushed to a private
  * ECR repository with immutable tags. `ref` is pinned by digest, so a rebuild with new content rolls the
  * workloads that use it and an unchanged build does not.
  */

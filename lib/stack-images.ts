@@ -6,7 +6,7 @@ import type { PlatformConfig } from "../config";
 import { runtimeNeeded } from "../manifests/serving";
 
 /** The images this project builds, one folder each under images/. */
-export const PROJECT_IMAGES = ["mlflow", "trainer", "serving"] as const;
+export const PROJECT_IMAGES = ["mlflow", "trainer", "serving", "oauth2-proxy"] as const;
 export type ProjectImageName = (typeof PROJECT_IMAGES)[number];
 
 /** The config key that names a prebuilt image instead of a build. */
@@ -14,6 +14,7 @@ export const IMAGE_OVERRIDE_KEYS: Readonly<Record<ProjectImageName, string>> = {
     mlflow: "image.ref",
     trainer: "training.image",
     serving: "serving.runtimeImage",
+    "oauth2-proxy": "access.oidc.proxyImage",
 };
 
 /** The parts of the stack that run the trainer image (training, batch inference, promotion templates). */
@@ -32,12 +33,31 @@ export function servingRuntimeUsed(cfg: PlatformConfig): boolean {
 
 /** The image config names for `image`, if any. */
 export function imageOverride(cfg: PlatformConfig, image: ProjectImageName): string | undefined {
-    return image === "mlflow" ? cfg.image.ref : image === "trainer" ? cfg.training.image : cfg.serving.runtimeImage;
+    switch (image) {
+        case "mlflow":
+            return cfg.image.ref;
+        case "trainer":
+            return cfg.training.image;
+        case "serving":
+            return cfg.serving.runtimeImage;
+        case "oauth2-proxy":
+            return cfg.access.oidc.proxyImage;
+    }
 }
 
 /** Whether anything in the stack runs `image`. */
 export function imageUsed(cfg: PlatformConfig, image: ProjectImageName): boolean {
-    return image === "mlflow" ? true : image === "trainer" ? trainerImageUsers(cfg).length > 0 : servingRuntimeUsed(cfg);
+    switch (image) {
+        case "mlflow":
+            return true;
+        case "trainer":
+            return trainerImageUsers(cfg).length > 0;
+        case "serving":
+            return servingRuntimeUsed(cfg);
+        case "oauth2-proxy":
+            // The single sign-on sidecar of each tracking-server pod.
+            return cfg.access.auth === "oidc";
+    }
 }
 
 /** The images the stack builds and pushes: used, not named in config, and image.build on. */

@@ -10,9 +10,6 @@ import * as bcrypt from "bcryptjs";
 import * as crypto from "node:crypto";
 import { containerSecurityContext } from "./common";
 
-/** The oauth2-proxy release the sidecar runs (the tests run the same release, built from the Go module proxy). */
-export const OAUTH2_PROXY_VERSION = "7.15.6";
-export const OAUTH2_PROXY_IMAGE = `quay.io/oauth2-proxy/oauth2-proxy:v${OAUTH2_PROXY_VERSION}`;
 /** The proxy's port in the pod: the Service's `http` target and the only port the NetworkPolicy admits. */
 export const SSO_PORT = 4180;
 /** Where MLflow listens behind the proxy: loopback, so nothing outside the pod reaches it. */
@@ -47,7 +44,8 @@ export interface SsoSpec {
     readonly allowedGroups: readonly string[];
     readonly groupsClaim: string;
     readonly scope: string;
-    readonly image: string;
+    /** The oauth2-proxy image (images/oauth2-proxy as the stack built it, or access.oidc.proxyImage). */
+    readonly image: Input<string>;
     /** Port MLflow listens on (loopback). */
     readonly upstreamPort: number;
     readonly secretName: Input<string>;

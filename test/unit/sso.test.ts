@@ -6,10 +6,10 @@ import * as bcrypt from "bcryptjs";
 import { main as policyMain } from "../../cli/policy";
 import { writeRender } from "../../cli/render";
 import { diffRenders } from "../../lib/diff";
-import { htpasswdLine, oauth2ProxyArgs, OAUTH2_PROXY_IMAGE, SSO_PORT } from "../../manifests/sso";
+import { htpasswdLine, oauth2ProxyArgs, SSO_PORT } from "../../manifests/sso";
 import { errorsOf } from "../support/config-errors";
 import { validateKubernetesObject } from "../support/k8s-validate";
-import { containersOf, findObject, render } from "../support/render";
+import { findObject, render } from "../support/render";
 
 const INGRESS = ["access.mode=ingress", "access.ingress.host=mlflow.example.com", "access.ingress.clusterIssuer=letsencrypt-prod"];
 const BASIC = [...INGRESS, "access.auth=basic"];
@@ -98,7 +98,8 @@ describe("single sign-on (access.auth oidc)", function () {
         assert.equal(mlflow.args[mlflow.args.indexOf("--host") + 1], "127.0.0.1");
         assert.ok(!mlflow.args.includes("--app-name"), "no basic-auth app behind the proxy");
         assert.equal(mlflow.ports, undefined, "the http port is the proxy's");
-        assert.equal(proxy.image, OAUTH2_PROXY_IMAGE);
+        assert.match(proxy.image, /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/mlflow-platform\/dev\/oauth2-proxy@sha256:[0-9a-f]{64}$/, "the sidecar runs the image the stack builds, pinned by digest");
+        assert.equal(proxy.image, r.outputs.ssoProxyImage);
         assert.ok(proxy.args.includes("--oidc-issuer-url=https://login.example.com/realms/ml") && proxy.args.includes("--redirect-url=https://mlflow.example.com/oauth2/callback"));
         for (const kind of ["Secret", "Job"]) assert.ok(!r.kubernetes.some((o) => o.kind === kind && /^mlflow-auth/.test(o.metadata.name ?? "")), `no basic-auth ${kind}`);
         const fence = findObject(r, "NetworkPolicy", "mlflow-ingress") as unknown as { spec: { ingress: { ports: { port: number }[] }[] } };
@@ -111,26 +112,52 @@ describe("single sign-on (access.auth oidc)", function () {
         assert.equal(r.outputs.machinePassword, "[secret]");
         assert.equal(r.outputs.adminPassword, undefined);
         for (const o of r.kubernetes) validateKubernetesObject(o);
-        const images = r.kubernetes.filter((o) => o.kind === "Deployment").flatMap((o) => containersOf(o).map((c) => String(c.image)));
-        assert.ok(images.includes(OAUTH2_PROXY_IMAGE));
+        const built = r.resources.filter((x) => x.type === "docker-build:index:Image").map((x) => x.name).sort();
+        assert.deepEqual(built, ["mlflow-image", "oauth2-proxy-image", "trainer-image"]);
+        const repo = r.resources.find((x) => x.type === "aws:ecr/repository:Repository" && x.name === "oauth2-proxy-image");
+        assert.equal(repo?.inputs.name, "mlflow-platform/dev/oauth2-proxy");
     });
 
-    it("the oidc render passes the policy pack", async () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "policy-sso-"));
-        try {
-            writeRender(await render("dev", OIDC), dir);
-            const lines: string[] = [];
-            const code = await policyMain(["--dir", dir], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
-            assert.equal(code, 0, lines.join("\n"));
-        } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
+    it("the oidc render passes the policy pack in dev and in prod, where every image must be pinned by digest", async () => {
+        const PROD_OIDC = [...OIDC.filter((s) => !s.startsWith("access.ingress.")), "serving.registry.username=machine"];
+        for (const [stack, sets] of [["dev", OIDC], ["prod", PROD_OIDC]] as const) {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "policy-sso-"));
+            try {
+                writeRender(await render(stack, sets), dir);
+                const lines: string[] = [];
+                const code = await policyMain(["--dir", dir], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+                assert.equal(code, 0, `${stack}: ${lines.join("\n")}`);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
         }
+    });
+
+    it("image.build false: access.oidc.proxyImage is required by name, and is then what the sidecar runs", async () => {
+        const named = { image: { build: false, ref: "r/mlflow:1" }, training: { image: "r/trainer:1" } };
+        const access = { mode: "ingress", auth: "oidc", ingress: { host: "mlflow.example.com", clusterIssuer: "x" }, oidc: { issuerUrl: "https://login.example.com/", clientId: "c", clientSecret: "s", allowedEmails: ["a@example.com"] } };
+        assert.deepEqual(errorsOf({ ...named, access }), [
+            'mlflow-platform:access.oidc.proxyImage is required when image.build is false and access.auth is "oidc" (the sign-in sidecar runs it): an oauth2-proxy image the cluster can pull, such as registry.example.com/oauth2-proxy@sha256:... (got undefined)',
+        ]);
+        const image = "registry.example.com/oauth2-proxy@sha256:" + "b".repeat(64);
+        const r = await render("dev", [...OIDC, `access.oidc.proxyImage=${image}`]);
+        assert.equal(r.resources.some((x) => x.name === "oauth2-proxy-image"), false, "a named image is not built");
+        const [, proxy] = podSpec(findObject(r, "Deployment", "mlflow")).containers as { image: string }[];
+        assert.equal(proxy.image, image);
     });
 
     it("basic → oidc in npm run diff: the sign-in objects come, the basic-auth ones go, the route and the Service stay", async () => {
         const d = diffRenders((await render("dev", BASIC)).resources, (await render("dev", OIDC)).resources);
         const names = (xs: { type: string; name: string }[]) => xs.map((x) => `${x.type} ${x.name}`).filter((x) => !x.startsWith("random:")).sort();
-        assert.deepEqual(names(d.added), ["kubernetes:core/v1:ConfigMap access-sso", "kubernetes:core/v1:Secret access-sso"]);
+        assert.deepEqual(names(d.added), [
+            // The sidecar's image, built and pushed like the others.
+            "aws:ecr/lifecyclePolicy:LifecyclePolicy oauth2-proxy-image",
+            "aws:ecr/repository:Repository oauth2-proxy-image",
+            "docker-build:index:Image oauth2-proxy-image",
+            "kubernetes:core/v1:ConfigMap access-sso",
+            "kubernetes:core/v1:Secret access-sso",
+            "mlflow-platform:image:ProjectImage oauth2-proxy-image",
+        ]);
         assert.deepEqual(names(d.removed), ["kubernetes:batch/v1:Job access-auth-db", "kubernetes:core/v1:Secret access-auth"]);
         const changed = names(d.changed);
         assert.ok(changed.includes("kubernetes:apps/v1:Deployment tracking-server") && changed.includes("kubernetes:networking.k8s.io/v1:NetworkPolicy access-tracking"), changed.join("\n"));

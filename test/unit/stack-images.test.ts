@@ -14,6 +14,12 @@ describe("stack images: what the stack builds and what config names", () => {
         assert.deepEqual(imagesToBuild(parseConfig(otherRuntime, "t")), ["mlflow", "trainer"]);
         assert.deepEqual(imagesToBuild(parseConfig({ ...served, serving: { ...served.serving, installRuntime: false } }, "t")), ["mlflow", "trainer"]);
     });
+    it("builds the sign-in sidecar with single sign-on only", () => {
+        const sso = { mode: "ingress", ingress: { host: "mlflow.example.com", clusterIssuer: "x" }, oidc: { issuerUrl: "https://login.example.com/", clientId: "c", clientSecret: "s", allowedEmailDomains: ["example.com"] } };
+        assert.deepEqual(imagesToBuild(parseConfig({ access: { ...sso, auth: "oidc" } }, "t")), ["mlflow", "trainer", "oauth2-proxy"]);
+        assert.deepEqual(imagesToBuild(parseConfig({ access: { mode: "ingress", ingress: { host: "mlflow.example.com", clusterIssuer: "x" }, auth: "basic" } }, "t")), ["mlflow", "trainer"]);
+        assert.deepEqual(imagesToBuild(parseConfig({ access: { ...sso, auth: "oidc", oidc: { ...sso.oidc, proxyImage: "r/oauth2-proxy:1" } } }, "t")), ["mlflow", "trainer"]);
+    });
     it("a named image is not built", () => {
         const c = parseConfig({ ...served, image: { ref: "r/mlflow@sha256:" + "a".repeat(64) }, training: { image: "r/trainer:1" }, serving: { ...served.serving, runtimeImage: "r/serving:1" } }, "t");
         assert.deepEqual(imagesToBuild(c), []);
