@@ -2,7 +2,8 @@
 # The engine toolchain: builds every binary of toolchain/binaries.tsv and fetches the data files of
 # toolchain/files.tsv from the Go module proxy into ~/.cache/mlflow-platform/engine/, one cache entry per
 # line, keyed by a hash of what goes into it (the line, the wrapper module's go.mod and go.sum, the Go
-# version, RECIPE). An entry that exists is never rebuilt: a warm run only hashes.
+# version, RECIPE). An entry that exists is never rebuilt: a warm run only hashes. A module dir is
+# relative to toolchain/ (oauth2-proxy's is the image's build context, ../images/oauth2-proxy).
 #
 # Usage: toolchain/build.sh [--env] [--only NAME]...
 #   (no flag)  build what is missing, then print the bin directory
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
     --env) mode=env ;;
     --check) mode=check ;;
     --only) only+=("${2:?--only needs a name from toolchain/binaries.tsv or toolchain/files.tsv}"); shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "toolchain/build.sh: unknown argument '$1' (valid: --env, --check, --only NAME)" >&2; exit 2 ;;
   esac
   shift
@@ -56,6 +57,7 @@ versions=()
 build_binary() { # name dir package version ldflags generated
   local name="$1" dir="$2" pkg="$3" version="$4" ldflags="$5" generated="$6"
   local key out work
+  [ -f "$here/$dir/go.mod" ] && [ -f "$here/$dir/go.sum" ] || { log "$name: no go.mod/go.sum in $here/$dir (module-dir of toolchain/binaries.tsv is relative to toolchain/)"; exit 1; }
   key="$( { printf '%s\n' "$RECIPE" "$gover" "$*"; cat "$here/$dir/go.mod" "$here/$dir/go.sum"; } | hash_of)"
   out="$cache/$name-$version-$key"
   entry[$name]="$out"

@@ -1,5 +1,7 @@
-// Wrapper module for oauth2-proxy (the single sign-on proxy the access.auth "oidc" sidecar runs).
-module mlflow-platform/toolchain/oauth2-proxy
+// Wrapper module for oauth2-proxy (the single sign-on proxy the access.auth "oidc" sidecar runs): the one pin of
+// its release and dependencies, for the image (images/oauth2-proxy/Dockerfile) and the test binary
+// (toolchain/binaries.tsv).
+module mlflow-platform/images/oauth2-proxy
 
 go 1.26.0
 
