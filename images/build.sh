@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Daemonless build of the project's images (images/mlflow, images/trainer, images/serving) with buildah,
-# each Dockerfile unchanged (`buildah bud --pull=never`), FROM a stand-in of the official Python image
-# made from Debian packages (images/base/), so no container registry is needed. See images/README.md.
+# Daemonless build of the project's images (images/mlflow, images/trainer, images/serving,
+# images/oauth2-proxy) with buildah, each Dockerfile unchanged (`buildah bud --pull=never`), FROM stand-ins
+# of the official images made without a registry: python:3.11-slim-bookworm from Debian packages
+# (images/base/), golang:<version>-bookworm = that base + the host's Go (GOROOT). See images/README.md.
 #
-#   images/build.sh [--ca auto|on|off] [--tag TAG] [--force] [--list] [mlflow] [trainer] [serving]
+#   images/build.sh [--ca auto|on|off] [--tag TAG] [--force] [--list] [mlflow] [trainer] [serving] [oauth2-proxy]
 #
-# Each image is cached by a content hash of its inputs (its build context, images/base/, this script) as
+# Each image is cached by a content hash of its inputs (its build context, its stand-ins, this script) as
 # an OCI archive under ~/.cache/mlflow-platform/images/: an unchanged image is not rebuilt, only loaded
 # into local containers storage when missing there. Output: docker.io/mlflow-platform/<name>:<TAG>
 # (TAG default "local") in containers storage and $CACHE/<name>-<hash>.oci.tar, listed in
 # $CACHE/images.json (for `kind load image-archive`, `k3d image import`, `ctr images import`).
 #
-# Runs as root; installs buildah, podman, runc, debootstrap (apt-get) when missing. Env:
+# Runs as root; installs buildah, podman, runc, debootstrap (apt-get) when missing; a golang FROM needs the
+# host's `go` of the same version (the stand-in copies its GOROOT). Env:
 #   MLFLOW_PLATFORM_IMAGE_CACHE     cache dir (default ${XDG_CACHE_HOME:-~/.cache}/mlflow-platform/images)
 #   MLFLOW_PLATFORM_BUILD_CA        auto|on|off: bind-mount the host CA bundle into RUN steps (--ca)
 #   MLFLOW_PLATFORM_HOST_CA         the host CA bundle (default /etc/ssl/certs/ca-certificates.crt)
@@ -20,7 +22,7 @@
 set -euo pipefail
 
 IMAGES_DIR=$(cd "$(dirname "$0")" && pwd)
-ALL_IMAGES=(mlflow trainer serving)
+ALL_IMAGES=(mlflow trainer serving oauth2-proxy)
 REPO=docker.io/mlflow-platform
 LABEL_KEY=io.mlflow-platform.inputs
 CACHE=${MLFLOW_PLATFORM_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlflow-platform/images}
@@ -40,7 +42,7 @@ while [ $# -gt 0 ]; do
     --force) FORCE=1; shift ;;
     --list) LIST=1; shift ;;
     -h|--help) usage 0 ;;
-    mlflow|trainer|serving) want+=("$1"); shift ;;
+    mlflow|trainer|serving|oauth2-proxy) want+=("$1"); shift ;;
     *) echo "build.sh: unknown argument \"$1\"" >&2; usage 2 ;;
   esac
 done
@@ -59,9 +61,6 @@ ref_of() { echo "$REPO/$1:$TAG"; }
 context_files() { (cd "$1" && find . -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path './.pytest_cache/*' ! -path './*.md' | LC_ALL=C sort); }
 hash_dir() { (cd "$1" && context_files . | while read -r f; do printf '%s\n' "$f"; sha256sum "$f" | cut -d' ' -f1; done) | sha256sum | cut -c1-16; }
 base_hash() { hash_dir "$IMAGES_DIR/base"; }
-image_hash() {
-  { echo "context $(hash_dir "$IMAGES_DIR/$1")"; echo "base $(base_hash)"; echo "build.sh $(sha256sum "$IMAGES_DIR/build.sh" | cut -d' ' -f1)"; echo "tag $TAG"; } | sha256sum | cut -c1-16
-}
 # FROM references of the Dockerfiles, fully qualified (python:x → docker.io/library/python:x).
 qualify() {
   local r=$1 first=${1%%/*}
@@ -69,11 +68,65 @@ qualify() {
   elif [[ $first == *.* || $first == *:* || $first == localhost ]]; then echo "$r"
   else echo "docker.io/$r"; fi
 }
-from_refs() {
-  local name
-  for name in "${ALL_IMAGES[@]}"; do
-    awk 'toupper($1) == "FROM" { for (i = 2; i <= NF; i++) if ($i !~ /^--/) { print $i; break } }' "$IMAGES_DIR/$name/Dockerfile"
-  done | while read -r r; do qualify "$r"; done | LC_ALL=C sort -u
+# The images a Dockerfile builds FROM, qualified: not `scratch` (no image) and not an earlier stage's name
+# (`FROM build`, after `FROM … AS build`).
+from_refs_of() {
+  awk 'toupper($1) == "FROM" {
+         ref = ""; for (i = 2; i <= NF; i++) if ($i !~ /^--/) { ref = $i; break }
+         if (ref != "" && ref != "scratch" && !(tolower(ref) in stage)) print ref
+         for (j = i + 1; j < NF; j++) if (toupper($j) == "AS") stage[tolower($(j + 1))] = 1
+       }' "$IMAGES_DIR/$1/Dockerfile" | while read -r r; do qualify "$r"; done
+}
+from_refs() { local name; for name in "${ALL_IMAGES[@]}"; do from_refs_of "$name"; done | LC_ALL=C sort -u; }
+# Which stand-in a FROM reference resolves to: python (images/base) or golang (images/base + the host's
+# Go); anything else has none and fails the build by name.
+standin_of() {
+  case $1 in
+    docker.io/library/python:3.11*-slim-bookworm) echo python ;;
+    docker.io/library/golang:*-bookworm) echo golang ;;
+    *) echo none ;;
+  esac
+}
+# The Go version the golang FROM references name (golang:1.26.8-bookworm → 1.26.8); one for all, as the
+# stand-in is the host's Go.
+golang_version() {
+  local vs
+  vs=$(from_refs | while read -r r; do if [ "$(standin_of "$r")" = golang ]; then r=${r##*:}; echo "${r%-bookworm}"; fi; done | LC_ALL=C sort -u)
+  [ "$(wc -l <<<"$vs")" -le 1 ] || die "the Dockerfiles name more than one golang version ($(echo $vs)); the golang stand-in is the host's one Go"
+  echo "$vs"
+}
+# The golang stand-in's key: the python base it is made from, the Go version and its recipe (the function
+# that makes it, below).
+golang_hash() { { echo "base $(base_hash)"; echo "go $(golang_version)"; declare -f build_golang_standin; } | sha256sum | cut -c1-16; }
+standin_hash() { case $1 in python) base_hash ;; golang) golang_hash ;; esac; }
+# The golang stand-in: the python stand-in (Debian bookworm, ca-certificates) + the host's GOROOT at
+# /usr/local/go, with the official golang image's config (PATH, GOPATH=/go, GOLANG_VERSION, GOTOOLCHAIN).
+# Defined here because its text is part of golang_hash; run below with buildah's config in the env.
+build_golang_standin() { # <ref> <hash> <version>
+  local ref=$1 hash=$2 ver=$3 goroot ctr
+  goroot=$(go env GOROOT)
+  ctr=$(buildah from --pull=never --quiet "$base_ref")
+  buildah copy --quiet "$ctr" "$goroot" /usr/local/go >/dev/null
+  # As the official image: an empty GOPATH everyone may write to; go itself must run in the image.
+  buildah run --network none --isolation oci --runtime runc "$ctr" -- \
+    sh -c 'mkdir -p /go/src /go/bin && chmod -R 1777 /go && /usr/local/go/bin/go version' >&2
+  buildah config \
+    --env PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --env GOLANG_VERSION="$ver" --env GOTOOLCHAIN=local --env GOPATH=/go \
+    --env PYTHON_VERSION- --env LANG- \
+    --workingdir /go --cmd '["bash"]' \
+    --label org.opencontainers.image.description="stand-in for golang:$ver-bookworm: the host's Go $ver over the python stand-in (images/build.sh)" \
+    --label "$LABEL_KEY=$hash" \
+    "$ctr"
+  buildah commit --quiet --format oci --rm "$ctr" "$ref" >/dev/null
+}
+# The stand-ins an image's Dockerfile needs (python, golang), one a line.
+standins_of() { from_refs_of "$1" | while read -r r; do standin_of "$r"; done | LC_ALL=C sort -u; }
+image_hash() {
+  local s
+  { echo "context $(hash_dir "$IMAGES_DIR/$1")"
+    for s in $(standins_of "$1"); do echo "$s $(standin_hash "$s")"; done
+    echo "build.sh $(sha256sum "$IMAGES_DIR/build.sh" | cut -d' ' -f1)"; echo "tag $TAG"; } | sha256sum | cut -c1-16
 }
 
 if [ "$LIST" = 1 ]; then
@@ -192,7 +245,10 @@ ensure_loaded() {
 bhash=$(base_hash)
 base_ref=localhost/mlflow-platform/python-standin:$bhash
 base_archive=$CACHE/base-$bhash.oci.tar
-mapfile -t from_tags < <(from_refs)
+python_tags=(); golang_tags=()
+while read -r r; do
+  case $(standin_of "$r") in python) python_tags+=("$r") ;; golang) golang_tags+=("$r") ;; esac
+done < <(from_refs)
 ensure_base() {
   if [ -f "$base_archive" ] && [ "$FORCE" = 0 ]; then
     ensure_loaded "$base_ref" "$bhash" "$base_archive"
@@ -205,9 +261,33 @@ ensure_base() {
     find "$CACHE" -maxdepth 1 -name 'base-*' ! -name "base-$bhash.*" -delete
     log "base built in $(( $(date +%s) - t0 )) s"
   fi
-  # The Dockerfiles' FROM references, unchanged, resolve to the stand-in (re-tagged each run: cheap).
+  # The Dockerfiles' python FROM references, unchanged, resolve to the stand-in (re-tagged each run: cheap).
   local t
-  for t in "${from_tags[@]}"; do buildah tag "$base_ref" "$t"; done
+  for t in "${python_tags[@]}"; do buildah tag "$base_ref" "$t"; done
+}
+
+# The golang stand-in for golang:<version>-bookworm (images/oauth2-proxy's build stage).
+ensure_golang() {
+  local ver ghash gref garchive
+  ver=$(golang_version); ghash=$(golang_hash)
+  gref=localhost/mlflow-platform/golang-standin:$ghash
+  garchive=$CACHE/golang-$ghash.oci.tar
+  if [ -f "$garchive" ] && [ "$FORCE" = 0 ]; then
+    ensure_loaded "$gref" "$ghash" "$garchive"
+  else
+    command -v go >/dev/null 2>&1 || die "go is not on PATH: the stand-in for ${golang_tags[*]} is the host's Go $ver (install Go $ver, e.g. to /usr/local/go)"
+    local host; host=$(go env GOVERSION)
+    [ "$host" = "go$ver" ] || die "the host's Go is $host but the Dockerfiles build FROM ${golang_tags[*]}: the stand-in copies the host's GOROOT, so install Go $ver (or change the FROM to the host's version)"
+    local t0; t0=$(date +%s)
+    log "building the golang stand-in (the host's $host, $(go env GOROOT), over the python stand-in)"
+    build_golang_standin "$gref" "$ghash" "$ver"
+    buildah push --quiet "$gref" "oci-archive:$garchive.tmp:$gref" && mv "$garchive.tmp" "$garchive"
+    id_of "$gref" >"$CACHE/golang-$ghash.id"
+    find "$CACHE" -maxdepth 1 -name 'golang-*' ! -name "golang-$ghash.*" -delete
+    log "golang stand-in built in $(( $(date +%s) - t0 )) s"
+  fi
+  local t
+  for t in "${golang_tags[@]}"; do buildah tag "$gref" "$t"; done
 }
 
 # ---- the host CA bundle for RUN steps only -------------------------------------------------------------
@@ -219,15 +299,30 @@ resolve_ca() {
     [ -f "$HOST_CA" ] || { mode=off; log "CA auto: no host bundle at $HOST_CA: off"; }
   fi
   if [ "$mode" = auto ]; then
-    # Does the base image's own trust store reach the package index? If TLS is intercepted it does not.
-    local out index=${PIP_INDEX_URL:-https://pypi.org/simple/}
+    # Does the base image's own trust store reach the package indexes the RUN steps use (PyPI; the Go
+    # module proxy when a golang stand-in builds)? If TLS is intercepted it does not. The golang stand-in
+    # is this base with Go added: Go reads the same /etc/ssl/certs/ca-certificates.crt.
+    local out urls=("${PIP_INDEX_URL:-https://pypi.org/simple/}") name s
+    for name in "${want[@]}"; do
+      for s in $(standins_of "$name"); do if [ "$s" = golang ]; then urls+=(https://proxy.golang.org/); fi; done
+    done
+    mapfile -t urls < <(printf '%s\n' "${urls[@]}" | awk '!seen[$0]++')
     local c; c=$(buildah from --pull=never --quiet "$base_ref")
-    out=$(buildah run --network host --isolation oci --runtime runc "$c" -- \
-      python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=30); print('ok')" "$index" 2>&1 || true)
+    # An HTTP error status is an answer over verified TLS: ok.
+    out=$(buildah run --network host --isolation oci --runtime runc "$c" -- python3 -c "
+import sys, urllib.error, urllib.request
+for u in sys.argv[1:]:
+    try:
+        urllib.request.urlopen(u, timeout=30); print('ok', u)
+    except urllib.error.HTTPError:
+        print('ok', u)
+    except Exception as e:
+        print('verify' if 'CERTIFICATE_VERIFY_FAILED' in str(e) else 'error', u, str(e).replace(chr(10), ' '))
+" "${urls[@]}" 2>&1 || true)
     buildah rm "$c" >/dev/null 2>&1 || true
-    if [[ $out == *CERTIFICATE_VERIFY_FAILED* ]]; then mode=on; log "CA auto: the image's trust store fails on $index (TLS intercepted): host CA bundle mounted for RUN steps"
-    elif [[ $out == ok* ]]; then mode=off; log "CA auto: $index verifies with the image's own trust store: no host CA needed"
-    else mode=off; log "CA auto: could not reach $index from the build ($(echo "$out" | tail -n1)): off"; fi
+    if grep -q '^verify ' <<<"$out"; then mode=on; log "CA auto: the image's trust store fails on $(awk '$1 == "verify" { printf "%s ", $2 }' <<<"$out")(TLS intercepted): host CA bundle mounted for RUN steps"
+    elif ! grep -qv '^ok ' <<<"$out"; then mode=off; log "CA auto: ${urls[*]} verify with the image's own trust store: no host CA needed"
+    else mode=off; log "CA auto: could not reach every index from the build ($(grep -v '^ok ' <<<"$out" | tail -n1)): off"; fi
   fi
   if [ "$mode" = on ]; then
     [ -f "$HOST_CA" ] || die "--ca on but $HOST_CA does not exist"
@@ -253,7 +348,7 @@ check_no_host_ca() {
   if buildah inspect --type image --format '{{range .History}}{{println .CreatedBy}}{{end}}' "$ref" | grep -F -e "$HOST_CA:" -e PIP_CERT; then bad=1; fi
   ctr=$(buildah from --pull=never --quiet "$ref"); mnt=$(buildah mount "$ctr")
   host_sum=$(sha256sum "$HOST_CA" | cut -d' ' -f1)
-  if [ "$(sha256sum "$mnt/etc/ssl/certs/ca-certificates.crt" | cut -d' ' -f1)" = "$host_sum" ]; then
+  if [ -f "$mnt/etc/ssl/certs/ca-certificates.crt" ] && [ "$(sha256sum "$mnt/etc/ssl/certs/ca-certificates.crt" | cut -d' ' -f1)" = "$host_sum" ]; then
     echo "$ref: /etc/ssl/certs/ca-certificates.crt is the host's bundle" >&2; bad=1
   fi
   buildah umount "$ctr" >/dev/null; buildah rm "$ctr" >/dev/null
@@ -264,7 +359,14 @@ check_no_host_ca() {
 
 summary=()
 base_ready=0
+golang_ready=0
 CA_RESOLVED=
+for name in "${want[@]}"; do
+  while read -r r; do
+    [ "$(standin_of "$r")" != none ] || die "images/$name/Dockerfile builds FROM $r, which has no stand-in here (python:3.11*-slim-bookworm and golang:<version>-bookworm have)"
+  done < <(from_refs_of "$name")
+done
+golang_version >/dev/null   # dies when the Dockerfiles name two Go versions
 for name in "${want[@]}"; do
   ref=$(ref_of "$name"); hash=$(image_hash "$name"); archive=$CACHE/$name-$hash.oci.tar
   if [ -f "$archive" ] && [ "$FORCE" = 0 ]; then
@@ -272,6 +374,7 @@ for name in "${want[@]}"; do
     how=cached; secs=$(sed -n 's/.*"buildSeconds":\([0-9]*\).*/\1/p' "$CACHE/$name-$hash.json" 2>/dev/null || true)
   else
     [ $base_ready = 1 ] || { ensure_base; base_ready=1; }
+    if [ $golang_ready = 0 ] && standins_of "$name" | grep -qx golang; then ensure_golang; golang_ready=1; fi
     [ -n "$CA_RESOLVED" ] || resolve_ca
     log "building $ref ($name, inputs $hash, CA $CA_RESOLVED)"
     t0=$(date +%s)
@@ -291,7 +394,7 @@ for name in "${want[@]}"; do
     how=built
   fi
   size=$(podman image inspect --format '{{.Size}}' "$ref")
-  summary+=("$(printf '%-8s %-40s %-7s %6s MB image %6s MB archive %s' "$name" "$ref" "$how" "$(( size / 1000000 ))" "$(( $(stat -c %s "$archive") / 1000000 ))" "${secs:+(built in ${secs} s)}")")
+  summary+=("$(printf '%-12s %-46s %-7s %6s MB image %6s MB archive %s' "$name" "$ref" "$how" "$(( size / 1000000 ))" "$(( $(stat -c %s "$archive") / 1000000 ))" "${secs:+(built in ${secs} s)}")")
 done
 
 {
