@@ -90,6 +90,15 @@ export function credentialSecretNames(r: RenderResult): Set<string> {
   return new Set(r.kubernetes.filter((o) => o.kind === "Secret").map((o) => o.metadata.name ?? ""));
 }
 
+/** The secrets of `secrets` that the state text holds in plaintext or base64-encoded (to assert none). */
+export function secretsInState(stateText: string, secrets: Record<string, string>): string[] {
+  if (!stateText.includes("kubernetes:core/v1:Secret")) throw new Error("the state holds no Secret: was it read?");
+  return Object.entries(secrets).flatMap(([key, value]) => [
+    ...(stateText.includes(value) ? [`${key} (plaintext)`] : []),
+    ...(stateText.includes(Buffer.from(value).toString("base64")) ? [`${key} (base64)`] : []),
+  ]);
+}
+
 /** Every rendered object that the API server does not have (kind/namespace/name), to assert none. */
 export async function missingInCluster(kube: KubeClient, r: RenderResult): Promise<string[]> {
   const missing: string[] = [];

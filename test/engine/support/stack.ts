@@ -49,8 +49,10 @@ export interface EngineStack {
   readonly workDir: string;
   /** Sets path-keyed config (`database.inCluster.password` → mlflow-platform:database.inCluster.password). */
   configure(values: Record<string, ConfigValue>): Promise<void>;
-  /** Runs `op` with `values` layered over the current config, then restores the config file. */
-  withConfig<T>(values: Record<string, ConfigValue>, op: () => Promise<T>): Promise<T>;
+  /** Removes path-keyed config: the keys a switch leaves behind (config refuses the keys of a mode not in use). */
+  unconfigure(keys: readonly string[]): Promise<void>;
+  /** Runs `op` with `values` layered over the current config (less `unset`), then restores the config file. */
+  withConfig<T>(values: Record<string, ConfigValue>, op: () => Promise<T>, unset?: readonly string[]): Promise<T>;
   preview(): Promise<EngineRun>;
   up(): Promise<EngineRun>;
   destroy(): Promise<EngineRun>;
@@ -106,9 +108,10 @@ export async function engineStack(
   // process, which has no KUBECONFIG of its own).
   await stack.setConfig("kubernetes:kubeconfig", { value: cluster.kubeconfig });
   const configFile = path.join(workDir, `Pulumi.${stackName}.yaml`);
+  const qualified = (k: string) => (k.includes(":") ? k : `${PROJECT}:${k}`);
   const toConfigMap = (values: Record<string, ConfigValue>): ConfigMap =>
     Object.fromEntries(Object.entries(values).map(([k, v]) => [
-      k.includes(":") ? k : `${PROJECT}:${k}`,
+      qualified(k),
       typeof v === "object" ? { value: v.secret, secret: true } : { value: String(v) },
     ]));
 
@@ -125,9 +128,11 @@ export async function engineStack(
   const es: EngineStack = {
     stack, stateDir, workDir,
     async configure(values) { await stack.setAllConfig(toConfigMap(values), true); },
-    async withConfig(values, op) {
+    async unconfigure(keys) { await stack.removeAllConfig(keys.map(qualified), true); },
+    async withConfig(values, op, unset = []) {
       const saved = fs.readFileSync(configFile, "utf8");
       try {
+        if (unset.length > 0) await es.unconfigure(unset);
         await stack.setAllConfig(toConfigMap(values), true);
         return await op();
       } finally {
