@@ -1,46 +1,55 @@
 /**
- * Issue 11, "images for real": the three images built by images/build.sh (buildah, each Dockerfile
- * unchanged) run with podman as the cluster runs them — user, command/args, env, workingDir, read-only
+ * Issue 11, "images for real": the images built by images/build.sh (buildah, each Dockerfile unchanged:
+ * mlflow, trainer, serving and the single sign-on sidecar's oauth2-proxy) run with podman as the cluster runs them — user, command/args, env, workingDir, read-only
  * root filesystem, volumes (emptyDir → tmpfs), capabilities and limits all from the RENDERED local stack
  * (the stack whose image references are the locally built images) — against real PostgreSQL and moto's S3
  * server on 127.0.0.1 (host network). Substituted, and named where it happens: the listen port, Secret
  * values, the in-cluster MinIO/tracking endpoints, and KServe's storage initializer (the test downloads the
- * storageUri into the dir mounted at /mnt/models).
+ * storageUri into the dir mounted at /mnt/models). oauth2-proxy runs against zitadel/oidc's example OpenID
+ * provider (toolchain/) and a stand-in upstream; the Gateway is stood in for by its X-Forwarded headers.
  *
  * Runs unless MLFLOW_PLATFORM_IMAGES=skip. A cold build of the images takes ~10 min; warm, seconds.
  */
 import * as assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as path from "node:path";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { main as promoteMain } from "../../cli/promote";
 import type { CliIo } from "../../cli/resolve-model";
 import type { KubernetesObject, RenderResult } from "../../lib/render";
+import { authenticatedEmails, CALLBACK_PATH, htpasswdLine, MACHINE_USERNAME } from "../../manifests/sso";
+import { toolchainBinaries } from "../engine/support/toolchain";
 import { render } from "../support/render";
 import type { S3Server } from "./support/moto";
 import {
   engineEnv,
   ensureImages,
   imageCacheRoot,
+  IMAGE_NAMES,
   imagesSkipReason,
   podman,
   podmanRunSpec,
   qualifyImage,
+  readImageFile,
   runToCompletion,
   startContainer,
   type BuiltImages,
   type ContainerSecurity,
   type FullContainer,
   type ImageName,
+  type PodmanRunSpec,
+  type PodmanSpecOptions,
   type PodSecurity,
   type RunningContainer,
+  renderedPodSpec,
 } from "./support/podman";
 import { freePort } from "./support/ports";
 import type { PostgresServer } from "./support/postgres";
-import { getWithHost, runCommand, tail, stepLog } from "./support/process";
+import { getWithHost, runCommand, spawnManaged, tail, stepLog, waitForHttp200, type ManagedProcess } from "./support/process";
 import { runPython } from "./support/python";
-import { assertMetricsScrape, findRendered, localEnv, renderedContainer, renderedEnvValue, TEST_POD_IP, withFlagValue } from "./support/rendered";
+import { assertMetricsScrape, findRendered, flagValue, localEnv, renderedContainer, renderedEnvValue, TEST_POD_IP, withFlagValue } from "./support/rendered";
 import { registerCleanup, sharedMoto, sharedPostgres, tempDir } from "./support/services";
 import { ensureVenv, REPO_ROOT } from "./support/venv";
 import { getJson } from "./support/mlflow";
@@ -138,10 +147,12 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
       trainer: renderedContainer(findRendered(r, "CronJob", "train-baseline"), "trainer").image,
       // No ClusterServingRuntime without serving.models: the serving test checks the one it renders.
       serving: r.config.serving.runtimeImage,
+      // No sidecar without access.auth oidc: the oauth2-proxy tests check the one they render.
+      "oauth2-proxy": r.config.access.oidc.proxyImage,
     };
     const hostCa = process.env.MLFLOW_PLATFORM_HOST_CA || "/etc/ssl/certs/ca-certificates.crt";
     const hostSum = fs.existsSync(hostCa) ? createHash("sha256").update(fs.readFileSync(hostCa)).digest("hex") : undefined;
-    for (const name of ["mlflow", "trainer", "serving"] as const) {
+    for (const name of IMAGE_NAMES) {
       assert.ok(rendered[name], `${name}: no image in the render`);
       assert.equal(qualifyImage(rendered[name]!), images[name].ref, `${name}: the render's image is not what images/build.sh built`);
       const inspect = await podman(["image", "inspect", images[name].ref]);
@@ -154,9 +165,10 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
       assert.deepEqual(caEnv, [], `${name}: the image keeps a CA env var from the build`);
       const meta = JSON.parse(fs.readFileSync(path.join(imageCacheRoot(), `${name}-${images[name].inputs}.json`), "utf8")) as { ca: string };
       if (meta.ca === "on" && hostSum) {
-        const sum = await podman(["run", "--rm", "--network", "none", "--entrypoint", '["sha256sum"]', images[name].ref, "/etc/ssl/certs/ca-certificates.crt"]);
-        assert.equal(sum.code, 0, sum.stderr);
-        assert.notEqual(sum.stdout.split(/\s/)[0], hostSum, `${name}: /etc/ssl/certs/ca-certificates.crt in the image is the host's bundle (the build-only CA leaked)`);
+        // Read from the image's files (oauth2-proxy's image has no shell or sha256sum to run).
+        const bundle = await readImageFile(images[name].ref, "/etc/ssl/certs/ca-certificates.crt");
+        assert.ok(bundle, `${name}: no /etc/ssl/certs/ca-certificates.crt in the image`);
+        assert.notEqual(createHash("sha256").update(bundle).digest("hex"), hostSum, `${name}: /etc/ssl/certs/ca-certificates.crt in the image is the host's bundle (the build-only CA leaked)`);
       }
     }
     log(`engine: ${JSON.stringify(engineEnv())}`);
@@ -393,6 +405,245 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
     server = undefined;
     assert.notEqual(stop.code, 137, `SIGKILLed after the ${grace} s grace period: SIGTERM did not stop the server`);
     assert.ok(stop.ms < grace * 1000, `took ${stop.ms} ms (grace ${grace} s)`);
+  });
+});
+
+// ---- oauth2-proxy: the single sign-on sidecar --------------------------------------------------------
+
+const SSO_HOST = "mlflow.example.test";
+const SSO_CLIENT = { id: "web", secret: "secret" }; // the example provider registers client "web" with this secret
+const SSO_ALLOWED = { username: "alice", password: "alice-pass-1", email: "alice@example.com" };
+const SSO_MACHINE_PASSWORD = `machine-${randomBytes(12).toString("hex")}`;
+/** The local stack behind a Gateway with single sign-on (the sidecar's image is the local stack's own). */
+const ssoSets = (issuer: string) => [
+  "access.mode=gateway",
+  `access.gateway.host=${SSO_HOST}`,
+  "access.gateway.name=public",
+  "access.gateway.namespace=gateways",
+  "access.auth=oidc",
+  `access.oidc.issuerUrl=${issuer}`,
+  `access.oidc.clientId=${SSO_CLIENT.id}`,
+  `access.oidc.clientSecret=${SSO_CLIENT.secret}`,
+  `access.oidc.allowedEmails=${JSON.stringify([SSO_ALLOWED.email])}`,
+  `access.oidc.machinePassword=${SSO_MACHINE_PASSWORD}`,
+];
+
+interface PodVolume { name: string; secret?: { defaultMode?: number }; configMap?: { defaultMode?: number } }
+
+/**
+ * A Secret or ConfigMap volume's files as the kubelet writes them: owned by root, group the pod's fsGroup
+ * (root without one), mode the volume's defaultMode (Kubernetes' default 0644).
+ */
+function volumeFiles(dir: string, o: KubernetesObject, volume: string, files: Record<string, string>, pod?: PodSecurity): string {
+  const spec = renderedPodSpec(o) as unknown as { volumes?: PodVolume[]; securityContext?: PodSecurity };
+  const v = (spec.volumes ?? []).find((x) => x.name === volume);
+  assert.ok(v && (v.secret || v.configMap), `${o.kind}/${o.metadata.name} has no secret/configMap volume ${volume}`);
+  const mode = (v.secret ?? v.configMap)?.defaultMode ?? 0o644;
+  const gid = (pod ?? spec.securityContext)?.fsGroup ?? 0;
+  const out = path.join(dir, volume);
+  fs.mkdirSync(out, { mode: 0o755 });
+  fs.chmodSync(out, 0o755);
+  for (const [name, content] of Object.entries(files)) {
+    const f = path.join(out, name);
+    fs.writeFileSync(f, content);
+    fs.chownSync(f, 0, gid);
+    fs.chmodSync(f, mode);
+  }
+  return out;
+}
+
+/** The zitadel/oidc example provider's users file (as test/integration/sso.test.ts writes it). */
+function providerUsers(dir: string): string {
+  const u = SSO_ALLOWED;
+  const file = path.join(dir, "users.json");
+  fs.writeFileSync(file, JSON.stringify({ [u.username]: { ID: u.username, Username: u.username, Password: u.password, FirstName: u.username, LastName: "Test", Email: u.email, EmailVerified: true, Phone: "", PhoneVerified: false, PreferredLanguage: "en", IsAdmin: false } }));
+  return file;
+}
+
+/** The `Name:\tvalue…` lines of /proc/<pid>/status. */
+function procStatus(pid: number): Record<string, string> {
+  return Object.fromEntries(fs.readFileSync(`/proc/${pid}/status`, "utf8").split("\n").filter(Boolean).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]));
+}
+
+describe("images: oauth2-proxy, the single sign-on sidecar, run as the rendered local stack runs it", function () {
+  let images: BuiltImages;
+  let tmp: string;
+  let issuer: string;
+  let provider: ManagedProcess;
+  let r: RenderResult;
+  let deployment: KubernetesObject;
+  let sidecar: FullContainer;
+  let proxy: RunningContainer | undefined;
+  let proxyUrl = "";
+  let upstream: http.Server;
+  let upstreamPort = 0;
+  const upstreamSeen: { method: string; url: string; host?: string }[] = [];
+  let volumeSources: Record<string, string>;
+  let files: { sso: Record<string, string>; emails: Record<string, string> };
+  const machineAuth = (password: string) => `Basic ${Buffer.from(`${MACHINE_USERNAME}:${password}`).toString("base64")}`;
+  const ssoProbe = (path: string, headers: Record<string, string> = {}) => fetch(`${proxyUrl}${path}`, { headers, redirect: "manual" });
+
+  before(async function () {
+    if (SKIP) this.skip();
+    this.timeout(80 * 60_000); // images/build.sh (cached when the first describe ran it) and the provider's build
+    tmp = tempDir("images-sso");
+    images = await timed("images/build.sh", () => ensureImages());
+    const bins = await timed("the OpenID provider (toolchain/build.sh)", () => toolchainBinaries(["oidc-provider"]));
+    const providerPort = await freePort();
+    issuer = `http://localhost:${providerPort}/`;
+    provider = spawnManaged(bins["oidc-provider"], [], {
+      cwd: tmp,
+      env: { ...process.env, PORT: String(providerPort), USERS_FILE: providerUsers(tmp), REDIRECT_URI: `https://${SSO_HOST}${CALLBACK_PATH}` },
+    });
+    await waitForHttp200(provider, `${issuer}.well-known/openid-configuration`, 60_000, "OpenID provider");
+
+    r = await timed("render local behind a Gateway with single sign-on", () => render("local", ssoSets(issuer)));
+    deployment = findRendered(r, "Deployment", "mlflow");
+    sidecar = renderedContainer(deployment, "oauth2-proxy") as FullContainer;
+
+    // The upstream: answers every request with MLflow's shape of an empty search, and records it.
+    upstreamPort = await freePort();
+    upstream = http.createServer((req, res) => {
+      upstreamSeen.push({ method: req.method ?? "", url: req.url ?? "", host: req.headers.host });
+      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ experiments: [] }));
+    });
+    await new Promise<void>((resolve) => upstream.listen(upstreamPort, "127.0.0.1", resolve));
+    registerCleanup(() => new Promise<void>((resolve) => upstream.close(() => resolve())), () => upstream.close());
+
+    // The Secret's and the ConfigMap's files, from the builders the component uses and the rendered ConfigMap.
+    const emails = findRendered(r, "ConfigMap", "mlflow-sso").data as Record<string, string>;
+    assert.equal(emails["authenticated-emails"], authenticatedEmails([SSO_ALLOWED.email]));
+    files = {
+      sso: { "client-secret": SSO_CLIENT.secret, "cookie-secret": randomBytes(16).toString("hex"), htpasswd: htpasswdLine(MACHINE_USERNAME, SSO_MACHINE_PASSWORD) },
+      emails,
+    };
+    const secret = findRendered(r, "Secret", "mlflow-sso") as KubernetesObject & { data?: object; stringData?: object };
+    assert.deepEqual(Object.keys(secret.data ?? secret.stringData ?? {}).sort(), Object.keys(files.sso).sort(), "the files written are the rendered Secret's keys");
+    const dir = path.join(tmp, "volumes");
+    fs.mkdirSync(dir);
+    volumeSources = { sso: volumeFiles(dir, deployment, "sso", files.sso), "sso-emails": volumeFiles(dir, deployment, "sso-emails", files.emails) };
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state !== "failed") return;
+    if (proxy) process.stderr.write(`--- oauth2-proxy container (last 30 lines) ---\n${tail(proxy.proc.output(), 30)}\n`);
+    if (provider) process.stderr.write(`--- OpenID provider (last 15 lines) ---\n${tail(provider.output(), 15)}\n`);
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    if (proxy) await proxy.stop(5);
+    await provider?.stop();
+  });
+
+  /** The rendered sidecar's podman run: only --http-address (a free port of 127.0.0.1) and --upstream (the test's server) changed. */
+  function sidecarSpec(port: number, opts: { pod?: PodmanSpecOptions["pod"]; volumeSources?: Record<string, string> } = {}): PodmanRunSpec {
+    let args = withFlagValue(sidecar.args ?? [], ["--http-address"], `127.0.0.1:${port}`);
+    assert.equal(flagValue(args, "--upstream"), "http://127.0.0.1:5000/", "the sidecar proxies to MLflow on loopback");
+    args = withFlagValue(args, ["--upstream"], `http://127.0.0.1:${upstreamPort}/`);
+    return podmanRunSpec(deployment, sidecar, { env: localEnv(sidecar), args, volumeSources: opts.volumeSources ?? volumeSources, pod: opts.pod });
+  }
+
+  it("the image: the local stack's sidecar image, FROM scratch with a non-root USER, the sidecar's port, Debian's CA bundle; --version is go.mod's release, like the test binary's", async function () {
+    assert.equal(qualifyImage(sidecar.image ?? ""), images["oauth2-proxy"].ref, "the rendered sidecar runs the image images/build.sh built");
+    const inspect = await podman(["image", "inspect", images["oauth2-proxy"].ref]);
+    assert.equal(inspect.code, 0, inspect.stderr);
+    const [img] = JSON.parse(inspect.stdout) as { Config: { User?: string; Entrypoint?: string[]; Cmd?: string[]; ExposedPorts?: Record<string, unknown>; Env?: string[] } }[];
+    assert.equal(img.Config.User, "65532:65532", "a numeric non-root USER (runAsNonRoot can check it)");
+    assert.deepEqual(img.Config.Entrypoint, ["/bin/oauth2-proxy"]);
+    const ports = (sidecar as { ports?: { containerPort: number }[] }).ports ?? [];
+    assert.deepEqual(Object.keys(img.Config.ExposedPorts ?? {}), ports.map((p) => `${p.containerPort}/TCP`.toLowerCase()), "EXPOSE = the rendered containerPort");
+    const bundle = await readImageFile(images["oauth2-proxy"].ref, "/etc/ssl/certs/ca-certificates.crt");
+    assert.ok(bundle, "the image has no CA bundle: https to the provider would fail");
+    assert.ok((bundle.toString("latin1").match(/BEGIN CERTIFICATE/g) ?? []).length > 100, "Debian's CA bundle (over 100 certificates)");
+    assert.equal(await readImageFile(images["oauth2-proxy"].ref, "/bin/sh"), undefined, "no shell: FROM scratch");
+
+    // The version: the image's binary (run as the image's own USER), the test binary, go.mod's require and binaries.tsv.
+    const pinned = /^\s*github\.com\/oauth2-proxy\/oauth2-proxy\/v7 (v\S+)/m.exec(fs.readFileSync(path.join(REPO_ROOT, "images", "oauth2-proxy", "go.mod"), "utf8"))?.[1];
+    assert.ok(pinned, "images/oauth2-proxy/go.mod requires oauth2-proxy");
+    const row = fs.readFileSync(path.join(REPO_ROOT, "toolchain", "binaries.tsv"), "utf8").split("\n").find((l) => l.startsWith("oauth2-proxy\t"))?.split("\t");
+    assert.equal(`v${row?.[3]}`, pinned, "toolchain/binaries.tsv's version = go.mod's");
+    const v = await podman(["run", "--rm", "--network", "none", "--runtime", "runc", "--pull", "never", images["oauth2-proxy"].ref, "--version"]);
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, new RegExp(`^oauth2-proxy ${pinned.replace(/\./g, "\\.")} \\(built with go`), `the image's --version: ${v.stdout}`);
+    assert.equal(pinned, "v7.15.6");
+    const { "oauth2-proxy": bin } = await toolchainBinaries(["oauth2-proxy"]);
+    const tv = await runCommand(bin, ["--version"], { timeoutMs: 30_000 });
+    assert.equal(tv.stdout.trim(), v.stdout.trim(), "the test binary (toolchain/) and the image's are the same release and Go");
+  });
+
+  it("the rendered sidecar starts as the pod's user, without capabilities, under a read-only root, and /ping answers 200", async function () {
+    const port = await freePort();
+    const spec = sidecarSpec(port);
+    assert.ok(spec.options.includes("--read-only"), "the rendered container has readOnlyRootFilesystem");
+    proxyUrl = `http://127.0.0.1:${port}`;
+    proxy = await timed("oauth2-proxy container ready (/ping)", () => startContainer(spec, { url: `${proxyUrl}/ping`, timeoutMs: 60_000, label: "oauth2-proxy" }));
+    log(`oauth2-proxy: ${spec.describe}`);
+    for (const kind of ["readinessProbe", "livenessProbe"] as const) {
+      const probe = (sidecar as ProbedContainer)[kind];
+      assert.ok(probe, `no ${kind}`);
+      assert.equal(probe.httpGet.port, "http");
+      assert.equal((await ssoProbe(probe.httpGet.path)).status, 200, `${kind} GET ${probe.httpGet.path}`);
+    }
+    // The process as the kernel sees it: the rendered runAsUser/runAsGroup and fsGroup, no capabilities.
+    const pid = await podman(["inspect", "--format", "{{.State.Pid}}", spec.name]);
+    assert.equal(pid.code, 0, pid.stderr);
+    const st = procStatus(Number(pid.stdout.trim()));
+    const podSec = (renderedPodSpec(deployment).securityContext ?? {}) as PodSecurity;
+    assert.ok(podSec.runAsUser !== undefined && podSec.runAsUser !== 0, "the pod sets a non-root runAsUser");
+    assert.equal(st.Uid.split(/\s+/)[0], String(podSec.runAsUser), `uid: ${st.Uid}`);
+    assert.equal(st.Gid.split(/\s+/)[0], String(podSec.runAsGroup), `gid: ${st.Gid}`);
+    assert.ok(st.Groups.split(/\s+/).includes(String(podSec.fsGroup)), `fsGroup among the groups: ${st.Groups}`);
+    assert.equal(st.CapEff, "0000000000000000", "no effective capabilities");
+    assert.equal(st.NoNewPrivs, "1");
+  });
+
+  it("a browser without a session (the Gateway's X-Forwarded-Proto/Host) is sent to the provider's authorization endpoint", async function () {
+    assert.ok(proxy, "needs the proxy");
+    const discovery = (await (await fetch(`${issuer}.well-known/openid-configuration`)).json()) as { authorization_endpoint: string };
+    const res = await ssoProbe("/", { "X-Forwarded-Proto": "https", "X-Forwarded-Host": SSO_HOST });
+    assert.equal(res.status, 302, `GET / without a session: ${res.status}`);
+    const location = new URL(res.headers.get("location") ?? "");
+    assert.equal(`${location.origin}${location.pathname}`, discovery.authorization_endpoint, `redirected to the provider: ${location}`);
+    assert.equal(location.searchParams.get("client_id"), SSO_CLIENT.id);
+    assert.equal(location.searchParams.get("redirect_uri"), `https://${SSO_HOST}${CALLBACK_PATH}`);
+    assert.equal(location.searchParams.get("code_challenge_method"), "S256");
+    assert.equal(upstreamSeen.length, 0, "nothing reached the upstream");
+  });
+
+  it("an API call without credentials gets 401; with the machine user's basic auth (the rendered htpasswd) it reaches the upstream", async function () {
+    assert.ok(proxy, "needs the proxy");
+    const api = "/api/2.0/mlflow/experiments/search?max_results=1";
+    assert.equal((await ssoProbe(api)).status, 401, "no credentials");
+    assert.equal((await ssoProbe(api, { Authorization: machineAuth("wrong-password-0123456789abc") })).status, 401, "a wrong machine password");
+    assert.equal(upstreamSeen.length, 0, "nothing reached the upstream");
+    const ok = await ssoProbe(api, { Authorization: machineAuth(SSO_MACHINE_PASSWORD) });
+    assert.equal(ok.status, 200, `as ${MACHINE_USERNAME}: ${ok.status} ${await ok.text()}`);
+    assert.deepEqual(upstreamSeen.map((x) => [x.method, x.url]), [["GET", api]], "the upstream got the call");
+    assert.equal(upstreamSeen[0].host, `127.0.0.1:${upstreamPort}`, "--pass-host-header=false: the upstream sees its own loopback host");
+  });
+
+  it("the sidecar stops on SIGTERM within the pod's grace period", async function () {
+    assert.ok(proxy, "needs the proxy");
+    const grace = proxy.spec.terminationGracePeriodSeconds;
+    const stop = await proxy.stop(grace);
+    proxy = undefined;
+    log(`oauth2-proxy container stopped in ${(stop.ms / 1000).toFixed(1)} s (grace ${grace} s), exit ${stop.code ?? stop.signal}`);
+    assert.notEqual(stop.code, 137, `SIGKILLed after the ${grace} s grace period`);
+    assert.ok(stop.ms < grace * 1000, `took ${stop.ms} ms (grace ${grace} s)`);
+  });
+
+  it("deliberately broken: a pod without fsGroup cannot read its Secret's 0440 files (root's) and the sidecar exits", async function () {
+    const podSec = (renderedPodSpec(deployment).securityContext ?? {}) as PodSecurity;
+    const withoutFsGroup: PodSecurity = { ...podSec, fsGroup: undefined };
+    const dir = path.join(tmp, "volumes-no-fsgroup");
+    fs.mkdirSync(dir);
+    const sources = { sso: volumeFiles(dir, deployment, "sso", files.sso, withoutFsGroup), "sso-emails": volumeFiles(dir, deployment, "sso-emails", files.emails, withoutFsGroup) };
+    // A healthy proxy never exits: the limit then rejects and fails the test.
+    const res = await runToCompletion(sidecarSpec(await freePort(), { pod: { securityContext: withoutFsGroup }, volumeSources: sources }), 60_000);
+    assert.notEqual(res.code, 0, "the proxy ran without reading its Secret");
+    // oauth2-proxy validates its options first: "invalid configuration: could not read cookie secret file …".
+    assert.match(res.stdout + res.stderr, /could not read cookie secret file: \/etc\/oauth2-proxy\/cookie-secret/, tail(res.stdout + res.stderr, 10));
   });
 });
 

@@ -15,7 +15,7 @@ import { registerCleanup, runCommand, spawnManaged, waitForHttp200, type Command
 import { expandVarRefs, type RenderedContainer } from "./rendered";
 import { REPO_ROOT } from "./venv";
 
-export const IMAGE_NAMES = ["mlflow", "trainer", "serving"] as const;
+export const IMAGE_NAMES = ["mlflow", "trainer", "serving", "oauth2-proxy"] as const;
 export type ImageName = (typeof IMAGE_NAMES)[number];
 
 /** `$MLFLOW_PLATFORM_IMAGE_CACHE`, else `${XDG_CACHE_HOME:-~/.cache}/mlflow-platform/images` (as images/build.sh). */
@@ -64,6 +64,21 @@ export function ensureImages(): Promise<BuiltImages> {
     return index as BuiltImages;
   })().catch((err: unknown) => { built = undefined; throw err; });
   return built;
+}
+
+/**
+ * The bytes of `file` inside `image` (podman image mount: also for images with no shell or coreutils, such
+ * as oauth2-proxy's FROM scratch); undefined when the image has no such file.
+ */
+export async function readImageFile(image: string, file: string): Promise<Buffer | undefined> {
+  const m = await podman(["image", "mount", image]);
+  if (m.code !== 0) throw new Error(`podman image mount ${image}: ${m.stderr}`);
+  try {
+    const p = path.join(m.stdout.trim(), file);
+    return fs.existsSync(p) ? fs.readFileSync(p) : undefined;
+  } finally {
+    await podman(["image", "unmount", image]);
+  }
 }
 
 /** `podman <args>` to completion with the build's engine config. */
