@@ -6,8 +6,9 @@
  * RENDERED local stack (the stack whose image references are the locally built images) — against real
  * PostgreSQL and moto's S3 server on 127.0.0.1 (host network). Substituted, and named where it happens:
  * the listen port, Secret values, the in-cluster MinIO/tracking endpoints, and KServe's storage initializer
- * (the test downloads the storageUri into the dir mounted at /mnt/models). oauth2-proxy runs against zitadel/oidc's example OpenID
- * provider (toolchain/) and a stand-in upstream; the Gateway is stood in for by its X-Forwarded headers.
+ * (the test downloads the storageUri into the dir mounted at /mnt/models). oauth2-proxy runs against
+ * zitadel/oidc's example OpenID provider (toolchain/) and a stand-in upstream; the Gateway is stood in for
+ * by its X-Forwarded headers.
  *
  * Runs unless MLFLOW_PLATFORM_IMAGES=skip. A cold build of the images takes ~10 min; warm, seconds.
  */
