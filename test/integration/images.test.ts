@@ -49,7 +49,8 @@ import {
 } from "./support/podman";
 import { freePort } from "./support/ports";
 import type { PostgresServer } from "./support/postgres";
-import { getWithHost, runCommand, spawnManaged, tail, stepLog, waitForHttp200, type ManagedProcess } from "./support/process";
+import { getWithHost, runCommand, tail, stepLog, type ManagedProcess } from "./support/process";
+import { PROVIDER_CLIENT, startOidcProvider } from "./support/oidc-provider";
 import { runPython } from "./support/python";
 import { assertMetricsScrape, findRendered, flagValue, localEnv, renderedContainer, renderedEnvValue, TEST_POD_IP, withFlagValue } from "./support/rendered";
 import { registerCleanup, sharedMoto, sharedPostgres, tempDir } from "./support/services";
@@ -413,7 +414,7 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
 // ---- oauth2-proxy: the single sign-on sidecar --------------------------------------------------------
 
 const SSO_HOST = "mlflow.example.test";
-const SSO_CLIENT = { id: "web", secret: "secret" }; // the example provider registers client "web" with this secret
+const SSO_CLIENT = PROVIDER_CLIENT;
 const SSO_ALLOWED = { username: "alice", password: "alice-pass-1", email: "alice@example.com" };
 const SSO_MACHINE_PASSWORD = `machine-${randomBytes(12).toString("hex")}`;
 /** The local stack behind a Gateway with single sign-on (the sidecar's image is the local stack's own). */
@@ -454,14 +455,6 @@ function volumeFiles(dir: string, o: KubernetesObject, volume: string, files: Re
   return out;
 }
 
-/** The zitadel/oidc example provider's users file (as test/integration/sso.test.ts writes it). */
-function providerUsers(dir: string): string {
-  const u = SSO_ALLOWED;
-  const file = path.join(dir, "users.json");
-  fs.writeFileSync(file, JSON.stringify({ [u.username]: { ID: u.username, Username: u.username, Password: u.password, FirstName: u.username, LastName: "Test", Email: u.email, EmailVerified: true, Phone: "", PhoneVerified: false, PreferredLanguage: "en", IsAdmin: false } }));
-  return file;
-}
-
 /** The `Name:\tvalue…` lines of /proc/<pid>/status. */
 function procStatus(pid: number): Record<string, string> {
   return Object.fromEntries(fs.readFileSync(`/proc/${pid}/status`, "utf8").split("\n").filter(Boolean).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]));
@@ -490,14 +483,9 @@ describe("images: oauth2-proxy, the single sign-on sidecar, run as the rendered 
     this.timeout(80 * 60_000); // images/build.sh (cached when the first describe ran it) and the provider's build
     tmp = tempDir("images-sso");
     images = await timed("images/build.sh", () => ensureImages());
-    const bins = await timed("the OpenID provider (toolchain/build.sh)", () => toolchainBinaries(["oidc-provider"]));
-    const providerPort = await freePort();
-    issuer = `http://localhost:${providerPort}/`;
-    provider = spawnManaged(bins["oidc-provider"], [], {
-      cwd: tmp,
-      env: { ...process.env, PORT: String(providerPort), USERS_FILE: providerUsers(tmp), REDIRECT_URI: `https://${SSO_HOST}${CALLBACK_PATH}` },
-    });
-    await waitForHttp200(provider, `${issuer}.well-known/openid-configuration`, 60_000, "OpenID provider");
+    const started = await timed("the OpenID provider (toolchain/build.sh)", () => startOidcProvider(tmp, [SSO_ALLOWED], `https://${SSO_HOST}${CALLBACK_PATH}`));
+    provider = started.proc;
+    issuer = started.issuer;
 
     r = await timed("render local behind a Gateway with single sign-on", () => render("local", ssoSets(issuer)));
     deployment = findRendered(r, "Deployment", "mlflow");

@@ -20,16 +20,16 @@ import { authenticatedEmails, CALLBACK_PATH, htpasswdLine, MACHINE_USERNAME, SSO
 import { toolchainBinaries } from "../engine/support/toolchain";
 import { render } from "../support/render";
 import { freePort } from "./support/ports";
-import { spawnManaged, stepLog, tail, waitForHttp200, type ManagedProcess } from "./support/process";
+import { stepLog, tail, type ManagedProcess } from "./support/process";
+import { PROVIDER_CLIENT, startOidcProvider } from "./support/oidc-provider";
 import { runPython } from "./support/python";
 import { dockerEntrypoint, findRendered, flagValue, localCommand, localEnv, renderedContainer, startLocal, withFlagValue, type LocalService } from "./support/rendered";
 import { tempDir } from "./support/services";
 import { ensureVenv, REPO_ROOT } from "./support/venv";
 
 const HOST = "mlflow.example.com";
-const CLIENT_ID = "web";
-/** The example server registers its client "web" with this secret. */
-const CLIENT_SECRET = "secret";
+const CLIENT_ID = PROVIDER_CLIENT.id;
+const CLIENT_SECRET = PROVIDER_CLIENT.secret;
 const ALLOWED = { username: "alice", password: "alice-pass-1", email: "alice@example.com" };
 const REFUSED = { username: "mallory", password: "mallory-pass-1", email: "mallory@example.org" };
 const MACHINE_PASSWORD = `machine-${randomBytes(12).toString("hex")}`;
@@ -99,26 +99,6 @@ class Browser {
   }
 }
 
-/** The zitadel/oidc example server's users file (its storage.User fields). */
-function usersFile(dir: string): string {
-  const user = (id: string, u: { username: string; password: string; email: string }) => ({
-    ID: id,
-    Username: u.username,
-    Password: u.password,
-    FirstName: u.username,
-    LastName: "Test",
-    Email: u.email,
-    EmailVerified: true,
-    Phone: "",
-    PhoneVerified: false,
-    PreferredLanguage: "en",
-    IsAdmin: false,
-  });
-  const file = path.join(dir, "users.json");
-  fs.writeFileSync(file, JSON.stringify({ alice: user("alice", ALLOWED), mallory: user("mallory", REFUSED) }));
-  return file;
-}
-
 describe("single sign-on (access.auth oidc): oauth2-proxy from the render, a real OpenID provider, MLflow behind it", function () {
   let tmp: string;
   let r: RenderResult;
@@ -134,13 +114,9 @@ describe("single sign-on (access.auth oidc): oauth2-proxy from the render, a rea
       Promise.all([toolchainBinaries(["oauth2-proxy", "oidc-provider"]), ensureVenv("mlflow")]));
 
     // The provider: issuer http://localhost:<port>/, client "web" redirecting to the public callback.
-    const providerPort = await freePort();
-    issuer = `http://localhost:${providerPort}/`;
-    provider = spawnManaged(bins["oidc-provider"], [], {
-      cwd: tmp,
-      env: { ...process.env, PORT: String(providerPort), USERS_FILE: usersFile(tmp), REDIRECT_URI: `https://${HOST}${CALLBACK_PATH}` },
-    });
-    await waitForHttp200(provider, `${issuer}.well-known/openid-configuration`, 60_000, "OpenID provider");
+    const started = await startOidcProvider(tmp, [ALLOWED, REFUSED], `https://${HOST}${CALLBACK_PATH}`, bins["oidc-provider"]);
+    provider = started.proc;
+    issuer = started.issuer;
 
     r = await timed("render dev with ingress + oidc", () =>
       render("dev", [
