@@ -244,48 +244,51 @@ ensure_loaded() {
 
 bhash=$(base_hash)
 base_ref=localhost/mlflow-platform/python-standin:$bhash
-base_archive=$CACHE/base-$bhash.oci.tar
 python_tags=(); golang_tags=()
 while read -r r; do
   case $(standin_of "$r") in python) python_tags+=("$r") ;; golang) golang_tags+=("$r") ;; esac
 done < <(from_refs)
+
+# A stand-in cached as $CACHE/<kind>-<hash>.oci.tar: loaded from its archive, or built by the rest of the
+# arguments (a command that commits <ref>), archived, its image ID recorded and older archives removed.
+cached_standin() {
+  local kind=$1 ref=$2 hash=$3; shift 3
+  local archive=$CACHE/$kind-$hash.oci.tar
+  if [ -f "$archive" ] && [ "$FORCE" = 0 ]; then ensure_loaded "$ref" "$hash" "$archive"; return 0; fi
+  local t0; t0=$(date +%s)
+  "$@"
+  buildah push --quiet "$ref" "oci-archive:$archive.tmp:$ref" && mv "$archive.tmp" "$archive"
+  id_of "$ref" >"$CACHE/$kind-$hash.id"
+  find "$CACHE" -maxdepth 1 -name "$kind-*" ! -name "$kind-$hash.*" -delete
+  log "$kind stand-in built in $(( $(date +%s) - t0 )) s"
+}
+
+build_python_standin() {
+  log "building the base stand-in (debootstrap; images/base)"
+  BASE_LABEL="$LABEL_KEY=$bhash" bash "$IMAGES_DIR/base/build-base.sh" "$base_ref"
+}
 ensure_base() {
-  if [ -f "$base_archive" ] && [ "$FORCE" = 0 ]; then
-    ensure_loaded "$base_ref" "$bhash" "$base_archive"
-  else
-    local t0; t0=$(date +%s)
-    log "building the base stand-in (debootstrap; images/base)"
-    BASE_LABEL="$LABEL_KEY=$bhash" bash "$IMAGES_DIR/base/build-base.sh" "$base_ref"
-    buildah push --quiet "$base_ref" "oci-archive:$base_archive.tmp:$base_ref" && mv "$base_archive.tmp" "$base_archive"
-    id_of "$base_ref" >"$CACHE/base-$bhash.id"
-    find "$CACHE" -maxdepth 1 -name 'base-*' ! -name "base-$bhash.*" -delete
-    log "base built in $(( $(date +%s) - t0 )) s"
-  fi
+  cached_standin base "$base_ref" "$bhash" build_python_standin
   # The Dockerfiles' python FROM references, unchanged, resolve to the stand-in (re-tagged each run: cheap).
   local t
   for t in "${python_tags[@]}"; do buildah tag "$base_ref" "$t"; done
 }
 
-# The golang stand-in for golang:<version>-bookworm (images/oauth2-proxy's build stage).
+# The golang stand-in for golang:<version>-bookworm (images/oauth2-proxy's build stage): the host's Go,
+# which must be the version the FROM names.
+build_host_golang_standin() {
+  local gref=$1 ghash=$2 ver=$3 host
+  command -v go >/dev/null 2>&1 || die "go is not on PATH: the stand-in for ${golang_tags[*]} is the host's Go $ver (install Go $ver, e.g. to /usr/local/go)"
+  host=$(go env GOVERSION)
+  [ "$host" = "go$ver" ] || die "the host's Go is $host but the Dockerfiles build FROM ${golang_tags[*]}: the stand-in copies the host's GOROOT, so install Go $ver (or change the FROM to the host's version)"
+  log "building the golang stand-in (the host's $host, $(go env GOROOT), over the python stand-in)"
+  build_golang_standin "$gref" "$ghash" "$ver"
+}
 ensure_golang() {
-  local ver ghash gref garchive
+  local ver ghash gref
   ver=$(golang_version); ghash=$(golang_hash)
   gref=localhost/mlflow-platform/golang-standin:$ghash
-  garchive=$CACHE/golang-$ghash.oci.tar
-  if [ -f "$garchive" ] && [ "$FORCE" = 0 ]; then
-    ensure_loaded "$gref" "$ghash" "$garchive"
-  else
-    command -v go >/dev/null 2>&1 || die "go is not on PATH: the stand-in for ${golang_tags[*]} is the host's Go $ver (install Go $ver, e.g. to /usr/local/go)"
-    local host; host=$(go env GOVERSION)
-    [ "$host" = "go$ver" ] || die "the host's Go is $host but the Dockerfiles build FROM ${golang_tags[*]}: the stand-in copies the host's GOROOT, so install Go $ver (or change the FROM to the host's version)"
-    local t0; t0=$(date +%s)
-    log "building the golang stand-in (the host's $host, $(go env GOROOT), over the python stand-in)"
-    build_golang_standin "$gref" "$ghash" "$ver"
-    buildah push --quiet "$gref" "oci-archive:$garchive.tmp:$gref" && mv "$garchive.tmp" "$garchive"
-    id_of "$gref" >"$CACHE/golang-$ghash.id"
-    find "$CACHE" -maxdepth 1 -name 'golang-*' ! -name "golang-$ghash.*" -delete
-    log "golang stand-in built in $(( $(date +%s) - t0 )) s"
-  fi
+  cached_standin golang "$gref" "$ghash" build_host_golang_standin "$gref" "$ghash" "$ver"
   local t
   for t in "${golang_tags[@]}"; do buildah tag "$gref" "$t"; done
 }
