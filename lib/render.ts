@@ -78,7 +78,7 @@ function unwrapSecret(value: unknown): unknown {
  * visible. Runs on the raw inputs: the provider's SDK hands the whole data/stringData over as one secret,
  * which maskSecrets would turn into a bare "[secret]" without its keys.
  */
-export function maskKubernetesSecret(obj: Record<string, unknown>): Record<string, unknown> {
+function maskKubernetesSecret(obj: Record<string, unknown>): Record<string, unknown> {
     if (obj.kind !== "Secret") return obj;
     const out = { ...obj };
     for (const field of ["data", "stringData"]) {

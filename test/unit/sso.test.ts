@@ -1,14 +1,10 @@
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import * as bcrypt from "bcryptjs";
-import { main as policyMain } from "../../cli/policy";
-import { writeRender } from "../../cli/render";
 import { diffRenders } from "../../lib/diff";
 import { htpasswdLine, oauth2ProxyArgs, SSO_PORT } from "../../manifests/sso";
 import { errorsOf } from "../support/config-errors";
 import { validateKubernetesObject } from "../support/k8s-validate";
+import { policyOn } from "../support/policy";
 import { findObject, render } from "../support/render";
 
 const INGRESS = ["access.mode=ingress", "access.ingress.host=mlflow.example.com", "access.ingress.clusterIssuer=letsencrypt-prod"];
@@ -121,15 +117,8 @@ describe("single sign-on (access.auth oidc)", function () {
     it("the oidc render passes the policy pack in dev and in prod, where every image must be pinned by digest", async () => {
         const PROD_OIDC = [...OIDC.filter((s) => !s.startsWith("access.ingress.")), "serving.registry.username=machine"];
         for (const [stack, sets] of [["dev", OIDC], ["prod", PROD_OIDC]] as const) {
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "policy-sso-"));
-            try {
-                writeRender(await render(stack, sets), dir);
-                const lines: string[] = [];
-                const code = await policyMain(["--dir", dir], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
-                assert.equal(code, 0, `${stack}: ${lines.join("\n")}`);
-            } finally {
-                fs.rmSync(dir, { recursive: true, force: true });
-            }
+            const { code, lines } = await policyOn(stack, { sets });
+            assert.equal(code, 0, `${stack}: ${lines.join("\n")}`);
         }
     });
 
