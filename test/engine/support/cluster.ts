@@ -151,11 +151,18 @@ export async function startCluster(): Promise<Cluster> {
           for (const d of await api.applyFile(f)) if (d.kind === "CustomResourceDefinition") names.push(d.metadata.name);
         }
         for (const n of names) {
-          await api.waitFor(`CRD ${n} established`, 60_000, async () => {
-            const crd = await api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", undefined, n);
-            const cs = ((crd?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions) ?? [];
-            return cs.some((c) => c.type === "Established" && c.status === "True") ? true : undefined;
+          const crd = await api.waitFor(`CRD ${n} established`, 60_000, async () => {
+            const o = await api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", undefined, n);
+            const cs = ((o?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions) ?? [];
+            return cs.some((c) => c.type === "Established" && c.status === "True") ? o : undefined;
           });
+          // Established is not served: for a moment a list gets 429 "storage is (re)initializing" (the
+          // watch cache is still filling). A CRD deleted in that moment waits on its cleanup finalizer,
+          // whose retries back off exponentially (seen: over 60 s). Wait until every version lists.
+          const spec = crd.spec as CrdSpec;
+          for (const v of spec.versions.filter((x) => x.served)) {
+            await api.waitFor(`${spec.names.plural}.${spec.group}/${v.name} served`, 60_000, async () => ((await api.request("GET", `/apis/${spec.group}/${v.name}/${spec.names.plural}`)).status === 200 ? true : undefined));
+          }
         }
         api.forgetDiscovery();
         return names;
@@ -164,11 +171,19 @@ export async function startCluster(): Promise<Cluster> {
         const names = new Set(crdFiles(set).map((f) => path.basename(f, ".yaml").replace(/^([^_]+)_(.+)$/, "$2.$1")));
         const crds = (await api.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")).filter((c) => names.has(c.metadata.name));
         for (const c of crds) await api.request("DELETE", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${c.metadata.name}`);
-        for (const c of crds) await api.waitFor(`CRD ${c.metadata.name} gone`, 60_000, async () => ((await api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", undefined, c.metadata.name)) ? undefined : true));
+        for (const c of crds) {
+          let terminating = "";
+          await api.waitFor(`CRD ${c.metadata.name} gone`, 120_000, async () => {
+            const o = await api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", undefined, c.metadata.name);
+            const cond = ((o?.status as { conditions?: { type: string; reason?: string; message?: string }[] } | undefined)?.conditions ?? []).find((x) => x.type === "Terminating");
+            terminating = cond ? `${cond.reason ?? ""}: ${cond.message ?? ""}` : "";
+            return o ? undefined : true;
+          }).catch((err: unknown) => { throw new Error(`${err instanceof Error ? err.message : String(err)}; its Terminating condition: ${terminating || "none"}\n${logs(20)}`); });
+        }
         // Discovery lags the CRD's deletion (seen: /apis/gateway.networking.k8s.io/v1 still listed
         // httproutes after the CRD was gone): wait until no version of the group serves the kind.
         for (const c of crds) {
-          const spec = c.spec as { group: string; names: { plural: string }; versions: { name: string }[] };
+          const spec = c.spec as CrdSpec;
           for (const v of spec.versions) {
             await api.waitFor(`${spec.names.plural}.${spec.group}/${v.name} out of discovery`, 60_000, async () => {
               const r = await api.request("GET", `/apis/${spec.group}/${v.name}`);
@@ -189,6 +204,8 @@ export async function startCluster(): Promise<Cluster> {
     throw new Error(`the engine test cluster did not start: ${message}`);
   }
 }
+
+interface CrdSpec { group: string; names: { plural: string }; versions: { name: string; served: boolean }[] }
 
 function checkApplied(r: { status: number; body: string }): void {
   if (r.status < 200 || r.status > 299) throw new Error(`apply: HTTP ${r.status}: ${r.body.slice(0, 400)}`);
