@@ -26,11 +26,17 @@ import { irsaAnnotation, WorkloadIdentity } from "./components/workload-identity
 import { awsRegion, loadPlatformConfig } from "./lib/load-config";
 import { requireClusterApis } from "./lib/cluster-apis";
 import { AwsCredentialSource } from "./manifests/common";
+import { BACKUP_SERVICE_ACCOUNT, backupPrefix } from "./manifests/backup";
 
 /** Default location of the training CSV inside the artifact bucket. */
 export const DEFAULT_DATASET_KEY = "datasets/california_housing.csv";
 /** Service accounts of the three workloads that touch the artifact bucket. */
 export const SERVICE_ACCOUNTS = { tracking: TRACKING_SERVICE_ACCOUNT, training: TRAINING_SERVICE_ACCOUNT, serving: "mlflow-serving" } as const;
+
+/** Whether the in-cluster database is backed up by the CronJob (RDS backs itself up). */
+function backsUpInCluster(cfg: PlatformConfig): boolean {
+    return cfg.backup.enabled && cfg.database.mode === "inCluster";
+}
 
 /** Creates the whole platform for one stack and returns its outputs. */
 export async function platform(cfg: PlatformConfig): Promise<Record<string, unknown>> {
@@ -253,7 +259,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
 
     // Backups of the in-cluster database to <artifact root>/backups/ (RDS backs itself up).
     const backup =
-        cfg.backup.enabled && cfg.database.mode === "inCluster" && inCluster
+        backsUpInCluster(cfg) && inCluster
             ? new DatabaseBackup(
                   "db-backup",
                   {
@@ -268,10 +274,11 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
                       authDatabase: cfg.access.auth === "basic" ? AUTH_DATABASE : undefined,
                       artifactRoot: artifacts.rootUri,
                       aws,
+                      serviceAccountAnnotations: roleAnnotation(BACKUP_SERVICE_ACCOUNT),
                       kmsKeyArn: local ? undefined : cfg.artifactStore.kmsKeyArn,
                       serverSideEncryption: local ? "none" : undefined, // MinIO without KMS refuses SSE
                   },
-                  { dependsOn: [ns, inCluster, training, ...artifacts.waitFor, ...(access?.ready ?? [])] },
+                  { dependsOn: [ns, inCluster, ...artifacts.waitFor, ...(access?.ready ?? [])] },
               )
             : undefined;
 
@@ -392,7 +399,8 @@ function s3Artifacts(cfg: PlatformConfig, region: string, inNamespace: pulumi.Cu
             oidcIssuerUrl: cfg.cluster.oidcIssuerUrl as string,
             bucketName: store.bucketName,
             datasetS3Path,
-            serviceAccounts: SERVICE_ACCOUNTS,
+            serviceAccounts: backsUpInCluster(cfg) ? { ...SERVICE_ACCOUNTS, backup: BACKUP_SERVICE_ACCOUNT } : SERVICE_ACCOUNTS,
+            backupS3Prefix: backsUpInCluster(cfg) ? backupPrefix(store.rootUri) : undefined,
         });
         return { bucketName: store.bucketName, rootUri: store.rootUri, datasetS3Path, aws: { region }, identity, waitFor: [] };
     }

@@ -1,9 +1,9 @@
 import * as batchv1 from "@pulumi/kubernetes/batch/v1";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import type { Resources } from "../config";
 import type { AwsCredentialSource } from "../manifests/common";
-import { BACKUP_NAME, backupCronJob, backupDatabases, backupEncryption, backupLaunchCommand, backupPrefix, DEFAULT_BACKUP_SCHEDULE } from "../manifests/backup";
-import { TRAINING_SERVICE_ACCOUNT } from "./training-jobs";
+import { BACKUP_NAME, BACKUP_SERVICE_ACCOUNT, backupCronJob, backupDatabases, backupEncryption, backupLaunchCommand, backupPrefix, backupServiceAccount, DEFAULT_BACKUP_SCHEDULE } from "../manifests/backup";
 
 export interface DatabaseBackupArgs {
     /** Namespace of the CronJob (plain: it is part of the launch command). */
@@ -34,8 +34,8 @@ export interface DatabaseBackupArgs {
     readonly serverSideEncryption?: "AES256" | "aws:kms" | "none";
     /** KMS key of SSE-KMS uploads (the bucket's default key). Defaults to none. */
     readonly kmsKeyArn?: pulumi.Input<string>;
-    /** ServiceAccount of the pod (plain); its IRSA role must write the bucket. Defaults to `mlflow-training`. */
-    readonly serviceAccountName?: string;
+    /** Annotations of the pods' ServiceAccount `mlflow-db-backup`: IRSA's role-arn, whose role puts under `<root>/backups/`. Defaults to none. */
+    readonly serviceAccountAnnotations?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** Requests and limits of each container. Defaults to 100m/256Mi requested, 1 CPU/1Gi limit. */
     readonly resources?: Resources;
     /** Seconds before a backup Job is stopped (plain). Defaults to 3600. */
@@ -51,7 +51,8 @@ const DEFAULT_RESOURCES: Resources = { requests: { cpu: "100m", memory: "256Mi" 
 /**
  * Scheduled backups of the in-cluster PostgreSQL: the CronJob `mlflow-db-backup` (manifests/backup.ts) that dumps
  * MLflow's database (and the basic-auth one) with pg_dump, verifies each dump, and uploads it, encrypted, to
- * `<artifact root>/backups/<db>/`. The bucket's lifecycle rule (ArtifactStore.backupRetentionDays) expires them.
+ * `<artifact root>/backups/<db>/`, as its own ServiceAccount `mlflow-db-backup` (under IRSA, a role that only reads
+ * and puts under that prefix). The bucket's lifecycle rule (ArtifactStore.backupRetentionDays) expires them.
  * Restore with scripts/restore-database.sh.
  */
 export class DatabaseBackup extends pulumi.ComponentResource {
@@ -62,9 +63,12 @@ export class DatabaseBackup extends pulumi.ComponentResource {
     /** s3://…/backups: each database's dumps are under `<prefix>/<db>/`. */
     public readonly prefix: pulumi.Output<string>;
     public readonly cronJob: batchv1.CronJob;
+    /** The pods' ServiceAccount (`mlflow-db-backup`). */
+    public readonly serviceAccount: corev1.ServiceAccount;
 
     constructor(name: string, args: DatabaseBackupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:database:DatabaseBackup", name, {}, opts);
+        this.serviceAccount = new corev1.ServiceAccount(name, backupServiceAccount(args.namespace, args.aws, args.serviceAccountAnnotations), { parent: this });
         this.cronJob = new batchv1.CronJob(
             name,
             backupCronJob({
@@ -80,13 +84,13 @@ export class DatabaseBackup extends pulumi.ComponentResource {
                 artifactRoot: args.artifactRoot,
                 aws: args.aws,
                 encryption: backupEncryption(args.serverSideEncryption, args.kmsKeyArn),
-                serviceAccountName: args.serviceAccountName ?? TRAINING_SERVICE_ACCOUNT,
+                serviceAccountName: BACKUP_SERVICE_ACCOUNT,
                 resources: args.resources ?? DEFAULT_RESOURCES,
                 activeDeadlineSeconds: args.activeDeadlineSeconds ?? 3600,
                 backoffLimit: args.backoffLimit ?? 2,
                 workDirSize: args.workDirSize ?? "20Gi",
             }),
-            { parent: this },
+            { parent: this, dependsOn: [this.serviceAccount] },
         );
         this.cronJobName = BACKUP_NAME;
         this.launch = backupLaunchCommand(args.namespace);

@@ -1,7 +1,7 @@
 // Submodule imports: the @pulumi/aws root loads every service module (~10x the load time).
 import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
-import { artifactAccessPolicy, irsaTrustPolicy, workloadAccess } from "../lib/iam-policies";
+import { artifactAccessPolicy, irsaTrustPolicy, workloadAccess, type WorkloadAccounts } from "../lib/iam-policies";
 
 export interface WorkloadIdentityArgs {
     /** Namespace of the service accounts. */
@@ -14,14 +14,17 @@ export interface WorkloadIdentityArgs {
     readonly bucketName: pulumi.Input<string>;
     /** s3:// path of the training data, when outside the artifact bucket. Defaults to none. */
     readonly datasetS3Path?: pulumi.Input<string>;
-    /** Service account names of the three workloads. */
-    readonly serviceAccounts: { readonly tracking: string; readonly training: string; readonly serving: string };
+    /** Service account names of the workloads; `backup` only with backupS3Prefix. */
+    readonly serviceAccounts: WorkloadAccounts;
+    /** s3://bucket/prefix of the database backups, the backup role's only reach. Defaults to none (no backup role). */
+    readonly backupS3Prefix?: pulumi.Input<string>;
 }
 
 /**
  * IRSA (the future state's artifact auth): one IAM role per workload, assumable only by
  * `system:serviceaccount:<namespace>:<sa>` with audience sts.amazonaws.com, each with least privilege on
- * the bucket. The service accounts carry `eks.amazonaws.com/role-arn`; no pod gets static keys.
+ * the bucket (lib/iam-policies.ts workloadAccess). The service accounts carry `eks.amazonaws.com/role-arn`;
+ * no pod gets static keys.
  */
 export class WorkloadIdentity extends pulumi.ComponentResource {
     /** Service account name → role ARN. */
@@ -30,10 +33,12 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
     constructor(name: string, args: WorkloadIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:identity:WorkloadIdentity", name, {}, opts);
         const child = { parent: this };
-        const accounts = [args.serviceAccounts.tracking, args.serviceAccounts.training, args.serviceAccounts.serving];
+        const { tracking, training, serving, backup } = args.serviceAccounts;
+        // The same order as workloadAccess's answer, known before it (no resource is created in an apply).
+        const accounts = [tracking, training, serving, ...(backup !== undefined ? [backup] : [])];
         const access = pulumi
-            .all([args.bucketName, args.datasetS3Path])
-            .apply(([bucket, dataset]) => workloadAccess(bucket, args.serviceAccounts, dataset));
+            .all([args.bucketName, args.datasetS3Path, args.backupS3Prefix])
+            .apply(([bucket, dataset, backups]) => workloadAccess(bucket, args.serviceAccounts, dataset, backups));
         accounts.forEach((sa, i) => {
             const role = new iam.Role(
                 `${name}-${sa}`,

@@ -18,11 +18,20 @@ export interface PolicyDocument {
     readonly Statement: readonly PolicyStatement[];
 }
 
-/** What a workload may do with artifacts under a bucket prefix. */
-export type BucketAccess = "readWrite" | "readOnly";
+/**
+ * What a workload may do with artifacts under a bucket prefix: read and write (and delete); only read; or
+ * read and put new objects without deleting any (the database backups: a backup pod cannot erase backups).
+ */
+export type BucketAccess = "readWrite" | "readOnly" | "readPut";
 
 const READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"] as const;
-const WRITE_ACTIONS = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"] as const;
+const PUT_ACTIONS = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"] as const;
+const ACTIONS: Readonly<Record<BucketAccess, readonly string[]>> = {
+    readOnly: READ_ACTIONS,
+    readPut: [...READ_ACTIONS, ...PUT_ACTIONS],
+    readWrite: [...READ_ACTIONS, ...PUT_ACTIONS, "s3:DeleteObject"],
+};
+const SID: Readonly<Record<BucketAccess, string>> = { readOnly: "Read", readPut: "ReadPut", readWrite: "ReadWrite" };
 
 /** The bucket ARN of a bucket name, e.g. arn:aws:s3:::mlflow-artifacts-dev. */
 export function bucketArn(bucket: string, partition = "aws"): string {
@@ -56,9 +65,9 @@ export function artifactAccessPolicy(grants: readonly BucketGrant[], partition =
             ...(prefix ? { Condition: { StringLike: { "s3:prefix": [`${prefix}*`] } } } : {}),
         });
         statements.push({
-            Sid: `${g.access === "readWrite" ? "ReadWrite" : "Read"}${i}`,
+            Sid: `${SID[g.access]}${i}`,
             Effect: "Allow",
-            Action: g.access === "readWrite" ? [...READ_ACTIONS, ...WRITE_ACTIONS] : [...READ_ACTIONS],
+            Action: [...ACTIONS[g.access]],
             Resource: `${arn}/${prefix}*`,
         });
     });
@@ -115,24 +124,39 @@ export interface WorkloadAccess {
     readonly grants: readonly BucketGrant[];
 }
 
+/** The service accounts that get an IRSA role; `backup` only while the in-cluster database is backed up. */
+export interface WorkloadAccounts {
+    readonly tracking: string;
+    readonly training: string;
+    readonly serving: string;
+    readonly backup?: string;
+}
+
 /**
  * Least privilege per workload: the tracking server reads and writes artifacts; training reads and writes
- * artifacts and reads the dataset's prefix; serving only reads.
+ * artifacts and reads the dataset's prefix; serving only reads; the database backup reads and puts objects
+ * under the backups prefix only (s3://bucket/prefix/), and deletes nothing (the lifecycle rule expires them).
  */
-export function workloadAccess(
-    artifactBucket: string,
-    accounts: { tracking: string; training: string; serving: string },
-    datasetS3Path?: string,
-): WorkloadAccess[] {
+export function workloadAccess(artifactBucket: string, accounts: WorkloadAccounts, datasetS3Path?: string, backupS3Prefix?: string): WorkloadAccess[] {
     const trainingGrants: BucketGrant[] = [{ bucket: artifactBucket, access: "readWrite" }];
     if (datasetS3Path) {
         const { bucket, key } = parseS3Uri(datasetS3Path);
         const prefix = key.includes("/") ? key.slice(0, key.lastIndexOf("/") + 1) : key;
         if (bucket !== artifactBucket) trainingGrants.push({ bucket, access: "readOnly", prefix });
     }
-    return [
+    const out: WorkloadAccess[] = [
         { serviceAccount: accounts.tracking, purpose: "MLflow tracking server: artifact read/write", grants: [{ bucket: artifactBucket, access: "readWrite" }] },
         { serviceAccount: accounts.training, purpose: "training jobs: artifact read/write, dataset read", grants: trainingGrants },
         { serviceAccount: accounts.serving, purpose: "KServe predictors: artifact read-only", grants: [{ bucket: artifactBucket, access: "readOnly" }] },
     ];
+    if ((accounts.backup === undefined) !== (backupS3Prefix === undefined)) {
+        throw new Error("workloadAccess: the backup ServiceAccount and the backups prefix come together");
+    }
+    if (accounts.backup !== undefined && backupS3Prefix !== undefined) {
+        const { bucket, key } = parseS3Uri(backupS3Prefix);
+        const prefix = key.replace(/\/*$/, "/");
+        if (prefix === "/") throw new Error(`workloadAccess: backups prefix ${backupS3Prefix} names no key prefix (the role would reach the whole bucket)`);
+        out.push({ serviceAccount: accounts.backup, purpose: "database backups: read and put under the backups prefix, no delete", grants: [{ bucket, access: "readPut", prefix }] });
+    }
+    return out;
 }

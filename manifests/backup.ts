@@ -19,6 +19,11 @@ import { POSTGRES_PORT } from "./postgres";
 import { DB_CLIENT_LABEL } from "./tracking-server";
 
 export const BACKUP_NAME = "mlflow-db-backup";
+/**
+ * The backup pods' own ServiceAccount: under IRSA its role reads and puts objects under `<root>/backups/` and
+ * nothing else (lib/iam-policies.ts workloadAccess), so the database's dumps need no artifact-wide role.
+ */
+export const BACKUP_SERVICE_ACCOUNT = BACKUP_NAME;
 export const BACKUP_COMPONENT = "database-backup";
 /** Key prefix of the backups inside the artifact root (the bucket's lifecycle rule expires it). */
 export const BACKUP_PREFIX = "backups/";
@@ -278,6 +283,17 @@ export function uploadEnv(spec: BackupSpec): k8s.types.input.core.v1.EnvVar[] {
     if (spec.encryption.algorithm === "aws:kms" && spec.encryption.kmsKeyId !== undefined) out.push(env("BACKUP_SSE_KMS_KEY_ID", spec.encryption.kmsKeyId));
     out.push(env("HOME", "/tmp"), ...awsEnv(spec.aws));
     return out;
+}
+
+/**
+ * The ServiceAccount of the backup pods: IRSA's role annotation when there is one; with static keys the pods
+ * need no token at all.
+ */
+export function backupServiceAccount(namespace: string, aws: AwsCredentialSource, annotations?: Input<Record<string, Input<string>>>): k8s.types.input.core.v1.ServiceAccount {
+    return {
+        metadata: { ...meta(BACKUP_SERVICE_ACCOUNT, namespace, BACKUP_COMPONENT), annotations },
+        automountServiceAccountToken: aws.keysSecretName === undefined,
+    };
 }
 
 export function backupCronJob(spec: BackupSpec): k8s.types.input.batch.v1.CronJob {

@@ -11,12 +11,16 @@ import * as assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { GetObjectAclCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectAclCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { MlflowRegistryClient, resolveModel, type ResolvedModel } from "../../components/registry";
 import { AUTH_DATABASE } from "../../components/access";
+import { artifactAccessPolicy, workloadAccess } from "../../lib/iam-policies";
+import { SERVICE_ACCOUNTS } from "../../program";
 import {
     BACKUP_DIR,
+    BACKUP_SERVICE_ACCOUNT,
     BACKUP_STAMP,
+    backupPrefix,
     backupCronJob,
     backupDatabases,
     backupEncryption,
@@ -25,7 +29,7 @@ import {
     UPLOAD_CONTAINER,
 } from "../../manifests/backup";
 import { mlflowServerArgs, startMlflowServer, type MlflowServer } from "./support/mlflow";
-import type { S3Server } from "./support/moto";
+import { startMoto, type S3Server } from "./support/moto";
 import { freePort } from "./support/ports";
 import { tableCounts, type PostgresServer } from "./support/postgres";
 import { runCommand, stepLog, type CommandResult } from "./support/process";
@@ -37,6 +41,7 @@ import { ensureVenv, REPO_ROOT, type Venv } from "./support/venv";
 
 const RESTORE = path.join(REPO_ROOT, "scripts", "restore-database.sh");
 const SEED = path.join(REPO_ROOT, "test", "integration", "fixtures", "seed_mlflow.py");
+const MOTO_IAM_USERS = path.join(REPO_ROOT, "test", "integration", "fixtures", "moto_iam_users.py");
 const MLFLOW_DOCKERFILE = path.join(REPO_ROOT, "images", "mlflow", "Dockerfile");
 const SUFFIX = randomBytes(4).toString("hex");
 const BUCKET = `backup-it-${SUFFIX}`;
@@ -46,6 +51,8 @@ const SRC = `backup_src_${SUFFIX}`;
 const AUTH = `${AUTH_DATABASE}_${SUFFIX}`;
 const KEYS_SECRET = "mlflow-aws-credentials";
 const { log, timed } = stepLog("backup");
+
+interface AccessKey { accessKeyId: string; secretAccessKey: string }
 
 /** Everything a restore could change in a database, as one digest: every row of every table, and the table list. */
 async function fingerprint(pg: PostgresServer, db: string): Promise<string> {
@@ -85,7 +92,7 @@ describe("database backup: the CronJob's commands and scripts/restore-database.s
     let restoredDb = "";
     let restoredOk = false;
     let serverArgs: (db: string) => Promise<MlflowServer>;
-    const cronJob = () =>
+    const cronJob = (s3Server: S3Server = moto) =>
         backupCronJob({
             namespace: "mlflow",
             schedule: DEFAULT_BACKUP_SCHEDULE,
@@ -98,9 +105,9 @@ describe("database backup: the CronJob's commands and scripts/restore-database.s
             passwordSecretName: "postgres-credentials",
             databases: backupDatabases(SRC, AUTH),
             artifactRoot: `s3://${BUCKET}`,
-            aws: { keysSecretName: KEYS_SECRET, region: moto.region, s3Endpoint: moto.endpoint },
+            aws: { keysSecretName: KEYS_SECRET, region: s3Server.region, s3Endpoint: s3Server.endpoint },
             encryption: backupEncryption(),
-            serviceAccountName: "mlflow-training",
+            serviceAccountName: BACKUP_SERVICE_ACCOUNT,
             resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
             activeDeadlineSeconds: 3600,
             backoffLimit: 2,
@@ -108,9 +115,9 @@ describe("database backup: the CronJob's commands and scripts/restore-database.s
         });
 
     /** The rendered init container and container of the backup pod. */
-    function rendered(): { dump: RenderedContainer; upload: RenderedContainer } {
+    function rendered(s3Server: S3Server = moto): { dump: RenderedContainer; upload: RenderedContainer } {
         // Walking the builder's plain output (no Output in its input here).
-        const pod = (cronJob() as unknown as { spec: { jobTemplate: { spec: { template: { spec: { initContainers: RenderedContainer[]; containers: RenderedContainer[] } } } } } }).spec.jobTemplate.spec.template.spec;
+        const pod = (cronJob(s3Server) as unknown as { spec: { jobTemplate: { spec: { template: { spec: { initContainers: RenderedContainer[]; containers: RenderedContainer[] } } } } } }).spec.jobTemplate.spec.template.spec;
         assert.deepEqual(pod.initContainers.map((c) => c.name), [DUMP_CONTAINER]);
         assert.deepEqual(pod.containers.map((c) => c.name), [UPLOAD_CONTAINER]);
         return { dump: pod.initContainers[0], upload: pod.containers[0] };
@@ -119,10 +126,15 @@ describe("database backup: the CronJob's commands and scripts/restore-database.s
     /**
      * One backup pod, run as the kubelet would: the init container (dump) to completion, then, only if it exited 0,
      * the container (upload), sharing one directory for the emptyDir at /backup. `pgBin` replaces the image's
-     * PostgreSQL tools (a fake pg_dump in the failure cases), `password` the Secret's value.
+     * PostgreSQL tools (a fake pg_dump in the failure cases), `password` the Secret's value, `s3` and `keys` the S3
+     * server and the keys Secret's values (default: the shared moto's).
      */
-    async function runBackupPod(opts: { pgBin?: string; password?: string; beforeUpload?: (dir: string) => void } = {}): Promise<{ dump: CommandResult; upload?: CommandResult; dir: string }> {
-        const { dump, upload } = rendered();
+    async function runBackupPod(
+        opts: { pgBin?: string; password?: string; beforeUpload?: (dir: string) => void; s3?: S3Server; keys?: AccessKey } = {},
+    ): Promise<{ dump: CommandResult; upload?: CommandResult; dir: string }> {
+        const s3Server = opts.s3 ?? moto;
+        const keys = opts.keys ?? { accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey };
+        const { dump, upload } = rendered(s3Server);
         const dir = tempDir("backup-pod");
         const home = tempDir("backup-home");
         const dumpCmd = localCommand(dump, {
@@ -136,7 +148,7 @@ describe("database backup: the CronJob's commands and scripts/restore-database.s
             binDir: path.dirname(mlflowVenv.python),
             imageEnv: dockerEnv(MLFLOW_DOCKERFILE),
             env: localEnv(upload, {
-                secrets: { AWS_ACCESS_KEY_ID: moto.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.secretAccessKey },
+                secrets: { AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey },
                 replace: { BACKUP_DIR: dir, HOME: home },
             }),
         });
@@ -218,6 +230,55 @@ describe("database backup: the CronJob's commands and scripts/restore-database.s
             backedUp[db] = `s3://${BUCKET}/${key}`;
         }
         assert.ok(!fs.readdirSync(r.dir).some((f) => f.endsWith(".partial")), "no partial file left");
+    });
+
+    it("under IRSA the backup role's policy (workloadAccess, as WorkloadIdentity attaches it) lets the upload step write backups/ and nothing else (moto enforcing IAM)", async function () {
+        // IAM enforced after: the readiness probe, the bucket, three IAM actions per user.
+        const users = ["backup", "serving"] as const;
+        const iamMoto = await startMoto({ enforceIamAfter: 1 + 1 + 3 * users.length });
+        registerCleanup(() => iamMoto.stop());
+        await iamMoto.createBucket(BUCKET);
+        const root = `s3://${BUCKET}`;
+        const access = workloadAccess(BUCKET, { ...SERVICE_ACCOUNTS, backup: BACKUP_SERVICE_ACCOUNT }, undefined, backupPrefix(root) as string);
+        const policyFile = (sa: string) => {
+            const f = path.join(tempDir("iam-policy"), `${sa}.json`);
+            fs.writeFileSync(f, JSON.stringify(artifactAccessPolicy(access.find((a) => a.serviceAccount === sa)!.grants)));
+            return f;
+        };
+        const made = await runPython("tools", MOTO_IAM_USERS, {
+            args: ["--user", `backup=${policyFile(BACKUP_SERVICE_ACCOUNT)}`, "--user", `serving=${policyFile(SERVICE_ACCOUNTS.serving)}`],
+            env: { ...iamMoto.env(), AWS_ENDPOINT_URL: iamMoto.endpoint },
+        });
+        const line = made.stdout.split("\n").find((l) => l.startsWith("RESULT_JSON="));
+        assert.ok(made.code === 0 && line, `moto_iam_users.py exited ${made.code}:\n${made.stderr.slice(-2000)}`);
+        const keys = JSON.parse(line.slice("RESULT_JSON=".length)) as Record<(typeof users)[number], AccessKey>;
+        const client = (k: AccessKey) => new S3Client({ endpoint: iamMoto.endpoint, region: iamMoto.region, forcePathStyle: true, credentials: k });
+        const denied = async (what: string, p: Promise<unknown>) => {
+            await p.then(() => assert.fail(`${what} was allowed`), (err: unknown) => assert.match(String((err as { name?: string }).name ?? err), /AccessDenied/, `${what}: ${String(err)}`));
+        };
+
+        // Enforcement is on: the serving role (read-only) cannot upload a backup.
+        const refused = await runBackupPod({ s3: iamMoto, keys: keys.serving });
+        assert.equal(refused.dump.code, 0);
+        assert.notEqual(refused.upload?.code, 0, "the serving role uploaded a backup: is IAM enforced?");
+        assert.match(refused.upload?.stderr ?? "", /backup-upload: error: .*AccessDenied/);
+
+        // The backup role: the rendered upload step succeeds (PutObject, then HeadObject = s3:GetObject)...
+        const r = await runBackupPod({ s3: iamMoto, keys: keys.backup });
+        assert.equal(r.upload?.code, 0, `upload as the backup role exited ${r.upload?.code}:\n${r.upload?.stderr}`);
+        const uploaded = [...(r.upload?.stdout ?? "").matchAll(new RegExp(`uploaded s3://${BUCKET}/(backups/\\S+\\.dump)`, "g"))].map((m) => m[1]);
+        assert.equal(uploaded.length, 2, r.upload?.stdout);
+        // ...and nothing more: no delete of a backup, no write or read outside backups/, no listing of other buckets.
+        const b = client(keys.backup);
+        try {
+            await b.send(new GetObjectCommand({ Bucket: BUCKET, Key: uploaded[0] })).then((o) => o.Body?.transformToByteArray());
+            await denied("DeleteObject of a backup", b.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: uploaded[0] })));
+            await denied("PutObject outside backups/", b.send(new PutObjectCommand({ Bucket: BUCKET, Key: "mlartifacts/1/x.txt", Body: "x" })));
+            await denied("GetObject outside backups/", b.send(new GetObjectCommand({ Bucket: BUCKET, Key: "mlartifacts/1/x.txt" })));
+            await denied("ListBuckets", b.send(new ListBucketsCommand({})));
+        } finally {
+            b.destroy();
+        }
     });
 
     it("restore-database.sh latest → a fresh database: every table's row count equal to the source, printed", async function () {

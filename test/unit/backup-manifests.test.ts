@@ -269,14 +269,20 @@ describe("DatabaseBackup and ArtifactStore (Pulumi mocks)", () => {
         assert.ok(r.resources.find((x) => x.type === component));
         const cronJobs = r.resources.filter((x) => x.type === "kubernetes:batch/v1:CronJob");
         assert.deepEqual(cronJobs.map((x) => [x.name, x.parent]), [["db-backup", `${component}::db-backup`]]);
-        assert.equal(r.kubernetes.length, 1);
-        validateKubernetesObject(r.kubernetes[0]);
-        const o = plain(r.kubernetes[0]);
+        // Its own ServiceAccount, no token with static keys (the pods need none).
+        const sas = r.resources.filter((x) => x.type === "kubernetes:core/v1:ServiceAccount");
+        assert.deepEqual(sas.map((x) => [x.name, x.parent]), [["db-backup", `${component}::db-backup`]]);
+        assert.deepEqual(r.kubernetes.map((k) => k.kind).sort(), ["CronJob", "ServiceAccount"]);
+        for (const k of r.kubernetes) validateKubernetesObject(k);
+        const sa = plain(r.kubernetes.find((k) => k.kind === "ServiceAccount")!);
+        assert.equal(sa.metadata.name, "mlflow-db-backup");
+        assert.equal(sa.automountServiceAccountToken, false);
+        const o = plain(r.kubernetes.find((k) => k.kind === "CronJob")!);
         assert.equal(o.spec.schedule, "17 3 * * *");
         assert.equal(o.spec.suspend, false);
         const pod = o.spec.jobTemplate.spec.template.spec;
         assert.equal(pod.initContainers[0].image, "postgres:16.10");
-        assert.equal(pod.serviceAccountName, "mlflow-training");
+        assert.equal(pod.serviceAccountName, "mlflow-db-backup");
         assert.deepEqual(envOf(pod.initContainers[0].env).PGPASSWORD, { secretKeyRef: { name: "postgres-credentials", key: "password" } });
         assert.equal(envOf(pod.initContainers[0].env).BACKUP_DATABASES, "mlflow");
         assert.equal(envOf(pod.containers[0].env).BACKUP_S3_PREFIX, "s3://mlflow-artifacts-dev-1a2b3c/backups");
@@ -290,7 +296,7 @@ describe("DatabaseBackup and ArtifactStore (Pulumi mocks)", () => {
             new DatabaseBackup("db-backup", { ...BASE, schedule: "0 */6 * * *", postgresImage: "postgres:16.11", authDatabase: AUTH_DATABASE, kmsKeyArn: pulumi.output("arn:aws:kms:eu-west-1:1:key/k") });
             return {};
         });
-        const o = plain(x.kubernetes[0]);
+        const o = plain(x.kubernetes.find((k) => k.kind === "CronJob"));
         const pod = o.spec.jobTemplate.spec.template.spec;
         assert.equal(o.spec.schedule, "0 */6 * * *");
         assert.equal(pod.initContainers[0].image, "postgres:16.11");

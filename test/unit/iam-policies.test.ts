@@ -46,4 +46,26 @@ describe("IAM and bucket policies as data", () => {
         assert.deepEqual(serving.grants, [{ bucket: "art", access: "readOnly" }]);
         assert.equal(workloadAccess("art", { tracking: "t", training: "tr", serving: "s" }, "s3://art/datasets/x.csv")[1].grants.length, 1);
     });
+    it("workload access: the database backup reads and puts under its prefix only, and deletes nothing", () => {
+        const accounts = { tracking: "t", training: "tr", serving: "s", backup: "b" };
+        const all = workloadAccess("art", accounts, undefined, "s3://art/team-a/backups");
+        assert.deepEqual(all.map((a) => a.serviceAccount), ["t", "tr", "s", "b"]);
+        assert.deepEqual(all[3].grants, [{ bucket: "art", access: "readPut", prefix: "team-a/backups/" }]);
+        const doc = artifactAccessPolicy(all[3].grants);
+        assert.deepEqual(doc.Statement[1].Action, ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]);
+        assert.equal(doc.Statement[1].Resource, "arn:aws:s3:::art/team-a/backups/*");
+        assert.deepEqual(doc.Statement[0].Condition, { StringLike: { "s3:prefix": ["team-a/backups/*"] } });
+        // Without a backup: three roles, as before.
+        assert.equal(workloadAccess("art", { tracking: "t", training: "tr", serving: "s" }).length, 3);
+        assert.throws(() => workloadAccess("art", accounts, undefined, "s3://art"), /backups prefix s3:\/\/art names no key prefix/);
+        assert.throws(() => workloadAccess("art", accounts), /the backup ServiceAccount and the backups prefix come together/);
+        assert.throws(() => workloadAccess("art", { tracking: "t", training: "tr", serving: "s" }, undefined, "s3://art/backups"), /come together/);
+    });
+    it("access levels: readWrite alone may delete", () => {
+        const actions = (access: "readWrite" | "readOnly" | "readPut") => artifactAccessPolicy([{ bucket: "art", access }]).Statement[1].Action as string[];
+        assert.ok(actions("readWrite").includes("s3:DeleteObject"));
+        assert.ok(!actions("readPut").includes("s3:DeleteObject") && actions("readPut").includes("s3:PutObject"));
+        assert.deepEqual(actions("readOnly"), ["s3:GetObject", "s3:GetObjectVersion"]);
+        assert.deepEqual(artifactAccessPolicy([{ bucket: "art", access: "readPut" }]).Statement.map((x) => x.Sid), ["List0", "ReadPut0"]);
+    });
 });

@@ -94,7 +94,7 @@ describe("transitions: each switch alone, checked with the offline diff", () => 
         assert.ok(added.includes("kubernetes:batch/v1:Job"));
         // Only the in-cluster database's backup CronJob goes (RDS keeps its own automated backups); the
         // dumps it wrote stay in the bucket until the lifecycle expires them.
-        assert.deepEqual(d.removed.map((x) => `${x.type} ${x.name}`), ["mlflow-platform:database:DatabaseBackup db-backup", "kubernetes:batch/v1:CronJob db-backup"]);
+        assert.deepEqual(d.removed.map((x) => `${x.type} ${x.name}`).sort(), ["kubernetes:batch/v1:CronJob db-backup", "kubernetes:core/v1:ServiceAccount db-backup", "mlflow-platform:database:DatabaseBackup db-backup"]);
         const dep = d.changed.find((c) => c.type === "kubernetes:apps/v1:Deployment");
         assert.deepEqual(dep?.fields, ["spec.template.spec.containers[mlflow].env[MLFLOW_BACKEND_STORE_URI].valueFrom.secretKeyRef.name"]);
     });
@@ -120,14 +120,27 @@ describe("transitions: each switch alone, checked with the offline diff", () => 
         assert.ok(d.removed.some((x) => x.type === "kubernetes:core/v1:PersistentVolumeClaimPatch" && x.name === "postgres-data"));
         assert.equal(resourcesOfType(before, "kubernetes:core/v1:PersistentVolumeClaimPatch")[0].options?.retainOnDelete, true);
     });
-    it("staticKeys → irsa removes the IAM user and keys Secret, adds three roles, touches no database resource", async () => {
-        const d = diffRenders(
-            (await render("dev")).resources,
-            (await render("dev", ["artifactAuth=irsa", "cluster.oidcProviderArn=arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC", "cluster.oidcIssuerUrl=https://oidc.eks.eu-west-1.amazonaws.com/id/ABC"])).resources,
-        );
+    it("staticKeys → irsa removes the IAM user and keys Secret, adds a role per workload (the backup's own), touches no database resource", async () => {
+        const irsa = await render("dev", ["artifactAuth=irsa", "cluster.oidcProviderArn=arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC", "cluster.oidcIssuerUrl=https://oidc.eks.eu-west-1.amazonaws.com/id/ABC"]);
+        const d = diffRenders((await render("dev")).resources, irsa.resources);
         assert.deepEqual(d.removed.map((x) => x.type).sort(), ["aws:iam/accessKey:AccessKey", "aws:iam/user:User", "aws:iam/userPolicy:UserPolicy", "kubernetes:core/v1:Secret", "mlflow-platform:identity:StaticArtifactCredentials"].sort());
-        assert.equal(d.added.filter((x) => x.type === "aws:iam/role:Role").length, 3);
+        assert.deepEqual(d.added.filter((x) => x.type === "aws:iam/role:Role").map((x) => x.name).sort(), ["mlflow", "mlflow-db-backup", "mlflow-serving", "mlflow-training"].map((sa) => `workload-identity-${sa}`));
         assert.ok(!d.changed.some((c) => c.type.startsWith("aws:rds") || c.type === "kubernetes:apps/v1:StatefulSet"));
+        // The in-cluster database's backups run as their own ServiceAccount, whose role only reads and puts
+        // under backups/ (no delete, nothing else in the bucket); not as training with the whole bucket.
+        const sa = findObject(irsa, "ServiceAccount", "mlflow-db-backup");
+        assert.equal((sa.metadata.annotations as Record<string, string>)["eks.amazonaws.com/role-arn"], "arn:aws:iam::123456789012:role/workload-identity-mlflow-db-backup");
+        assert.equal((findObject(irsa, "CronJob", "mlflow-db-backup").spec as { jobTemplate: { spec: { template: { spec: { serviceAccountName: string } } } } }).jobTemplate.spec.template.spec.serviceAccountName, "mlflow-db-backup");
+        const role = resourcesOfType(irsa, "aws:iam/role:Role").find((x) => x.name === "workload-identity-mlflow-db-backup");
+        assert.match(JSON.parse(role?.inputs.assumeRolePolicy as string).Statement[0].Condition.StringEquals["oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub"], /^system:serviceaccount:mlflow:mlflow-db-backup$/);
+        type Policy = { Statement: { Action: string[]; Resource: string; Condition?: unknown }[] };
+        const policy = (sa: string) => JSON.parse(resourcesOfType(irsa, "aws:iam/rolePolicy:RolePolicy").find((x) => x.name === `workload-identity-${sa}`)?.inputs.policy as string) as Policy;
+        const bucketArn = policy("mlflow").Statement[0].Resource; // the tracking server's: the artifact bucket
+        assert.match(bucketArn, /^arn:aws:s3:::[a-z0-9.-]+$/);
+        assert.deepEqual(policy("mlflow-db-backup").Statement.map((x) => [x.Resource, x.Condition ?? null, [...x.Action].sort()]), [
+            [bucketArn, { StringLike: { "s3:prefix": ["backups/*"] } }, ["s3:GetBucketLocation", "s3:ListBucket"]],
+            [`${bucketArn}/backups/*`, null, ["s3:AbortMultipartUpload", "s3:GetObject", "s3:GetObjectVersion", "s3:ListMultipartUploadParts", "s3:PutObject"]],
+        ]);
     });
     it("clusterLocal → ingress adds the Ingress and auth, changes the tracking server args", async () => {
         const d = diffRenders(

@@ -21,7 +21,16 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-export async function startMoto(): Promise<S3Server> {
+export interface MotoOptions {
+  /**
+   * Enforce IAM after this many actions (moto's INITIAL_NO_AUTH_ACTION_COUNT): the readiness probe is one, then
+   * the caller's setup (a bucket, IAM users); every later request must be signed by an IAM user's key and allowed
+   * by its policies (moto matches Action and Resource, not Condition). Defaults to never.
+   */
+  readonly enforceIamAfter?: number;
+}
+
+export async function startMoto(opts: MotoOptions = {}): Promise<S3Server> {
   const venv = await ensureVenv("tools");
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
@@ -30,11 +39,12 @@ export async function startMoto(): Promise<S3Server> {
   const region = "us-east-1";
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-it-moto-"));
   const proc = spawnManaged(venv.bin("moto_server"), ["-H", "127.0.0.1", "-p", String(port)], {
-    cwd, tempDir: cwd, env: { ...process.env, PYTHONUNBUFFERED: "1" },
+    cwd, tempDir: cwd,
+    env: { ...process.env, PYTHONUNBUFFERED: "1", ...(opts.enforceIamAfter !== undefined ? { INITIAL_NO_AUTH_ACTION_COUNT: String(opts.enforceIamAfter) } : {}) },
   });
   const stop = () => proc.stop();
 
-  // Ready once it answers HTTP at all (moto answers GET / with an S3 ListBuckets document).
+  // Ready once it answers HTTP at all (moto answers GET / with an S3 ListBuckets document): one action.
   const deadline = Date.now() + 60_000;
   let exited = false;
   void proc.exited.then(() => { exited = true; });
