@@ -297,7 +297,7 @@ export const configSpec: ObjectSpec = {
                     kind: "object",
                     description: "Training data.",
                     fields: {
-                        s3Path: { kind: "string", optional: true, description: "CSV in S3; unset: s3://<artifact bucket>/datasets/california_housing.csv.", ...s3Uri },
+                        s3Path: { kind: "string", optional: true, description: "CSV in S3; unset: s3://<artifact bucket>/datasets/california_housing.csv. In another bucket, the training credentials get read access to its directory.", ...s3Uri },
                         dvcRemote: { kind: "string", optional: true, description: "DVC remote the dataset is tracked in (recorded as a tag)." },
                         dvcHash: { kind: "string", optional: true, description: "DVC md5 of the dataset; unset: the trainer computes it.", pattern: /^[0-9a-f]{32}$/, patternHint: "a 32-character md5 hex digest" },
                     },
@@ -345,8 +345,8 @@ export const configSpec: ObjectSpec = {
                         description: "A batch inference profile.",
                         fields: {
                             name: { kind: "string", description: "Profile name (part of the CronJob name).", ...profileName },
-                            inputS3Path: { kind: "string", optional: true, description: "Input CSV (feature columns); unset: s3://<artifact bucket>/batch/<name>/input.csv.", ...s3Uri },
-                            outputS3Prefix: { kind: "string", optional: true, description: "Where each run writes <prefix>/<job name>/predictions.csv; unset: s3://<artifact bucket>/batch/<name>/predictions.", ...s3Uri },
+                            inputS3Path: { kind: "string", optional: true, description: "Input CSV (feature columns); unset: s3://<artifact bucket>/batch/<name>/input.csv. In another bucket, the training credentials get read access to its directory.", ...s3Uri },
+                            outputS3Prefix: { kind: "string", optional: true, description: "Where each run writes <prefix>/<job name>/predictions.csv; unset: s3://<artifact bucket>/batch/<name>/predictions. In another bucket, the training credentials get read and put (no delete) under it.", ...s3Uri },
                             schedule: { kind: "string", optional: true, description: "Cron schedule; set it to run on a schedule (the CronJob is then not suspended).", ...cronSchedule },
                         },
                     },

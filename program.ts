@@ -27,6 +27,7 @@ import { awsRegion, loadPlatformConfig } from "./lib/load-config";
 import { requireClusterApis } from "./lib/cluster-apis";
 import { AwsCredentialSource } from "./manifests/common";
 import { BACKUP_SERVICE_ACCOUNT, backupPrefix } from "./manifests/backup";
+import { batchPaths } from "./manifests/batch";
 
 /** Default location of the training CSV inside the artifact bucket. */
 export const DEFAULT_DATASET_KEY = "datasets/california_housing.csv";
@@ -392,6 +393,8 @@ function s3Artifacts(cfg: PlatformConfig, region: string, inNamespace: pulumi.Cu
         backupRetentionDays: cfg.backup.retentionDays,
     });
     const datasetS3Path = cfg.training.dataset.s3Path ?? pulumi.interpolate`${store.rootUri}/${DEFAULT_DATASET_KEY}`;
+    // Where the batch profiles read and write: outside the bucket, the training credentials get those grants too.
+    const batchS3Paths = cfg.batch.profiles.map((p) => batchPaths(store.rootUri, p));
     if (cfg.artifactAuth === "irsa") {
         const identity = new WorkloadIdentity("workload-identity", {
             namespace: cfg.namespace,
@@ -399,6 +402,7 @@ function s3Artifacts(cfg: PlatformConfig, region: string, inNamespace: pulumi.Cu
             oidcIssuerUrl: cfg.cluster.oidcIssuerUrl as string,
             bucketName: store.bucketName,
             datasetS3Path,
+            batchS3Paths,
             serviceAccounts: backsUpInCluster(cfg) ? { ...SERVICE_ACCOUNTS, backup: BACKUP_SERVICE_ACCOUNT } : SERVICE_ACCOUNTS,
             backupS3Prefix: backsUpInCluster(cfg) ? backupPrefix(store.rootUri) : undefined,
         });
@@ -406,7 +410,15 @@ function s3Artifacts(cfg: PlatformConfig, region: string, inNamespace: pulumi.Cu
     }
     const credentials = new StaticArtifactCredentials(
         "artifact-credentials",
-        { namespace: cfg.namespace, bucketName: store.bucketName, accessKeyId: cfg.staticKeys.accessKeyId, secretAccessKey: cfg.staticKeys.secretAccessKey, region },
+        {
+            namespace: cfg.namespace,
+            bucketName: store.bucketName,
+            datasetS3Path,
+            batchS3Paths,
+            accessKeyId: cfg.staticKeys.accessKeyId,
+            secretAccessKey: cfg.staticKeys.secretAccessKey,
+            region,
+        },
         inNamespace,
     );
     return { bucketName: store.bucketName, rootUri: store.rootUri, datasetS3Path, aws: { keysSecretName: credentials.secretName, region }, waitFor: [] };

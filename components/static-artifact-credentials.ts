@@ -2,9 +2,10 @@
 import * as iam from "@pulumi/aws/iam";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
-import { artifactAccessPolicy } from "../lib/iam-policies";
+import { artifactAccessPolicy, outsideBucketGrants } from "../lib/iam-policies";
 import { meta } from "../manifests/common";
 import { kserveS3Annotations } from "../manifests/serving";
+import { trainingS3Paths, type BatchS3PathsInput } from "./workload-identity";
 
 export const AWS_KEYS_SECRET = "mlflow-aws-credentials";
 
@@ -13,6 +14,10 @@ export interface StaticArtifactCredentialsArgs {
     readonly namespace: string;
     /** The artifact bucket the key may use. */
     readonly bucketName: pulumi.Input<string>;
+    /** s3:// path of the training data; outside the artifact bucket, the key reads its directory. Defaults to none. */
+    readonly datasetS3Path?: pulumi.Input<string>;
+    /** s3:// inputs and output prefixes of the batch profiles; outside the artifact bucket, the key reads the inputs' directories and puts under the outputs. Defaults to none. */
+    readonly batchS3Paths?: BatchS3PathsInput;
     /** A key to use instead of creating an IAM user. Defaults to a new IAM user and access key. */
     readonly accessKeyId?: pulumi.Input<string>;
     /** The secret of accessKeyId (a Pulumi secret). */
@@ -23,7 +28,8 @@ export interface StaticArtifactCredentialsArgs {
 
 /**
  * Static AWS keys for artifact access (the current state): an IAM user allowed only MLflow's object
- * operations on the artifact bucket, its access key as secret outputs, and the Kubernetes Secret
+ * operations on the artifact bucket (and reads of the dataset and batch inputs, puts under the batch outputs,
+ * where those are outside it), its access key as secret outputs, and the Kubernetes Secret
  * `mlflow-aws-credentials` with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. With keys given in config, no
  * IAM resources are created.
  */
@@ -44,7 +50,12 @@ export class StaticArtifactCredentials extends pulumi.ComponentResource {
             const user = new iam.User(name, { path: "/mlflow-platform/", tags: { "mlflow-platform/purpose": "mlflow-artifacts" } }, child);
             new iam.UserPolicy(
                 name,
-                { user: user.name, policy: pulumi.output(args.bucketName).apply((b) => JSON.stringify(artifactAccessPolicy([{ bucket: b, access: "readWrite" }]))) },
+                {
+                    user: user.name,
+                    policy: pulumi
+                        .all([args.bucketName, trainingS3Paths(args.datasetS3Path, args.batchS3Paths)])
+                        .apply(([b, paths]) => JSON.stringify(artifactAccessPolicy([{ bucket: b, access: "readWrite" }, ...outsideBucketGrants(b, paths)]))),
+                },
                 child,
             );
             const key = new iam.AccessKey(name, { user: user.name }, { ...child, additionalSecretOutputs: ["secret"] });

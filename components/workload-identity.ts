@@ -1,7 +1,15 @@
 // Submodule imports: the @pulumi/aws root loads every service module (~10x the load time).
 import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
-import { artifactAccessPolicy, irsaTrustPolicy, workloadAccess, type WorkloadAccounts } from "../lib/iam-policies";
+import { artifactAccessPolicy, irsaTrustPolicy, workloadAccess, type TrainingS3Paths, type WorkloadAccounts } from "../lib/iam-policies";
+
+/** The batch profiles' S3 input files and output prefixes (manifests/batch.ts batchPaths), as inputs. */
+export type BatchS3PathsInput = pulumi.Input<readonly { readonly input: pulumi.Input<string>; readonly output: pulumi.Input<string> }[]>;
+
+/** The training ServiceAccount's S3 paths besides artifacts, resolved (for lib/iam-policies.ts). */
+export function trainingS3Paths(dataset: pulumi.Input<string> | undefined, batch: BatchS3PathsInput | undefined): pulumi.Output<TrainingS3Paths> {
+    return pulumi.all([dataset, pulumi.output(batch ?? [])]).apply(([d, b]) => ({ dataset: d, batchInputs: b.map((x) => x.input), batchOutputs: b.map((x) => x.output) }));
+}
 
 export interface WorkloadIdentityArgs {
     /** Namespace of the service accounts. */
@@ -12,8 +20,10 @@ export interface WorkloadIdentityArgs {
     readonly oidcIssuerUrl: string;
     /** The artifact bucket. */
     readonly bucketName: pulumi.Input<string>;
-    /** s3:// path of the training data, when outside the artifact bucket. Defaults to none. */
+    /** s3:// path of the training data; outside the artifact bucket, the training role reads its directory. Defaults to none. */
     readonly datasetS3Path?: pulumi.Input<string>;
+    /** s3:// inputs and output prefixes of the batch profiles; outside the artifact bucket, the training role reads the inputs' directories and puts under the outputs. Defaults to none. */
+    readonly batchS3Paths?: BatchS3PathsInput;
     /** Service account names of the workloads; `backup` only with backupS3Prefix. */
     readonly serviceAccounts: WorkloadAccounts;
     /** s3://bucket/prefix of the database backups, the backup role's only reach. Defaults to none (no backup role). */
@@ -37,8 +47,8 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
         // The same order as workloadAccess's answer, known before it (no resource is created in an apply).
         const accounts = [tracking, training, serving, ...(backup !== undefined ? [backup] : [])];
         const access = pulumi
-            .all([args.bucketName, args.datasetS3Path, args.backupS3Prefix])
-            .apply(([bucket, dataset, backups]) => workloadAccess(bucket, args.serviceAccounts, dataset, backups));
+            .all([args.bucketName, trainingS3Paths(args.datasetS3Path, args.batchS3Paths), args.backupS3Prefix])
+            .apply(([bucket, training, backups]) => workloadAccess(bucket, args.serviceAccounts, training, backups));
         accounts.forEach((sa, i) => {
             const role = new iam.Role(
                 `${name}-${sa}`,

@@ -132,18 +132,55 @@ export interface WorkloadAccounts {
     readonly backup?: string;
 }
 
+/** The S3 paths the training ServiceAccount's Jobs use besides artifacts: the dataset, batch inputs and outputs. */
+export interface TrainingS3Paths {
+    /** s3:// path of the training data (a file). */
+    readonly dataset?: string;
+    /** s3:// paths of the batch profiles' input CSVs (files). */
+    readonly batchInputs?: readonly string[];
+    /** s3:// prefixes the batch profiles write their runs under. */
+    readonly batchOutputs?: readonly string[];
+}
+
+/** The directory of an object key: `a/b/c.csv` → `a/b/`; a key without a directory names itself. */
+function keyDirectory(key: string): string {
+    return key.includes("/") ? key.slice(0, key.lastIndexOf("/") + 1) : key;
+}
+
+/**
+ * Grants for the training ServiceAccount's paths outside the artifact bucket (inside it, the bucket-wide grant
+ * covers them): read the dataset's and each batch input's directory; read and put (no delete) under each batch
+ * output prefix. One grant per bucket, access and prefix.
+ */
+export function outsideBucketGrants(artifactBucket: string, paths: TrainingS3Paths): BucketGrant[] {
+    const wanted: BucketGrant[] = [];
+    const read = (uri: string) => {
+        const { bucket, key } = parseS3Uri(uri);
+        wanted.push({ bucket, access: "readOnly", prefix: keyDirectory(key) });
+    };
+    if (paths.dataset) read(paths.dataset);
+    for (const input of paths.batchInputs ?? []) read(input);
+    for (const output of paths.batchOutputs ?? []) {
+        const { bucket, key } = parseS3Uri(output);
+        wanted.push({ bucket, access: "readPut", prefix: key === "" ? "" : `${key}/` });
+    }
+    const seen = new Set<string>();
+    return wanted.filter((g) => {
+        const id = `${g.bucket}|${g.access}|${g.prefix}`;
+        if (g.bucket === artifactBucket || seen.has(id)) return false;
+        seen.add(id);
+        return true;
+    });
+}
+
 /**
  * Least privilege per workload: the tracking server reads and writes artifacts; training reads and writes
- * artifacts and reads the dataset's prefix; serving only reads; the database backup reads and puts objects
- * under the backups prefix only (s3://bucket/prefix/), and deletes nothing (the lifecycle rule expires them).
+ * artifacts, reads the dataset's and the batch inputs' directories and puts under the batch outputs (outside the
+ * bucket: outsideBucketGrants); serving only reads; the database backup reads and puts objects under the backups
+ * prefix only (s3://bucket/prefix/), and deletes nothing (the lifecycle rule expires them).
  */
-export function workloadAccess(artifactBucket: string, accounts: WorkloadAccounts, datasetS3Path?: string, backupS3Prefix?: string): WorkloadAccess[] {
-    const trainingGrants: BucketGrant[] = [{ bucket: artifactBucket, access: "readWrite" }];
-    if (datasetS3Path) {
-        const { bucket, key } = parseS3Uri(datasetS3Path);
-        const prefix = key.includes("/") ? key.slice(0, key.lastIndexOf("/") + 1) : key;
-        if (bucket !== artifactBucket) trainingGrants.push({ bucket, access: "readOnly", prefix });
-    }
+export function workloadAccess(artifactBucket: string, accounts: WorkloadAccounts, training: TrainingS3Paths = {}, backupS3Prefix?: string): WorkloadAccess[] {
+    const trainingGrants: BucketGrant[] = [{ bucket: artifactBucket, access: "readWrite" }, ...outsideBucketGrants(artifactBucket, training)];
     const out: WorkloadAccess[] = [
         { serviceAccount: accounts.tracking, purpose: "MLflow tracking server: artifact read/write", grants: [{ bucket: artifactBucket, access: "readWrite" }] },
         { serviceAccount: accounts.training, purpose: "training jobs: artifact read/write, dataset read", grants: trainingGrants },

@@ -239,7 +239,7 @@ describe("database backup: the CronJob's commands and scripts/restore-database.s
         registerCleanup(() => iamMoto.stop());
         await iamMoto.createBucket(BUCKET);
         const root = `s3://${BUCKET}`;
-        const access = workloadAccess(BUCKET, { ...SERVICE_ACCOUNTS, backup: BACKUP_SERVICE_ACCOUNT }, undefined, backupPrefix(root) as string);
+        const access = workloadAccess(BUCKET, { ...SERVICE_ACCOUNTS, backup: BACKUP_SERVICE_ACCOUNT }, {}, backupPrefix(root) as string);
         const policyFile = (sa: string) => {
             const f = path.join(tempDir("iam-policy"), `${sa}.json`);
             fs.writeFileSync(f, JSON.stringify(artifactAccessPolicy(access.find((a) => a.serviceAccount === sa)!.grants)));

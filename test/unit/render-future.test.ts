@@ -142,6 +142,26 @@ describe("transitions: each switch alone, checked with the offline diff", () => 
             [`${bucketArn}/backups/*`, null, ["s3:AbortMultipartUpload", "s3:GetObject", "s3:GetObjectVersion", "s3:ListMultipartUploadParts", "s3:PutObject"]],
         ]);
     });
+    it("a batch profile reading and writing another bucket: the training role (irsa) and the static keys' user get exactly those grants", async () => {
+        const batch = ["batch.profiles[0].name=nightly", "batch.profiles[0].inputS3Path=s3://scoring-data/in/nightly.csv", "batch.profiles[0].outputS3Prefix=s3://scoring-data/out/nightly"];
+        const irsa = ["artifactAuth=irsa", "cluster.oidcProviderArn=arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC", "cluster.oidcIssuerUrl=https://oidc.eks.eu-west-1.amazonaws.com/id/ABC"];
+        type Doc = { Statement: { Sid: string; Action: string[]; Resource: string }[] };
+        const outside = (doc: Doc) => doc.Statement.filter((x) => String(x.Resource).startsWith("arn:aws:s3:::scoring-data")).map((x) => [x.Resource, x.Action.includes("s3:PutObject"), x.Action.includes("s3:DeleteObject")]);
+        const expected = [
+            ["arn:aws:s3:::scoring-data", false, false],
+            ["arn:aws:s3:::scoring-data/in/*", false, false],
+            ["arn:aws:s3:::scoring-data", false, false],
+            ["arn:aws:s3:::scoring-data/out/nightly/*", true, false],
+        ];
+        const withIrsa = await render("dev", [...irsa, ...batch]);
+        const rolePolicy = (sa: string) => JSON.parse(resourcesOfType(withIrsa, "aws:iam/rolePolicy:RolePolicy").find((x) => x.name === `workload-identity-${sa}`)?.inputs.policy as string) as Doc;
+        assert.deepEqual(outside(rolePolicy("mlflow-training")), expected);
+        for (const sa of ["mlflow", "mlflow-serving", "mlflow-db-backup"]) assert.deepEqual(outside(rolePolicy(sa)), [], `${sa} reaches the batch bucket`);
+        const withKeys = await render("dev", batch);
+        assert.deepEqual(outside(JSON.parse(resourcesOfType(withKeys, "aws:iam/userPolicy:UserPolicy")[0].inputs.policy as string) as Doc), expected);
+        // Without such a profile, no grant outside the artifact bucket (dev's dataset is in it).
+        assert.equal(JSON.parse(resourcesOfType(await render("dev"), "aws:iam/userPolicy:UserPolicy")[0].inputs.policy as string).Statement.length, 2);
+    });
     it("clusterLocal → ingress adds the Ingress and auth, changes the tracking server args", async () => {
         const d = diffRenders(
             (await render("dev")).resources,
