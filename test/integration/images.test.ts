@@ -556,7 +556,10 @@ describe("images: oauth2-proxy, the single sign-on sidecar, run as the rendered 
     const v = await podman(["run", "--rm", "--network", "none", "--runtime", "runc", "--pull", "never", images["oauth2-proxy"].ref, "--version"]);
     assert.equal(v.code, 0, v.stderr);
     assert.match(v.stdout, new RegExp(`^oauth2-proxy ${pinned.replace(/\./g, "\\.")} \\(built with go`), `the image's --version: ${v.stdout}`);
-    assert.equal(pinned, "v7.15.6");
+    // The docs name the release: a bump of go.mod that leaves them stale fails here.
+    for (const doc of ["README.md", path.join("images", "README.md"), "config.ts"]) {
+      assert.ok(fs.readFileSync(path.join(REPO_ROOT, doc), "utf8").includes(pinned), `${doc} names oauth2-proxy ${pinned}`);
+    }
     const { "oauth2-proxy": bin } = await toolchainBinaries(["oauth2-proxy"]);
     const tv = await runCommand(bin, ["--version"], { timeoutMs: 30_000 });
     assert.equal(tv.stdout.trim(), v.stdout.trim(), "the test binary (toolchain/) and the image's are the same release and Go");
