@@ -393,18 +393,21 @@ function s3Artifacts(cfg: PlatformConfig, region: string, inNamespace: pulumi.Cu
         backupRetentionDays: cfg.backup.retentionDays,
     });
     const datasetS3Path = cfg.training.dataset.s3Path ?? pulumi.interpolate`${store.rootUri}/${DEFAULT_DATASET_KEY}`;
-    // Where the batch profiles read and write: outside the bucket, the training credentials get those grants too.
-    const batchS3Paths = cfg.batch.profiles.map((p) => batchPaths(store.rootUri, p));
+    // Where training and the batch profiles read and write: outside the bucket, the training credentials get those grants too.
+    const batch = cfg.batch.profiles.map((p) => batchPaths(store.rootUri, p));
+    const trainingS3Paths = pulumi
+        .all([datasetS3Path, pulumi.output(batch)])
+        .apply(([dataset, b]) => ({ dataset, batchInputs: b.map((x) => x.input), batchOutputs: b.map((x) => x.output) }));
+    const backup = backsUpInCluster(cfg);
     if (cfg.artifactAuth === "irsa") {
         const identity = new WorkloadIdentity("workload-identity", {
             namespace: cfg.namespace,
             oidcProviderArn: cfg.cluster.oidcProviderArn as string,
             oidcIssuerUrl: cfg.cluster.oidcIssuerUrl as string,
             bucketName: store.bucketName,
-            datasetS3Path,
-            batchS3Paths,
-            serviceAccounts: backsUpInCluster(cfg) ? { ...SERVICE_ACCOUNTS, backup: BACKUP_SERVICE_ACCOUNT } : SERVICE_ACCOUNTS,
-            backupS3Prefix: backsUpInCluster(cfg) ? backupPrefix(store.rootUri) : undefined,
+            trainingS3Paths,
+            serviceAccounts: backup ? { ...SERVICE_ACCOUNTS, backup: BACKUP_SERVICE_ACCOUNT } : SERVICE_ACCOUNTS,
+            backupS3Prefix: backup ? backupPrefix(store.rootUri) : undefined,
         });
         return { bucketName: store.bucketName, rootUri: store.rootUri, datasetS3Path, aws: { region }, identity, waitFor: [] };
     }
@@ -413,8 +416,7 @@ function s3Artifacts(cfg: PlatformConfig, region: string, inNamespace: pulumi.Cu
         {
             namespace: cfg.namespace,
             bucketName: store.bucketName,
-            datasetS3Path,
-            batchS3Paths,
+            trainingS3Paths,
             accessKeyId: cfg.staticKeys.accessKeyId,
             secretAccessKey: cfg.staticKeys.secretAccessKey,
             region,

@@ -2,10 +2,9 @@
 import * as iam from "@pulumi/aws/iam";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
-import { artifactAccessPolicy, outsideBucketGrants } from "../lib/iam-policies";
+import { artifactAccessPolicy, outsideBucketGrants, type TrainingS3Paths } from "../lib/iam-policies";
 import { meta } from "../manifests/common";
 import { kserveS3Annotations } from "../manifests/serving";
-import { trainingS3Paths, type BatchS3PathsInput } from "./workload-identity";
 
 export const AWS_KEYS_SECRET = "mlflow-aws-credentials";
 
@@ -14,10 +13,8 @@ export interface StaticArtifactCredentialsArgs {
     readonly namespace: string;
     /** The artifact bucket the key may use. */
     readonly bucketName: pulumi.Input<string>;
-    /** s3:// path of the training data; outside the artifact bucket, the key reads its directory. Defaults to none. */
-    readonly datasetS3Path?: pulumi.Input<string>;
-    /** s3:// inputs and output prefixes of the batch profiles; outside the artifact bucket, the key reads the inputs' directories and puts under the outputs. Defaults to none. */
-    readonly batchS3Paths?: BatchS3PathsInput;
+    /** The dataset and batch paths of the training Jobs; those outside the artifact bucket are granted to the key's user (lib/iam-policies.ts outsideBucketGrants). Defaults to none. */
+    readonly trainingS3Paths?: pulumi.Input<TrainingS3Paths>;
     /** A key to use instead of creating an IAM user. Defaults to a new IAM user and access key. */
     readonly accessKeyId?: pulumi.Input<string>;
     /** The secret of accessKeyId (a Pulumi secret). */
@@ -53,7 +50,7 @@ export class StaticArtifactCredentials extends pulumi.ComponentResource {
                 {
                     user: user.name,
                     policy: pulumi
-                        .all([args.bucketName, trainingS3Paths(args.datasetS3Path, args.batchS3Paths)])
+                        .all([args.bucketName, args.trainingS3Paths ?? {}])
                         .apply(([b, paths]) => JSON.stringify(artifactAccessPolicy([{ bucket: b, access: "readWrite" }, ...outsideBucketGrants(b, paths)]))),
                 },
                 child,

@@ -3,14 +3,6 @@ import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
 import { artifactAccessPolicy, irsaTrustPolicy, workloadAccess, type TrainingS3Paths, type WorkloadAccounts } from "../lib/iam-policies";
 
-/** The batch profiles' S3 input files and output prefixes (manifests/batch.ts batchPaths), as inputs. */
-export type BatchS3PathsInput = pulumi.Input<readonly { readonly input: pulumi.Input<string>; readonly output: pulumi.Input<string> }[]>;
-
-/** The training ServiceAccount's S3 paths besides artifacts, resolved (for lib/iam-policies.ts). */
-export function trainingS3Paths(dataset: pulumi.Input<string> | undefined, batch: BatchS3PathsInput | undefined): pulumi.Output<TrainingS3Paths> {
-    return pulumi.all([dataset, pulumi.output(batch ?? [])]).apply(([d, b]) => ({ dataset: d, batchInputs: b.map((x) => x.input), batchOutputs: b.map((x) => x.output) }));
-}
-
 export interface WorkloadIdentityArgs {
     /** Namespace of the service accounts. */
     readonly namespace: string;
@@ -20,10 +12,8 @@ export interface WorkloadIdentityArgs {
     readonly oidcIssuerUrl: string;
     /** The artifact bucket. */
     readonly bucketName: pulumi.Input<string>;
-    /** s3:// path of the training data; outside the artifact bucket, the training role reads its directory. Defaults to none. */
-    readonly datasetS3Path?: pulumi.Input<string>;
-    /** s3:// inputs and output prefixes of the batch profiles; outside the artifact bucket, the training role reads the inputs' directories and puts under the outputs. Defaults to none. */
-    readonly batchS3Paths?: BatchS3PathsInput;
+    /** The dataset and batch paths of the training ServiceAccount's Jobs; those outside the artifact bucket are granted to its role (lib/iam-policies.ts outsideBucketGrants). Defaults to none. */
+    readonly trainingS3Paths?: pulumi.Input<TrainingS3Paths>;
     /** Service account names of the workloads; `backup` only with backupS3Prefix. */
     readonly serviceAccounts: WorkloadAccounts;
     /** s3://bucket/prefix of the database backups, the backup role's only reach. Defaults to none (no backup role). */
@@ -43,24 +33,28 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
     constructor(name: string, args: WorkloadIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:identity:WorkloadIdentity", name, {}, opts);
         const child = { parent: this };
-        const { tracking, training, serving, backup } = args.serviceAccounts;
-        // The same order as workloadAccess's answer, known before it (no resource is created in an apply).
-        const accounts = [tracking, training, serving, ...(backup !== undefined ? [backup] : [])];
+        // The accounts are known before the grants (no resource is created in an apply).
+        const accounts = Object.values(args.serviceAccounts).filter((sa): sa is string => sa !== undefined);
         const access = pulumi
-            .all([args.bucketName, trainingS3Paths(args.datasetS3Path, args.batchS3Paths), args.backupS3Prefix])
+            .all([args.bucketName, args.trainingS3Paths ?? {}, args.backupS3Prefix])
             .apply(([bucket, training, backups]) => workloadAccess(bucket, args.serviceAccounts, training, backups));
-        accounts.forEach((sa, i) => {
+        accounts.forEach((sa) => {
+            const of = access.apply((all) => {
+                const a = all.find((x) => x.serviceAccount === sa);
+                if (!a) throw new Error(`WorkloadIdentity: workloadAccess has no grants for ServiceAccount ${sa}`);
+                return a;
+            });
             const role = new iam.Role(
                 `${name}-${sa}`,
                 {
-                    description: access.apply((a) => `mlflow-platform ${a[i].purpose}`),
+                    description: of.apply((a) => `mlflow-platform ${a.purpose}`),
                     assumeRolePolicy: JSON.stringify(irsaTrustPolicy(args.oidcProviderArn, args.oidcIssuerUrl, args.namespace, sa)),
                     maxSessionDuration: 3600,
                     tags: { "mlflow-platform/service-account": `${args.namespace}/${sa}` },
                 },
                 child,
             );
-            new iam.RolePolicy(`${name}-${sa}`, { role: role.name, policy: access.apply((a) => JSON.stringify(artifactAccessPolicy(a[i].grants))) }, child);
+            new iam.RolePolicy(`${name}-${sa}`, { role: role.name, policy: of.apply((a) => JSON.stringify(artifactAccessPolicy(a.grants))) }, child);
             this.roleArns[sa] = role.arn;
         });
         this.registerOutputs({ roleArns: this.roleArns });

@@ -8,10 +8,8 @@
  * the serving suite had just reinstalled timed out after 60 s.
  */
 import assert from "node:assert/strict";
-import { sharedCluster, type Cluster } from "./support/cluster";
+import { sharedCluster, type Cluster, type CrdSpec } from "./support/cluster";
 import { CRD_SETS } from "./support/toolchain";
-
-interface CrdSpec { group: string; names: { plural: string }; versions: { name: string; served: boolean }[] }
 
 describe("engine harness: CRD sets on the real API server", function () {
   let cluster: Cluster;

@@ -205,7 +205,8 @@ export async function startCluster(): Promise<Cluster> {
   }
 }
 
-interface CrdSpec { group: string; names: { plural: string }; versions: { name: string; served: boolean }[] }
+/** The fields of a CRD's spec the harness and its test read. */
+export interface CrdSpec { group: string; names: { plural: string }; versions: { name: string; served: boolean }[] }
 
 function checkApplied(r: { status: number; body: string }): void {
   if (r.status < 200 || r.status > 299) throw new Error(`apply: HTTP ${r.status}: ${r.body.slice(0, 400)}`);
