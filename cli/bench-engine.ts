@@ -7,9 +7,8 @@
  * - upVsPreview: a no-change `pulumi up` of the local stack against its no-change preview.
  */
 import * as core from "@pulumi/kubernetes/core/v1";
-import { startCluster } from "../test/engine/support/cluster";
-import { localSecrets, secretConfig } from "../test/engine/support/platform";
-import { engineStack, type EngineStack } from "../test/engine/support/stack";
+import { startCluster } from "../testbed/cluster";
+import { engineStack, localSecrets, secretConfig, type EngineStack } from "../testbed/stack";
 import { stat, type Stat } from "./bench";
 
 export interface EngineBench {

@@ -7,7 +7,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 const root = path.resolve(__dirname, "..");
-const SOURCE_DIRS = [".", "cli", "components", "lib", "manifests", "policy"];
+const SOURCE_DIRS = [".", "cli", "components", "lib", "manifests", "policy", "testbed"];
 
 function newestSource() {
     let newest = 0;

@@ -8,8 +8,8 @@
  * the serving suite had just reinstalled timed out after 60 s.
  */
 import assert from "node:assert/strict";
-import { sharedCluster, type Cluster, type CrdSpec } from "./support/cluster";
-import { CRD_SETS } from "./support/toolchain";
+import { sharedCluster, type Cluster, type CrdSpec } from "../../testbed/cluster";
+import { CRD_SETS } from "../../testbed/toolchain";
 
 describe("engine harness: CRD sets on the real API server", function () {
   let cluster: Cluster;

@@ -9,11 +9,11 @@
  * KServe (the serving suite installs them).
  */
 import assert from "node:assert/strict";
-import { sharedCluster, type Cluster } from "./support/cluster";
-import { engineStack, type ConfigValue, type EngineStack } from "./support/stack";
+import { sharedCluster, type Cluster } from "../../testbed/cluster";
+import { engineStack, localSecrets, secretConfig, type ConfigValue, type EngineStack } from "../../testbed/stack";
 import {
-  asKube, credentialSecretNames, destructiveSteps, localSecrets, missingInCluster, offlineAddedRemoved, offlineDiff,
-  offlineRender, renderedKeys, secretConfig, secretsInState, stepKeys,
+  asKube, credentialSecretNames, destructiveSteps, missingInCluster, offlineAddedRemoved, offlineDiff,
+  offlineRender, renderedKeys, secretsInState, stepKeys,
 } from "./support/platform";
 
 const NS = "mlflow";

@@ -10,10 +10,10 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../config";
 import { requireClusterApis } from "../../lib/cluster-apis";
-import { sharedCluster, type Cluster } from "./support/cluster";
-import type { KubeObject } from "./support/kube";
-import { localSecrets, offlineRender, secretConfig } from "./support/platform";
-import { engineStack, type ConfigValue, type EngineStack } from "./support/stack";
+import { sharedCluster, type Cluster } from "../../testbed/cluster";
+import type { KubeObject } from "../../testbed/kube";
+import { offlineRender } from "./support/platform";
+import { engineStack, localSecrets, secretConfig, type ConfigValue, type EngineStack } from "../../testbed/stack";
 
 const NS = "mlflow-ops";
 

@@ -12,10 +12,10 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as bcrypt from "bcryptjs";
 import { MACHINE_USERNAME, SSO_PORT } from "../../manifests/sso";
-import { sharedCluster, type Cluster } from "./support/cluster";
-import type { KubeObject } from "./support/kube";
-import { credentialSecretNames, destructiveSteps, localSecrets, offlineAddedRemoved, offlineDiff, offlineRender, secretConfig, secretsInState, stepKeys } from "./support/platform";
-import { engineStack, type ConfigValue, type EngineStack } from "./support/stack";
+import { sharedCluster, type Cluster } from "../../testbed/cluster";
+import type { KubeObject } from "../../testbed/kube";
+import { credentialSecretNames, destructiveSteps, offlineAddedRemoved, offlineDiff, offlineRender, secretsInState, stepKeys } from "./support/platform";
+import { engineStack, localSecrets, secretConfig, type ConfigValue, type EngineStack } from "../../testbed/stack";
 
 const NS = "mlflow-sso";
 const token = (n: number) => randomBytes(n).toString("hex");

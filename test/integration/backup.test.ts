@@ -30,9 +30,9 @@ import {
 } from "../../manifests/backup";
 import { mlflowServerArgs, startMlflowServer, type MlflowServer } from "./support/mlflow";
 import { startMoto, type S3Server } from "./support/moto";
-import { freePort } from "./support/ports";
+import { freePort } from "../../testbed/ports";
 import { tableCounts, type PostgresServer } from "./support/postgres";
-import { runCommand, stepLog, type CommandResult } from "./support/process";
+import { runCommand, stepLog, type CommandResult } from "../../testbed/process";
 import { dockerEnv, localCommand, localEnv, runLocal, type RenderedContainer } from "./support/rendered";
 import { runPython } from "./support/python";
 import { listKeys } from "./support/s3-objects";

@@ -23,9 +23,9 @@ import type { KubernetesObject, RenderResult } from "../../lib/render";
 import { allowedStoragePrefixes } from "../../lib/serving-lookup";
 import { render } from "../support/render";
 import type { S3Server } from "./support/moto";
-import { freePort } from "./support/ports";
+import { freePort } from "../../testbed/ports";
 import type { PostgresServer } from "./support/postgres";
-import { getWithHost, lastJsonLine, tail, type CommandResult, stepLog } from "./support/process";
+import { getWithHost, lastJsonLine, tail, type CommandResult, stepLog } from "../../testbed/process";
 import { runPython } from "./support/python";
 import {
   dockerEntrypoint,

@@ -22,7 +22,7 @@ import { main as promoteMain } from "../../cli/promote";
 import type { CliIo } from "../../cli/resolve-model";
 import type { KubernetesObject, RenderResult } from "../../lib/render";
 import { authenticatedEmails, CALLBACK_PATH, htpasswdLine, MACHINE_USERNAME } from "../../manifests/sso";
-import { toolchainBinaries } from "../engine/support/toolchain";
+import { toolchainBinaries } from "../../testbed/toolchain";
 import { render } from "../support/render";
 import type { S3Server } from "./support/moto";
 import {
@@ -47,9 +47,9 @@ import {
   type RunningContainer,
   renderedPodSpec,
 } from "./support/podman";
-import { freePort } from "./support/ports";
+import { freePort } from "../../testbed/ports";
 import type { PostgresServer } from "./support/postgres";
-import { getWithHost, runCommand, tail, stepLog, type ManagedProcess } from "./support/process";
+import { getWithHost, runCommand, tail, stepLog, type ManagedProcess } from "../../testbed/process";
 import { PROVIDER_CLIENT, startOidcProvider } from "./support/oidc-provider";
 import { runPython } from "./support/python";
 import { assertMetricsScrape, findRendered, flagValue, localEnv, renderedContainer, renderedEnvValue, TEST_POD_IP, withFlagValue } from "./support/rendered";

@@ -6,7 +6,7 @@ import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import { migrationCommand } from "../../manifests/migration";
 import { startPostgres, type PostgresServer } from "./support/postgres";
-import { runCommand } from "./support/process";
+import { runCommand } from "../../testbed/process";
 import { REPO_ROOT } from "./support/venv";
 
 describe("database move: the copy Job also carries the basic-auth database", function () {

@@ -17,8 +17,8 @@ import { decidePromotion, PROMOTION_TAG_FIELDS, PROMOTION_TAG_PREFIX, promotionT
 import { promotionCronJob, promotionLaunchCommand } from "../../manifests/promotion";
 import { haveKubectl, jobFromCronJob, launchLocally } from "./support/cronjob-launch";
 import { getJson, mlflowServerArgs, startMlflowServer, type MlflowServer } from "./support/mlflow";
-import { freePort } from "./support/ports";
-import { runCommand, stepLog, tail, type CommandResult } from "./support/process";
+import { freePort } from "../../testbed/ports";
+import { runCommand, stepLog, tail, type CommandResult } from "../../testbed/process";
 import { runPython } from "./support/python";
 import { dockerEnv, localCommand, localEnv, renderedContainer, runLocal, withArgReplaced } from "./support/rendered";
 import { sharedMoto, sharedPostgres } from "./support/services";

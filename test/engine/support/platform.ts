@@ -3,36 +3,11 @@
  * `random:` resource is declared and every secret value is known to the test), the offline render of the
  * same config, and comparisons between the engine's plan and the offline diff.
  */
-import { randomBytes } from "node:crypto";
 import { diffRenders, type RenderDiff } from "../../../lib/diff";
 import { renderStack, type RenderResult } from "../../../lib/render";
-import { REPO_ROOT } from "./toolchain";
-import type { KubeClient, KubeObject } from "./kube";
-import type { ConfigValue, Step } from "./stack";
-
-const token = (n: number) => randomBytes(n).toString("hex");
-
-/** Fresh values for every secret the local stack would otherwise generate, and for basic auth. */
-export function localSecrets(): Record<string, string> {
-  return {
-    "database.inCluster.password": `pg-${token(12)}`,
-    "artifactStore.minio.rootUser": `root${token(6)}`,
-    "artifactStore.minio.rootPassword": `minio-${token(16)}`,
-    "artifactStore.minio.accessKeyId": `AK${token(9)}`.toUpperCase(),
-    "artifactStore.minio.secretAccessKey": `sk-${token(18)}`,
-    "access.adminPassword": `admin-${token(12)}`,
-    "access.flaskSecretKey": `flask-${token(20)}`,
-  };
-}
-
-/** The secrets that apply to a stack config (basic-auth ones only with access.auth basic). */
-export function secretConfig(secrets: Record<string, string>, opts: { basicAuth?: boolean } = {}): Record<string, ConfigValue> {
-  return Object.fromEntries(
-    Object.entries(secrets)
-      .filter(([k]) => opts.basicAuth || !k.startsWith("access."))
-      .map(([k, v]) => [k, { secret: v }]),
-  );
-}
+import { REPO_ROOT } from "../../../testbed/toolchain";
+import type { KubeClient, KubeObject } from "../../../testbed/kube";
+import type { ConfigValue, Step } from "../../../testbed/stack";
 
 /** `path=value` sets for the offline render (renderStack) of the same config. */
 export function asSets(values: Record<string, ConfigValue>): string[] {

@@ -5,7 +5,7 @@
  */
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import type { KubernetesObject } from "../../../lib/render";
-import { runCommand } from "./process";
+import { runCommand } from "../../../testbed/process";
 
 /** The Job `kubectl create job --from=cronjob/<cron> <name> --dry-run=client -o yaml` writes: the jobTemplate, named. */
 export function jobFromCronJob(cronJob: KubernetesObject, name: string): KubernetesObject {

@@ -2,7 +2,7 @@
  * Mocha root hooks for the integration suite (loaded by .mocharc.integration.json): stop every
  * test service after the run, and on SIGINT/SIGTERM/exit, so no server outlives the test process.
  */
-import { killAllSync } from "./process";
+import { killAllSync } from "../../../testbed/process";
 import { stopAll } from "./services";
 
 let signalled = false;

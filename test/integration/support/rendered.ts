@@ -10,7 +10,7 @@ import * as path from "node:path";
 import type { KubernetesObject, RenderResult } from "../../../lib/render";
 import { SECRET_PLACEHOLDER } from "../../../lib/render";
 import * as assert from "node:assert/strict";
-import { getWithHost, spawnManaged, runCommand, waitForHttp200, type CommandResult, type ManagedProcess } from "./process";
+import { getWithHost, spawnManaged, runCommand, waitForHttp200, type CommandResult, type ManagedProcess } from "../../../testbed/process";
 
 export interface RenderedEnvVar {
   name: string;

@@ -1,7 +1,7 @@
 /** Once-per-process shared test services, and the cleanup registry every started service joins. */
 import { startMoto, type S3Server } from "./moto";
 import { startPostgres, type PostgresServer } from "./postgres";
-import { registerCleanup, stopAll as stopAllRegistered, tempDir } from "./process";
+import { registerCleanup, stopAll as stopAllRegistered, tempDir } from "../../../testbed/process";
 
 export { registerCleanup, tempDir };
 

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { runChecked } from "./process";
+import { runChecked } from "../../../testbed/process";
 
 export type VenvName = "mlflow" | "trainer" | "serving" | "pytest" | "tools";
 

@@ -7,13 +7,14 @@
  * Config: the repo's Pulumi.<base>.yaml is the stack's config file; `configure` layers path-keyed
  * values (secrets among them) on top, and `withConfig` runs one operation on top of that and restores it.
  */
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, type EngineEvent, type Stack, type ConfigMap, type OpType, type StepEventMetadata } from "@pulumi/pulumi/automation";
-import { registerCleanup } from "../../integration/support/process";
+import { registerCleanup } from "./process";
 import { REPO_ROOT } from "./toolchain";
-import { main } from "../../../program";
+import { main } from "../program";
 import type { Cluster } from "./cluster";
 
 export const PROJECT = "mlflow-platform";
@@ -198,4 +199,28 @@ function readTree(dir: string): string {
     else if (entry.isFile()) out += `\n=== ${p}\n${fs.readFileSync(p, "utf8")}`;
   }
   return out;
+}
+
+const token = (n: number) => randomBytes(n).toString("hex");
+
+/** Fresh values for every secret the local stack would otherwise generate, and for basic auth. */
+export function localSecrets(): Record<string, string> {
+  return {
+    "database.inCluster.password": `pg-${token(12)}`,
+    "artifactStore.minio.rootUser": `root${token(6)}`,
+    "artifactStore.minio.rootPassword": `minio-${token(16)}`,
+    "artifactStore.minio.accessKeyId": `AK${token(9)}`.toUpperCase(),
+    "artifactStore.minio.secretAccessKey": `sk-${token(18)}`,
+    "access.adminPassword": `admin-${token(12)}`,
+    "access.flaskSecretKey": `flask-${token(20)}`,
+  };
+}
+
+/** The secrets that apply to a stack config (basic-auth ones only with access.auth basic). */
+export function secretConfig(secrets: Record<string, string>, opts: { basicAuth?: boolean } = {}): Record<string, ConfigValue> {
+  return Object.fromEntries(
+    Object.entries(secrets)
+      .filter(([k]) => opts.basicAuth || !k.startsWith("access."))
+      .map(([k, v]) => [k, { secret: v }]),
+  );
 }

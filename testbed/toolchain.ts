@@ -6,8 +6,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { runCommand, tail } from "../../integration/support/process";
-import { projectRoot } from "../../../lib/paths";
+import { runCommand, tail } from "./process";
+import { projectRoot } from "../lib/paths";
 
 /** The project root, from source or from the compiled bin/ alike. */
 export const REPO_ROOT = projectRoot(__dirname);

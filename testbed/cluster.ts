@@ -11,8 +11,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { freePort } from "../../integration/support/ports";
-import { registerCleanup, runChecked, spawnManaged, tail, type ManagedProcess } from "../../integration/support/process";
+import { freePort } from "./ports";
+import { registerCleanup, runChecked, spawnManaged, tail, type ManagedProcess } from "./process";
 import { KubeClient, pollUntil, type KubeObject } from "./kube";
 import { REPO_ROOT, toolchain, type CrdSet, type Toolchain } from "./toolchain";
 
