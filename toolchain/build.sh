@@ -58,7 +58,10 @@ build_binary() { # name dir package version ldflags generated
   local name="$1" dir="$2" pkg="$3" version="$4" ldflags="$5" generated="$6"
   local key out work
   [ -f "$here/$dir/go.mod" ] && [ -f "$here/$dir/go.sum" ] || { log "$name: no go.mod/go.sum in $here/$dir (module-dir of toolchain/binaries.tsv is relative to toolchain/)"; exit 1; }
-  key="$( { printf '%s\n' "$RECIPE" "$gover" "$*"; cat "$here/$dir/go.mod" "$here/$dir/go.sum"; } | hash_of)"
+  # A module dir may hold the main package itself (package "."): its *.go files are inputs too.
+  local sources=()
+  [ "$pkg" = "." ] && [ "$generated" = "-" ] && mapfile -t sources < <(cd "$here/$dir" && ls ./*.go 2>/dev/null | LC_ALL=C sort)
+  key="$( { printf '%s\n' "$RECIPE" "$gover" "$*"; cat "$here/$dir/go.mod" "$here/$dir/go.sum"; for f in "${sources[@]}"; do printf '%s\n' "$f"; cat "$here/$dir/$f"; done; } | hash_of)"
   out="$cache/$name-$version-$key"
   entry[$name]="$out"
   versions+=("$name=$version")
@@ -72,6 +75,7 @@ build_binary() { # name dir package version ldflags generated
   work="$out.work"
   rm -rf "$work" && mkdir -p "$work"
   cp "$here/$dir/go.mod" "$here/$dir/go.sum" "$work/"
+  for f in "${sources[@]}"; do cp "$here/$dir/$f" "$work/"; done
   if [ "$generated" != "-" ]; then
     # The main package embeds files generated from its schema, which the module zip does not carry: copy
     # the package's sources from the module cache next to the wrapper go.mod and generate them.
@@ -107,8 +111,12 @@ fetch_files() { # name module version pattern
   tmp="$(mktemp -d)"
   src="$(cd "$tmp" && GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
   rm -rf "$tmp" "$out" && mkdir -p "$out"
-  # shellcheck disable=SC2086 # the pattern is a glob inside the module
-  cp $src/$pattern "$out/"
+  # The pattern is one or more globs inside the module, separated by spaces; every file lands in one directory.
+  local glob
+  for glob in $pattern; do
+    # shellcheck disable=SC2086 # a glob inside the module
+    cp $src/$glob "$out/"
+  done
   chmod -R u+w "$out"
   touch "$out/.complete"
   unlock_entry
