@@ -409,6 +409,22 @@ export const configSpec: ObjectSpec = {
                 runtime: { kind: "string", default: "mlflow-pyfunc", description: "Default serving runtime of models (see docs/serving-runtime.md)." },
                 installRuntime: { kind: "boolean", default: true, description: "Create the project's ClusterServingRuntime when a served model runs on it (a stack serving nothing declares no KServe object)." },
                 runtimeImage: { kind: "string", optional: true, description: "Image of the project's serving runtime (images/serving); unset: built from images/serving and pushed to ECR (image.build), pinned by digest, when a served model runs on it." },
+                deploymentMode: {
+                    kind: "string", enum: ["Standard", "Knative"], default: "Standard",
+                    description: "KServe deployment mode every InferenceService states (annotation serving.kserve.io/deploymentMode), so it does not depend on how KServe was installed: `Standard` (a Deployment and a Service per predictor; KServe before 0.16 called it RawDeployment) or `Knative` (needs Knative Serving).",
+                },
+                readyTimeoutSeconds: {
+                    kind: "number", integer: true, min: 0, max: 3600, default: 600,
+                    description: "How long `pulumi up` waits for each InferenceService to load its model version (storage initializer done, predictor rolled out and ready); a failed load fails the up at once, naming the model and KServe's reason. 0: do not wait.",
+                },
+                storageInitializer: {
+                    kind: "object",
+                    description: "The init container KServe injects into each predictor pod to download the model version: the platform's own (images/storage-initializer), declared as the ClusterStorageContainer `mlflow-platform-<namespace>` that each InferenceService names.",
+                    fields: {
+                        image: { kind: "string", optional: true, description: "Image of the storage initializer; unset: built from images/storage-initializer and pushed to ECR (image.build), pinned by digest, when a model is served." },
+                        resources: resources("100m", "256Mi", "1", "1Gi", "the storage initializer (each predictor pod's init container)"),
+                    },
+                },
                 models: {
                     kind: "array",
                     description: "One InferenceService per entry.",
@@ -423,7 +439,12 @@ export const configSpec: ObjectSpec = {
                             storageUri: { kind: "string", optional: true, description: "Pinned s3:// location instead of a registry lookup.", ...s3Uri },
                             runtime: { kind: "string", optional: true, description: "Serving runtime; unset: serving.runtime." },
                             minReplicas: { kind: "number", integer: true, min: 0, default: 1, description: "Minimum replicas." },
-                            maxReplicas: { kind: "number", integer: true, min: 1, default: 3, description: "Maximum replicas." },
+                            maxReplicas: { kind: "number", integer: true, min: 1, default: 3, description: "Maximum replicas. Equal to minReplicas: a fixed count and no autoscaler (KServe's autoscalerClass `none`); above it: an HPA on CPU (Standard mode)." },
+                            targetCPUUtilization: { kind: "number", integer: true, min: 1, max: 100, default: 80, description: "CPU utilization (percent of the request) the HPA keeps the predictor pods at, when maxReplicas > minReplicas (Standard mode)." },
+                            visibility: {
+                                kind: "string", enum: ["clusterLocal", "exposed"], default: "clusterLocal",
+                                description: "`clusterLocal`: the predictor's Service only, no Ingress (label networking.kserve.io/visibility: cluster-local; callers are in the cluster); `exposed`: KServe's ingress for the predictor, as the KServe install configures it.",
+                            },
                             canaryTrafficPercent: { kind: "number", integer: true, min: 0, max: 100, optional: true, description: "Traffic to the new revision (KServe canary)." },
                             resources: resources("500m", "1Gi", "1", "2Gi", "each predictor pod"),
                         },
@@ -466,6 +487,8 @@ export interface ServedModel {
     readonly runtime?: string;
     readonly minReplicas: number;
     readonly maxReplicas: number;
+    readonly targetCPUUtilization: number;
+    readonly visibility: "clusterLocal" | "exposed";
     readonly canaryTrafficPercent?: number;
     readonly resources: Resources;
 }
@@ -598,6 +621,9 @@ export interface PlatformConfig {
         readonly runtime: string;
         readonly installRuntime: boolean;
         readonly runtimeImage?: string;
+        readonly deploymentMode: "Standard" | "Knative";
+        readonly readyTimeoutSeconds: number;
+        readonly storageInitializer: { readonly image?: string; readonly resources: Resources };
         readonly models: readonly ServedModel[];
     };
 }
@@ -689,6 +715,8 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
             add("training.image", `is required when image.build is false (${trainerImageUsers(c).join(", ")} run the trainer image): an image the cluster can pull, such as registry.example.com/trainer@sha256:... (got undefined)`);
         if (c.serving.runtimeImage === undefined && servingRuntimeUsed(c))
             add("serving.runtimeImage", `is required when image.build is false and a served model runs on the project's runtime "${MLFLOW_PYFUNC_RUNTIME}": an image the cluster can pull (got undefined)`);
+        if (c.serving.storageInitializer.image === undefined && c.serving.models.length > 0)
+            add("serving.storageInitializer.image", `is required when image.build is false and serving.models is set (KServe runs it in each predictor pod to download the model): an image the cluster can pull, such as registry.example.com/storage-initializer@sha256:... (got undefined)`);
         if (c.access.oidc.proxyImage === undefined && c.access.auth === "oidc")
             add("access.oidc.proxyImage", `is required when image.build is false and access.auth is "oidc" (the sign-in sidecar runs it): an oauth2-proxy image the cluster can pull, such as registry.example.com/oauth2-proxy@sha256:... (got undefined)`);
     }
@@ -703,6 +731,8 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
         const refs = [m.alias !== undefined && "alias", m.version !== undefined && "version", m.storageUri !== undefined && "storageUri"].filter(Boolean);
         if (refs.length !== 1) add(path, `must set exactly one of alias, version or storageUri (got ${refs.length === 0 ? "none" : refs.join(" and ")})`);
         if (m.minReplicas > m.maxReplicas) add(`${path}.minReplicas`, `must not exceed maxReplicas (${m.maxReplicas}) (got ${m.minReplicas})`);
+        if (m.minReplicas === 0 && c.serving.deploymentMode === "Standard")
+            add(`${path}.minReplicas`, `must be at least 1 when serving.deploymentMode is "Standard" (scale to zero needs Knative) (got 0)`);
     });
     return issues;
 }

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, OidcConfig, PlatformConfig } from "./config";
 import { MinioStore } from "./components/minio-store";
 import { ModelServing } from "./components/model-serving";
-import { lookupServedModels, registryUri } from "./lib/serving-lookup";
+import { allowedStoragePrefixes, lookupServedModels, registryUri } from "./lib/serving-lookup";
 import { ArtifactStore } from "./components/artifact-store";
 import { InClusterDatabase } from "./components/in-cluster-database";
 import { imageRepositoryName, MLFLOW_IMAGE_LEGACY_TYPE, ProjectImage } from "./components/project-image";
@@ -312,6 +312,10 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
             runtimeImage: images.serving,
             aws,
             serviceAccountAnnotations: roleAnnotation(SERVICE_ACCOUNTS.serving),
+            deploymentMode: cfg.serving.deploymentMode,
+            storageInitializerImage: images["storage-initializer"],
+            storageInitializerResources: cfg.serving.storageInitializer.resources,
+            storagePrefixes: allowedStoragePrefixes(cfg),
         },
         { dependsOn: [ns, ...artifacts.waitFor] },
     );
@@ -338,6 +342,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         trainerImage: images.trainer,
         servingRuntimeImage: images.serving,
         ssoProxyImage: images["oauth2-proxy"],
+        storageInitializerImage: images["storage-initializer"],
         trainingTemplates: training.templates,
         batchTemplates: batch?.templates,
         promotionTemplate: promotion ? { cronJob: promotion.cronJob, launch: promotion.launch } : undefined,
@@ -361,7 +366,7 @@ function stackImages(cfg: PlatformConfig): Record<ProjectImageName, pulumi.Input
         const opts = image === "mlflow" ? { aliases: [{ type: MLFLOW_IMAGE_LEGACY_TYPE }] } : {};
         return new ProjectImage(`${image}-image`, { image, repositoryName, platform: cfg.image.platform }, opts).ref;
     };
-    return { mlflow: pick("mlflow"), trainer: pick("trainer"), serving: pick("serving"), "oauth2-proxy": pick("oauth2-proxy") };
+    return { mlflow: pick("mlflow"), trainer: pick("trainer"), serving: pick("serving"), "oauth2-proxy": pick("oauth2-proxy"), "storage-initializer": pick("storage-initializer") };
 }
 
 /** An image a declared workload runs: built or named, which config.ts checks (a gap here is a bug, not bad input). */

@@ -3,7 +3,15 @@ import * as apiextensions from "@pulumi/kubernetes/apiextensions";
 import * as pulumi from "@pulumi/pulumi";
 import type { Resources, ServedModel } from "../config";
 import { AwsCredentialSource } from "../manifests/common";
-import { clusterServingRuntime, inferenceService, MLFLOW_PYFUNC_RUNTIME, runtimeNeeded, servingServiceAccount, SERVING_SERVICE_ACCOUNT } from "../manifests/serving";
+import {
+    clusterServingRuntime,
+    clusterStorageContainer,
+    inferenceService,
+    MLFLOW_PYFUNC_RUNTIME,
+    runtimeNeeded,
+    servingServiceAccount,
+    SERVING_SERVICE_ACCOUNT,
+} from "../manifests/serving";
 import type { ResolvedModel } from "./registry/resolver";
 
 export interface ModelServingArgs {
@@ -29,6 +37,14 @@ export interface ModelServingArgs {
     readonly aws: AwsCredentialSource;
     /** Annotations of the ServiceAccount, e.g. eks.amazonaws.com/role-arn (IRSA). Defaults to none. */
     readonly serviceAccountAnnotations?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** KServe deployment mode every InferenceService states. Defaults to Standard. */
+    readonly deploymentMode?: "Standard" | "Knative";
+    /** Image of images/storage-initializer. Required when a model is served. Defaults to none. */
+    readonly storageInitializerImage?: pulumi.Input<string>;
+    /** Requests and limits of the storage initializer. Defaults to 100m/256Mi requests, 1/1Gi limits. */
+    readonly storageInitializerResources?: Resources;
+    /** The s3:// prefixes the storage initializer serves from (the artifact bucket, allowed prefixes). Defaults to none. */
+    readonly storagePrefixes?: readonly string[];
 }
 
 /** What is served: one entry per InferenceService (a stack output). */
@@ -49,6 +65,8 @@ export class ModelServing extends pulumi.ComponentResource {
     public readonly serviceAccountName: pulumi.Output<string>;
     /** The InferenceServices, by model name. */
     public readonly inferenceServices: Record<string, apiextensions.CustomResource>;
+    /** The ClusterStorageContainer each InferenceService names (declared when a model is served). */
+    public readonly storageContainer?: apiextensions.CustomResource;
 
     constructor(name: string, args: ModelServingArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:serving:ModelServing", name, {}, opts);
@@ -71,11 +89,35 @@ export class ModelServing extends pulumi.ComponentResource {
                 ? new apiextensions.CustomResource(`${name}-runtime`, { ...clusterServingRuntime({ image: args.runtimeImage, resources: args.runtimeResources }) }, child)
                 : undefined;
 
+        if (args.models.length > 0 && args.storageInitializerImage === undefined)
+            throw new Error(`ModelServing: storageInitializerImage is required when a model is served (set serving.storageInitializer.image or image.build)`);
+        this.storageContainer =
+            args.models.length > 0 && args.storageInitializerImage !== undefined
+                ? new apiextensions.CustomResource(
+                      `${name}-storage-initializer`,
+                      {
+                          ...clusterStorageContainer({
+                              namespace: args.namespace,
+                              image: args.storageInitializerImage,
+                              prefixes: [...(args.storagePrefixes ?? [])],
+                              resources: args.storageInitializerResources,
+                          }),
+                      },
+                      child,
+                  )
+                : undefined;
+
         this.inferenceServices = {};
         this.models = args.models.map((model, i) => {
             const resolved = args.resolved[i];
-            const isvc = inferenceService(model, resolved, { namespace: args.namespace, serviceAccountName: SERVING_SERVICE_ACCOUNT, runtime: defaultRuntime });
-            const dependsOn: pulumi.Resource[] = runtime && (model.runtime ?? defaultRuntime) === MLFLOW_PYFUNC_RUNTIME ? [sa, runtime] : [sa];
+            const isvc = inferenceService(model, resolved, {
+                namespace: args.namespace,
+                serviceAccountName: SERVING_SERVICE_ACCOUNT,
+                runtime: defaultRuntime,
+                deploymentMode: args.deploymentMode,
+            });
+            const dependsOn: pulumi.Resource[] = [sa, ...(this.storageContainer ? [this.storageContainer] : [])];
+            if (runtime && (model.runtime ?? defaultRuntime) === MLFLOW_PYFUNC_RUNTIME) dependsOn.push(runtime);
             this.inferenceServices[model.name] = new apiextensions.CustomResource(`${name}-${model.name}`, { ...isvc }, { ...child, dependsOn });
             return {
                 name: model.name,

@@ -31,6 +31,8 @@ export function kserveKindsNeeded(cfg: PlatformConfig): ClusterKind[] {
     if (cfg.serving.models.length === 0) return [];
     const kserve = { provider: "KServe", group: "serving.kserve.io" } as const;
     const kinds: ClusterKind[] = [{ ...kserve, version: "v1beta1", kind: "InferenceService", plural: "inferenceservices", declaredBy: "serving.models" }];
+    // The platform's storage initializer (KServe ≥ 0.20; an older KServe has no storageContainerName either).
+    kinds.push({ ...kserve, version: "v1alpha1", kind: "ClusterStorageContainer", plural: "clusterstoragecontainers", declaredBy: "serving.storageInitializer" });
     if (servingRuntimeUsed(cfg)) kinds.push({ ...kserve, version: "v1alpha1", kind: "ClusterServingRuntime", plural: "clusterservingruntimes", declaredBy: "serving.installRuntime" });
     return kinds;
 }

@@ -187,6 +187,7 @@ export const REPLACE_ON_CHANGE: readonly ReplaceRule[] = [
     // KServe custom resources: groups the provider has no entry for, like every CR: only metadata.name /
     // namespace replace; a spec change (new storageUri, runtime, replicas) is an update.
     { apiVersion: "serving.kserve.io/v1alpha1", kind: "ClusterServingRuntime", fields: [], source: "pkg/provider/diff.go (no `serving.kserve.io` group)" },
+    { apiVersion: "serving.kserve.io/v1alpha1", kind: "ClusterStorageContainer", fields: [], source: "pkg/provider/diff.go (no `serving.kserve.io` group)" },
     { apiVersion: "serving.kserve.io/v1beta1", kind: "InferenceService", fields: [], source: "pkg/provider/diff.go (no `serving.kserve.io` group)" },
 ];
 
@@ -195,7 +196,7 @@ export const REPLACE_ON_CHANGE: readonly ReplaceRule[] = [
  * before diffing (provider.go `Diff`, `clients.IsNamespacedKind`). Any other kind is treated as namespaced.
  */
 export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
-    "Namespace", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "StorageClass", "ClusterServingRuntime",
+    "Namespace", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "StorageClass", "ClusterServingRuntime", "ClusterStorageContainer",
 ]);
 
 /**

@@ -6,7 +6,7 @@ import type { PlatformConfig } from "../config";
 import { runtimeNeeded } from "../manifests/serving";
 
 /** The images this project builds, one folder each under images/. */
-export const PROJECT_IMAGES = ["mlflow", "trainer", "serving", "oauth2-proxy"] as const;
+export const PROJECT_IMAGES = ["mlflow", "trainer", "serving", "oauth2-proxy", "storage-initializer"] as const;
 export type ProjectImageName = (typeof PROJECT_IMAGES)[number];
 
 /** The config key that names a prebuilt image instead of a build. */
@@ -15,6 +15,7 @@ export const IMAGE_OVERRIDE_KEYS: Readonly<Record<ProjectImageName, string>> = {
     trainer: "training.image",
     serving: "serving.runtimeImage",
     "oauth2-proxy": "access.oidc.proxyImage",
+    "storage-initializer": "serving.storageInitializer.image",
 };
 
 /** The parts of the stack that run the trainer image (training, batch inference, promotion templates). */
@@ -42,6 +43,8 @@ export function imageOverride(cfg: PlatformConfig, image: ProjectImageName): str
             return cfg.serving.runtimeImage;
         case "oauth2-proxy":
             return cfg.access.oidc.proxyImage;
+        case "storage-initializer":
+            return cfg.serving.storageInitializer.image;
     }
 }
 
@@ -57,6 +60,9 @@ export function imageUsed(cfg: PlatformConfig, image: ProjectImageName): boolean
         case "oauth2-proxy":
             // The single sign-on sidecar of each tracking-server pod.
             return cfg.access.auth === "oidc";
+        case "storage-initializer":
+            // KServe runs it in every predictor pod, whatever the model's runtime.
+            return cfg.serving.models.length > 0;
     }
 }
 

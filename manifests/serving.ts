@@ -11,7 +11,9 @@ import type { Resources, ServedModel } from "../config";
 import type { ResolvedModel } from "../components/registry/resolver";
 import {
     CLUSTER_SERVING_RUNTIME_KIND,
+    CLUSTER_STORAGE_CONTAINER_KIND,
     ClusterServingRuntime,
+    ClusterStorageContainer,
     INFERENCE_SERVICE_API_VERSION,
     INFERENCE_SERVICE_KIND,
     InferenceService,
@@ -19,13 +21,16 @@ import {
     MODEL_MOUNT_PATH,
     ProtocolVersion,
     SERVING_RUNTIME_API_VERSION,
-} from "../components/kserve/types";
+    STORAGE_INITIALIZER_CONTAINER,
+} from "./kserve-types";
 import { AwsCredentialSource, mapInput, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, TMP_MOUNT, TMP_VOLUME } from "./common";
 
 export const SERVING_COMPONENT = "model-serving";
 export const SERVING_SERVICE_ACCOUNT = "mlflow-serving";
 /** The project's runtime: MLflow's own scoring server over the pyfunc model (images/serving). */
 export const MLFLOW_PYFUNC_RUNTIME = "mlflow-pyfunc";
+/** The model format of every served model (an MLflow pyfunc model). */
+export const MODEL_FORMAT = "mlflow";
 /** Port of the runtime's scoring server (KServe's default HTTP port). */
 export const RUNTIME_PORT = 8080;
 /** Default requests/limits of the runtime's container template (each InferenceService sets its own). */
@@ -39,6 +44,31 @@ export const LINEAGE = {
     runId: "mlflow.org/run-id",
     source: "mlflow.org/source",
 } as const;
+
+/** What KServe reads from an InferenceService's metadata (pkg/constants of KServe 0.20). */
+export const KSERVE_METADATA = {
+    /** Standard or Knative; KServe's defaulting webhook rewrites RawDeployment/Serverless and adds it when missing. */
+    deploymentMode: "serving.kserve.io/deploymentMode",
+    /** hpa (default), none (fixed replicas = minReplicas), external, keda. */
+    autoscalerClass: "serving.kserve.io/autoscalerClass",
+    /** The defaulting webhook copies predictor.model.modelFormat.name here (the key has no prefix). */
+    modelFormat: "modelFormat",
+    /** Label: `cluster-local` makes KServe create no Ingress/HTTPRoute for the InferenceService. */
+    visibility: "networking.kserve.io/visibility",
+} as const;
+
+/** The ClusterStorageContainer of a stack: cluster-scoped, so named after the stack's namespace. */
+export function storageContainerName(namespace: string): string {
+    return `mlflow-platform-${namespace}`;
+}
+
+/**
+ * A storage URI as the directory it names: with a trailing slash. KServe's downloader matches the key prefix as
+ * a string, so `…/artifacts` would also pull a sibling `…/artifacts-old/` (found with kserve-storage 0.20).
+ */
+export function storageDirectoryUri(uri: string): string {
+    return uri.endsWith("/") ? uri : `${uri}/`;
+}
 
 /** Annotations KServe's credential builder reads (pkg/credentials/s3): on the keys Secret, or on an IRSA ServiceAccount. */
 export const KSERVE_S3 = {
@@ -88,6 +118,10 @@ export interface InferenceServiceOptions {
     readonly serviceAccountName: Input<string>;
     /** Runtime of a model that names none (serving.runtime). */
     readonly runtime: string;
+    /** serving.deploymentMode. Defaults to Standard. */
+    readonly deploymentMode?: "Standard" | "Knative";
+    /** The ClusterStorageContainer that downloads the model (storageContainerName). Defaults to the namespace's. */
+    readonly storageContainer?: string;
     /** uid/gid of the predictor pod. Defaults to 10001. */
     readonly uid?: number;
 }
@@ -103,27 +137,55 @@ export function checkResolved(model: ServedModel, resolved: ResolvedModel): void
         throw new Error(`serving model "${model.name}": storageUri must be an s3:// URI, got "${resolved.storageUri}"`);
 }
 
-/** The InferenceService of one served model, its storageUri from the registry lookup. */
+/**
+ * KServe's autoscaler for a model: `none` (a fixed count of minReplicas, no HPA) when min equals max, else `hpa`
+ * on CPU. KServe creates an HPA for every Standard predictor by default, also when min equals max.
+ */
+export function autoscalerClass(model: Pick<ServedModel, "minReplicas" | "maxReplicas">): "none" | "hpa" {
+    return model.minReplicas === model.maxReplicas ? "none" : "hpa";
+}
+
+/**
+ * The InferenceService of one served model, its storageUri from the registry lookup. It states everything KServe
+ * would otherwise take from how it was installed or default in its webhook (so `pulumi up` never fights it): the
+ * deployment mode, the autoscaler, no ingress unless exposed, the storage container, and the modelFormat
+ * annotation the defaulting webhook adds.
+ */
 export function inferenceService(model: ServedModel, resolved: ResolvedModel, opts: InferenceServiceOptions): InferenceService {
     checkResolved(model, resolved);
     const runtime = model.runtime ?? opts.runtime;
     const protocolVersion = protocolVersionFor(runtime);
+    const mode = opts.deploymentMode ?? "Standard";
+    const scaler = mode === "Standard" ? autoscalerClass(model) : undefined;
+    const kserveAnnotations: Record<string, string> = {
+        [KSERVE_METADATA.deploymentMode]: mode,
+        ...(scaler ? { [KSERVE_METADATA.autoscalerClass]: scaler } : {}),
+        [KSERVE_METADATA.modelFormat]: MODEL_FORMAT,
+    };
+    const visibility: Record<string, string> = model.visibility === "exposed" ? {} : { [KSERVE_METADATA.visibility]: "cluster-local" };
     return {
         apiVersion: INFERENCE_SERVICE_API_VERSION,
         kind: INFERENCE_SERVICE_KIND,
-        metadata: { name: model.name, namespace: opts.namespace, labels: labels(SERVING_COMPONENT, model.name), annotations: lineageAnnotations(model, resolved) },
+        metadata: {
+            name: model.name,
+            namespace: opts.namespace,
+            labels: { ...labels(SERVING_COMPONENT, model.name), ...visibility },
+            annotations: { ...lineageAnnotations(model, resolved), ...kserveAnnotations },
+        },
         spec: {
             predictor: {
                 serviceAccountName: opts.serviceAccountName,
                 minReplicas: model.minReplicas,
                 maxReplicas: model.maxReplicas,
+                ...(scaler === "hpa" ? { scaleMetric: "cpu" as const, scaleTarget: model.targetCPUUtilization } : {}),
+                storageContainerName: opts.storageContainer ?? storageContainerName(opts.namespace),
                 ...(model.canaryTrafficPercent !== undefined ? { canaryTrafficPercent: model.canaryTrafficPercent } : {}),
                 securityContext: podSecurityContext(opts.uid),
                 model: {
-                    modelFormat: { name: "mlflow" },
+                    modelFormat: { name: MODEL_FORMAT },
                     ...(protocolVersion ? { protocolVersion } : {}),
                     runtime,
-                    storageUri: resolved.storageUri,
+                    storageUri: storageDirectoryUri(resolved.storageUri),
                     resources: resourceRequirements(model.resources),
                     // No readOnlyRootFilesystem here: it would override the runtime's own setting.
                     securityContext: { allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
@@ -252,6 +314,54 @@ export function clusterServingRuntime(opts: ClusterServingRuntimeOptions): Clust
                 },
             ],
             volumes: [TMP_VOLUME],
+        },
+    };
+}
+
+/** Default requests/limits of the storage initializer (serving.storageInitializer.resources). */
+export const DEFAULT_INITIALIZER_RESOURCES: Resources = { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } };
+
+export interface ClusterStorageContainerOptions {
+    /** The stack's namespace: the object is named mlflow-platform-<namespace>. */
+    readonly namespace: string;
+    /** Image of images/storage-initializer. */
+    readonly image: Input<string>;
+    /** The s3:// prefixes the stack serves from (the artifact bucket, serving.allowedStoragePrefixes). */
+    readonly prefixes: Input<string>[];
+    /** Defaults to DEFAULT_INITIALIZER_RESOURCES. */
+    readonly resources?: Resources;
+    /** uid/gid the initializer runs as. Defaults to 10001 (the predictor pod's). */
+    readonly uid?: number;
+}
+
+/**
+ * The platform's ClusterStorageContainer: KServe's pod webhook merges its container over the init container it
+ * injects into each predictor pod (name, args, the model volume and the S3 env are KServe's). It supports only the
+ * stack's own S3 prefixes, and each InferenceService names it, so a KServe install's own `default` container (which
+ * also matches s3://) is never picked for the platform's models, and the platform's is never picked for others'.
+ * The container passes Pod Security `restricted` on its own (KServe's default sets no securityContext).
+ */
+export function clusterStorageContainer(opts: ClusterStorageContainerOptions): ClusterStorageContainer {
+    const name = storageContainerName(opts.namespace);
+    return {
+        apiVersion: SERVING_RUNTIME_API_VERSION,
+        kind: CLUSTER_STORAGE_CONTAINER_KIND,
+        metadata: { name, labels: labels(SERVING_COMPONENT, name) },
+        spec: {
+            container: {
+                name: STORAGE_INITIALIZER_CONTAINER,
+                image: opts.image,
+                imagePullPolicy: "IfNotPresent",
+                resources: resourceRequirements(opts.resources ?? DEFAULT_INITIALIZER_RESOURCES),
+                securityContext: {
+                    ...containerSecurityContext(true),
+                    runAsUser: opts.uid ?? 10001,
+                    runAsGroup: opts.uid ?? 10001,
+                    seccompProfile: { type: "RuntimeDefault" },
+                },
+            },
+            supportedUriFormats: opts.prefixes.map((p) => ({ prefix: mapInput(p, storageDirectoryUri) })),
+            workloadType: "initContainer",
         },
     };
 }

@@ -1,6 +1,6 @@
 /**
- * JSON Schemas (draft-07) of the part of KServe's InferenceService (serving.kserve.io/v1beta1) and
- * ClusterServingRuntime (serving.kserve.io/v1alpha1) this project writes: types, formats, enums and
+ * JSON Schemas (draft-07) of the part of KServe's InferenceService (serving.kserve.io/v1beta1),
+ * ClusterServingRuntime and ClusterStorageContainer (serving.kserve.io/v1alpha1) this project writes: types, formats, enums and
  * required fields as KServe v0.20's CRDs state them. Written for the tests, which must not read the CRDs
  * (a clone has no ../shared); scripts/check-kserve-crd.ts checks renders against the real CRDs.
  *
@@ -88,6 +88,7 @@ export const inferenceServiceSchema: Schema = closed(
                     securityContext: podSecurityContext,
                     labels: strMap,
                     annotations: strMap,
+                    storageContainerName: str,
                     model: closed({
                         modelFormat: closed({ name: str, version: str }, ["name"]),
                         protocolVersion: str,
@@ -163,10 +164,34 @@ export const clusterServingRuntimeSchema: Schema = closed(
     ["apiVersion", "kind", "metadata", "spec"],
 );
 
+/** The ClusterStorageContainer fields the project emits (`disabled` sits beside `spec` in the CRD). */
+export const clusterStorageContainerSchema: Schema = closed(
+    {
+        apiVersion: { const: "serving.kserve.io/v1alpha1" },
+        kind: { const: "ClusterStorageContainer" },
+        metadata: metadata(false),
+        disabled: bool,
+        spec: closed(
+            {
+                container: closed(
+                    { name: str, image: str, imagePullPolicy: { type: "string", enum: ["Always", "IfNotPresent", "Never"] }, args: { type: "array", items: str }, env, resources, securityContext: containerSecurityContext },
+                    ["name"],
+                ),
+                supportedUriFormats: { type: "array", items: closed({ prefix: str, regex: str }) },
+                supportsMultiModelDownload: bool,
+                workloadType: str,
+            },
+            ["container", "supportedUriFormats"],
+        ),
+    },
+    ["apiVersion", "kind", "metadata", "spec"],
+);
+
 const ajv = new Ajv({ strict: false, allErrors: true });
 const validators: Record<string, ValidateFunction> = {
     InferenceService: ajv.compile(inferenceServiceSchema),
     ClusterServingRuntime: ajv.compile(clusterServingRuntimeSchema),
+    ClusterStorageContainer: ajv.compile(clusterStorageContainerSchema),
 };
 
 /** Validates one emitted KServe object; returns one line per error (empty: valid). */

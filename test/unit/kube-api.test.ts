@@ -71,10 +71,10 @@ describe("kube-api: the kubeconfig the provider would use", () => {
 
 describe("cluster-apis: the custom kinds a stack needs (KServe, the Prometheus Operator)", () => {
     const served = { artifactStore: { bucketName: "mlflow-artifacts-t" }, serving: { models: [{ name: "m", alias: "production" }] } };
-    it("nothing for a stack serving no model; InferenceService, plus ClusterServingRuntime for the project's runtime", () => {
+    it("nothing for a stack serving no model; InferenceService and ClusterStorageContainer, plus ClusterServingRuntime for the project's runtime", () => {
         assert.deepEqual(kserveKindsNeeded(parseConfig({}, "t")), []);
-        assert.deepEqual(kserveKindsNeeded(parseConfig(served, "t")).map((k) => k.kind), ["InferenceService", "ClusterServingRuntime"]);
-        assert.deepEqual(kserveKindsNeeded(parseConfig({ ...served, serving: { ...served.serving, runtime: "kserve-mlserver" } }, "t")).map((k) => k.kind), ["InferenceService"]);
+        assert.deepEqual(kserveKindsNeeded(parseConfig(served, "t")).map((k) => k.kind), ["InferenceService", "ClusterStorageContainer", "ClusterServingRuntime"]);
+        assert.deepEqual(kserveKindsNeeded(parseConfig({ ...served, serving: { ...served.serving, runtime: "kserve-mlserver" } }, "t")).map((k) => k.kind), ["InferenceService", "ClusterStorageContainer"]);
     });
     it("the message names the cluster, the missing kinds, how to install KServe, and that nothing changed", () => {
         const m = missingKserveMessage(kserveKindsNeeded(parseConfig(served, "t")), { server: "https://c:6443", label: 'context "c"' });
@@ -90,7 +90,7 @@ describe("cluster-apis: the custom kinds a stack needs (KServe, the Prometheus O
         const monitored = { observability: { serviceMonitor: true } };
         assert.deepEqual(clusterKindsNeeded(parseConfig(monitored, "t")).map((k) => `${k.group}/${k.version} ${k.kind}`), ["monitoring.coreos.com/v1 ServiceMonitor"]);
         const both = clusterKindsNeeded(parseConfig({ ...served, ...monitored }, "t"));
-        assert.deepEqual(both.map((k) => k.kind), ["InferenceService", "ClusterServingRuntime", "ServiceMonitor"]);
+        assert.deepEqual(both.map((k) => k.kind), ["InferenceService", "ClusterStorageContainer", "ClusterServingRuntime", "ServiceMonitor"]);
         const m = missingKindsMessage(both, { server: "https://c:6443", label: 'context "c"' });
         assert.match(m, /^KServe is not installed on the cluster https:\/\/c:6443 .* Nothing was changed\. The Prometheus Operator is not installed on the cluster https:\/\/c:6443 \(context "c"\): the API server does not serve ServiceMonitor \(monitoring\.coreos\.com\/v1, for observability\.serviceMonitor\)\. .*or set observability\.serviceMonitor to false .*Nothing was changed\.$/);
         const gateway = { access: { mode: "gateway", auth: "basic", gateway: { host: "m.example.com", name: "g", namespace: "gw" } } };

@@ -52,7 +52,7 @@ describe("render: served models (wiring)", () => {
         assert.equal(ann["mlflow.org/alias"], "production");
         assert.equal(ann["mlflow.org/run-id"], "abc123");
         const predictor = (isvc.spec as { predictor: { serviceAccountName: string; model: { storageUri: string; modelFormat: { name: string } } } }).predictor;
-        assert.equal(predictor.model.storageUri, "s3://models-bucket/1/models/m-01236/artifacts");
+        assert.equal(predictor.model.storageUri, "s3://models-bucket/1/models/m-01236/artifacts/", "the version's directory, with a trailing slash (no sibling prefix)");
         assert.equal(predictor.model.modelFormat.name, "mlflow");
         assert.equal(predictor.serviceAccountName, "mlflow-serving");
         assert.deepEqual(r.outputs.servedModels, [{ name: "california-housing", registeredModel: "CaliforniaHousingRegressor", version: "6", alias: "production", storageUri: "s3://models-bucket/1/models/m-01236/artifacts" }]);

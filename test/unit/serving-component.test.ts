@@ -10,8 +10,8 @@ import { kserveErrors } from "../support/kserve-schema";
 
 const RESOURCES = { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "1", memory: "2Gi" } };
 const MODELS: ServedModel[] = [
-    { name: "california-housing", registeredModel: "CaliforniaHousingRegressor", alias: "production", minReplicas: 1, maxReplicas: 3, resources: RESOURCES },
-    { name: "housing-canary", registeredModel: "CaliforniaHousingRegressor", version: "8", minReplicas: 1, maxReplicas: 2, canaryTrafficPercent: 10, runtime: "kserve-mlserver", resources: RESOURCES },
+    { name: "california-housing", registeredModel: "CaliforniaHousingRegressor", alias: "production", minReplicas: 1, maxReplicas: 3, targetCPUUtilization: 80, visibility: "clusterLocal", resources: RESOURCES },
+    { name: "housing-canary", registeredModel: "CaliforniaHousingRegressor", version: "8", minReplicas: 1, maxReplicas: 2, targetCPUUtilization: 80, visibility: "clusterLocal", canaryTrafficPercent: 10, runtime: "kserve-mlserver", resources: RESOURCES },
 ];
 const RESOLVED: ResolvedModel[] = [
     { name: "CaliforniaHousingRegressor", version: "7", alias: "production", runId: "r7", source: "models:/m-7", storageUri: "s3://mlflow-artifacts-dev/1/models/m-7/artifacts" },
@@ -22,10 +22,13 @@ const BASE: ModelServingArgs = {
     models: MODELS,
     resolved: RESOLVED,
     runtimeImage: "ghcr.io/example/mlflow-platform-serving:0.1.0",
+    storageInitializerImage: "ghcr.io/example/mlflow-platform-storage-initializer:0.1.0",
+    storagePrefixes: ["s3://mlflow-artifacts-dev"],
     aws: { keysSecretName: "mlflow-aws-credentials", region: "eu-west-1" },
 };
 const ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService";
 const RUNTIME = "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime";
+const CSC = "kubernetes:serving.kserve.io/v1alpha1:ClusterStorageContainer";
 const SA = "kubernetes:core/v1:ServiceAccount";
 
 /** Renders only a ModelServing (under the shared render mocks), returning the render and the component's outputs. */
@@ -47,18 +50,27 @@ describe("ModelServing component (Pulumi mocks)", () => {
         r = await renderServing(BASE);
     });
 
-    it("creates the ServiceAccount, the runtime and one InferenceService per model, all children of the component", () => {
+    it("creates the ServiceAccount, the runtime, the storage container and one InferenceService per model, all children of the component", () => {
         const component = r.resources.find((x) => x.type === "mlflow-platform:serving:ModelServing");
         assert.ok(component, "component registered");
         assert.equal(ofType(r, SA).length, 1);
         assert.equal(ofType(r, RUNTIME).length, 1);
+        assert.equal(ofType(r, CSC).length, 1);
         assert.deepEqual(ofType(r, ISVC).map((x) => x.name).sort(), ["serving-california-housing", "serving-housing-canary"]);
-        for (const x of [...ofType(r, SA), ...ofType(r, RUNTIME), ...ofType(r, ISVC)]) assert.equal(x.parent, "mlflow-platform:serving:ModelServing::serving", x.name);
+        for (const x of [...ofType(r, SA), ...ofType(r, RUNTIME), ...ofType(r, CSC), ...ofType(r, ISVC)]) assert.equal(x.parent, "mlflow-platform:serving:ModelServing::serving", x.name);
+    });
+
+    it("every InferenceService, whatever its runtime, names the platform's storage container, which supports the artifact bucket", () => {
+        const csc = r.kubernetes.find((o) => o.kind === "ClusterStorageContainer") as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- rendered JSON
+        assert.equal(csc.metadata.name, "mlflow-platform-mlflow");
+        assert.equal(csc.spec.container.image, BASE.storageInitializerImage);
+        assert.deepEqual(csc.spec.supportedUriFormats, [{ prefix: "s3://mlflow-artifacts-dev/" }]);
+        for (const o of r.kubernetes.filter((x) => x.kind === "InferenceService")) assert.equal((o as Record<string, any>).spec.predictor.storageContainerName, "mlflow-platform-mlflow"); // eslint-disable-line @typescript-eslint/no-explicit-any -- rendered JSON
     });
 
     it("every emitted object is valid: KServe kinds against the CRD subset, the ServiceAccount against Kubernetes' schema", () => {
         const kserve = r.kubernetes.filter((o) => !isBuiltIn(o));
-        assert.deepEqual(kserve.map((o) => o.kind).sort(), ["ClusterServingRuntime", "InferenceService", "InferenceService"]);
+        assert.deepEqual(kserve.map((o) => o.kind).sort(), ["ClusterServingRuntime", "ClusterStorageContainer", "InferenceService", "InferenceService"]);
         for (const o of kserve) assert.deepEqual(kserveErrors(o), [], `${o.kind} ${o.metadata.name}`);
         for (const o of r.kubernetes.filter(isBuiltIn)) validateKubernetesObject(o);
     });
@@ -67,14 +79,14 @@ describe("ModelServing component (Pulumi mocks)", () => {
         const byName = Object.fromEntries(r.kubernetes.filter((o) => o.kind === "InferenceService").map((o) => [o.metadata.name, o as Record<string, any>])); // eslint-disable-line @typescript-eslint/no-explicit-any -- rendered JSON
         const prod = byName["california-housing"];
         assert.equal(prod.metadata.namespace, "mlflow");
-        assert.equal(prod.spec.predictor.model.storageUri, RESOLVED[0].storageUri);
+        assert.equal(prod.spec.predictor.model.storageUri, `${RESOLVED[0].storageUri}/`);
         assert.equal(prod.spec.predictor.model.runtime, "mlflow-pyfunc");
         assert.equal(prod.spec.predictor.serviceAccountName, "mlflow-serving");
         assert.equal(prod.metadata.annotations["mlflow.org/model-version"], "7");
         assert.equal(prod.metadata.annotations["mlflow.org/alias"], "production");
         assert.equal(prod.spec.predictor.canaryTrafficPercent, undefined);
         const canary = byName["housing-canary"];
-        assert.equal(canary.spec.predictor.model.storageUri, RESOLVED[1].storageUri);
+        assert.equal(canary.spec.predictor.model.storageUri, `${RESOLVED[1].storageUri}/`);
         assert.equal(canary.spec.predictor.model.runtime, "kserve-mlserver");
         assert.equal(canary.spec.predictor.canaryTrafficPercent, 10);
         assert.equal(canary.metadata.annotations["mlflow.org/alias"], undefined);
@@ -98,11 +110,12 @@ describe("ModelServing component (Pulumi mocks)", () => {
         assert.equal(r.outputs.serviceAccountName, "mlflow-serving");
     });
 
-    it("an empty model list declares no KServe object: no InferenceService, no runtime (the ServiceAccount stays)", async () => {
+    it("an empty model list declares no KServe object: no InferenceService, no runtime, no storage container (the ServiceAccount stays)", async () => {
         const empty = await renderServing({ ...BASE, models: [], resolved: [] });
         assert.equal(ofType(empty, ISVC).length, 0);
         assert.equal(ofType(empty, SA).length, 1);
         assert.equal(ofType(empty, RUNTIME).length, 0);
+        assert.equal(ofType(empty, CSC).length, 0);
         assert.deepEqual(empty.outputs.models, []);
     });
 
@@ -128,5 +141,6 @@ describe("ModelServing component (Pulumi mocks)", () => {
         await assert.rejects(renderServing({ ...BASE, resolved: RESOLVED.slice(0, 1) }), /2 serving.models but 1 resolved models/);
         await assert.rejects(renderServing({ ...BASE, resolved: [...RESOLVED].reverse().map((m, i) => ({ ...m, name: i === 0 ? "Other" : m.name })) }), /resolved model is "Other"/);
         await assert.rejects(renderServing({ ...BASE, runtimeImage: undefined }), /runtimeImage is required when a served model runs on "mlflow-pyfunc"/);
+        await assert.rejects(renderServing({ ...BASE, storageInitializerImage: undefined }), /storageInitializerImage is required when a model is served/);
     });
 });

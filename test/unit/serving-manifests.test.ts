@@ -2,6 +2,10 @@ import * as assert from "node:assert/strict";
 import type { ServedModel } from "../../config";
 import type { ResolvedModel } from "../../components/registry/resolver";
 import {
+    autoscalerClass,
+    clusterStorageContainer,
+    storageContainerName,
+    storageDirectoryUri,
     runtimeNeeded,
     awsS3Endpoint,
     clusterServingRuntime,
@@ -25,6 +29,8 @@ const model = (over: Partial<ServedModel> = {}): ServedModel => ({
     alias: "production",
     minReplicas: 1,
     maxReplicas: 3,
+    targetCPUUtilization: 80,
+    visibility: "clusterLocal",
     resources: RESOURCES,
     ...over,
 });
@@ -54,7 +60,7 @@ describe("serving manifests: InferenceService", () => {
         assert.equal("canaryTrafficPercent" in p, false, "no canary unless configured");
         assert.deepEqual(p.model.modelFormat, { name: "mlflow" });
         assert.equal(p.model.runtime, "mlflow-pyfunc");
-        assert.equal(p.model.storageUri, STORAGE);
+        assert.equal(p.model.storageUri, `${STORAGE}/`, "the version's directory: a trailing slash, so no sibling prefix is downloaded");
         assert.deepEqual(p.model.resources, { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "1", memory: "2Gi" } });
         assert.deepEqual(kserveErrors(isvc), []);
     });
@@ -66,11 +72,46 @@ describe("serving manifests: InferenceService", () => {
             "mlflow.org/alias": "production",
             "mlflow.org/run-id": "0e4508d276a0427cb67da7630acb2e14",
             "mlflow.org/source": "models:/m-7065bfbb8b9f436fb9eafdcb97e192a9",
+            "serving.kserve.io/deploymentMode": "Standard",
+            "serving.kserve.io/autoscalerClass": "hpa",
+            modelFormat: "mlflow",
         });
+    });
+
+    it("states what KServe would otherwise take from its install or add in its webhook: mode, autoscaler, no ingress, the storage container", () => {
+        const isvc = inferenceService(model(), resolved(), OPTS);
+        const ann = isvc.metadata.annotations as Record<string, string>;
+        assert.equal(ann["serving.kserve.io/deploymentMode"], "Standard", "never the install's default (the chart's is Knative)");
+        assert.equal(ann.modelFormat, "mlflow", "the defaulting webhook's annotation, declared so the next up does not remove it");
+        assert.equal((isvc.metadata.labels as Record<string, string>)["networking.kserve.io/visibility"], "cluster-local", "no Ingress unless exposed");
+        assert.equal(isvc.spec.predictor.storageContainerName, "mlflow-platform-mlflow", "the platform's initializer, never KServe's default");
+        assert.equal(isvc.spec.predictor.scaleMetric, "cpu");
+        assert.equal(isvc.spec.predictor.scaleTarget, 80);
+        const exposed = inferenceService(model({ visibility: "exposed" }), resolved(), OPTS);
+        assert.equal("networking.kserve.io/visibility" in (exposed.metadata.labels as Record<string, string>), false);
+        const knative = inferenceService(model(), resolved(), { ...OPTS, deploymentMode: "Knative" });
+        assert.equal((knative.metadata.annotations as Record<string, string>)["serving.kserve.io/deploymentMode"], "Knative");
+        assert.equal("serving.kserve.io/autoscalerClass" in (knative.metadata.annotations as Record<string, string>), false, "Knative scales with its own autoscaler");
+        assert.deepEqual(kserveErrors(isvc), []);
+    });
+
+    it("a fixed replica count gets no HPA (autoscalerClass none); a range gets KServe's HPA on CPU", () => {
+        assert.equal(autoscalerClass({ minReplicas: 2, maxReplicas: 2 }), "none");
+        assert.equal(autoscalerClass({ minReplicas: 1, maxReplicas: 3 }), "hpa");
+        const fixed = inferenceService(model({ minReplicas: 2, maxReplicas: 2 }), resolved(), OPTS);
+        assert.equal((fixed.metadata.annotations as Record<string, string>)["serving.kserve.io/autoscalerClass"], "none");
+        assert.equal("scaleMetric" in fixed.spec.predictor, false);
+        assert.equal("scaleTarget" in fixed.spec.predictor, false);
+    });
+
+    it("a storage URI is served as the directory it names", () => {
+        assert.equal(storageDirectoryUri("s3://b/1/models/m-1/artifacts"), "s3://b/1/models/m-1/artifacts/");
+        assert.equal(storageDirectoryUri("s3://b/1/models/m-1/artifacts/"), "s3://b/1/models/m-1/artifacts/");
     });
 
     it("a new version changes the model-version annotation and the storageUri, nothing else in the spec", () => {
         const v6 = inferenceService(model(), resolved({ version: "6", storageUri: `${STORAGE}-6` }), OPTS);
+        assert.equal(v6.spec.predictor.model.storageUri, `${STORAGE}-6/`);
         const v7 = inferenceService(model(), resolved(), OPTS);
         assert.equal((v6.metadata.annotations as Record<string, string>)["mlflow.org/model-version"], "6");
         assert.equal((v7.metadata.annotations as Record<string, string>)["mlflow.org/model-version"], "7");
@@ -114,6 +155,27 @@ describe("serving manifests: InferenceService", () => {
         assert.throws(() => inferenceService(model(), resolved({ name: "OtherModel" }), OPTS), /resolved model is "OtherModel".*"CaliforniaHousingRegressor"/);
         assert.throws(() => inferenceService(model(), resolved({ storageUri: "models:/CaliforniaHousingRegressor/7" }), OPTS), /must be an s3:\/\/ URI, got "models:\//);
         assert.throws(() => inferenceService(model({ name: "1-housing" }), resolved(), OPTS), /"1-housing" is invalid: KServe needs a DNS-1035 label/);
+    });
+});
+
+describe("serving manifests: the platform's ClusterStorageContainer", () => {
+    const csc = clusterStorageContainer({ namespace: "mlflow", image: "r/storage-initializer@sha256:" + "a".repeat(64), prefixes: ["s3://mlflow-artifacts-dev", "s3://shared-models/team-a/"] });
+    it("is named after the namespace, supports only the stack's S3 prefixes as directories, and is valid against the CRD subset", () => {
+        assert.equal(csc.metadata.name, "mlflow-platform-mlflow");
+        assert.equal(csc.metadata.name, storageContainerName("mlflow"));
+        assert.deepEqual(csc.spec.supportedUriFormats, [{ prefix: "s3://mlflow-artifacts-dev/" }, { prefix: "s3://shared-models/team-a/" }]);
+        assert.equal(csc.spec.workloadType, "initContainer");
+        assert.deepEqual(kserveErrors(csc), []);
+    });
+    it("runs the platform's image as the injected init container, passing Pod Security restricted on its own", () => {
+        const c = csc.spec.container as { name: string; image: string; imagePullPolicy: string; securityContext: Record<string, unknown>; resources: unknown };
+        assert.equal(c.name, "storage-initializer", "the name KServe's injector gives it (the merge key)");
+        assert.equal(c.imagePullPolicy, "IfNotPresent");
+        assert.deepEqual(c.securityContext, {
+            allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] },
+            runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: "RuntimeDefault" },
+        });
+        assert.deepEqual(c.resources, { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } });
     });
 });
 

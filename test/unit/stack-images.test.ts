@@ -7,12 +7,12 @@ const served = { artifactStore: { bucketName: "mlflow-artifacts-t" }, serving: {
 
 
 describe("stack images: what the stack builds and what config names", () => {
-    it("builds the tracking server and the trainer by default; the serving runtime only for a served model on it", () => {
+    it("builds the tracking server and the trainer by default; the serving runtime only for a served model on it, the storage initializer for any served model", () => {
         assert.deepEqual(imagesToBuild(parseConfig({}, "t")), ["mlflow", "trainer"]);
-        assert.deepEqual(imagesToBuild(parseConfig(served, "t")), ["mlflow", "trainer", "serving"]);
+        assert.deepEqual(imagesToBuild(parseConfig(served, "t")), ["mlflow", "trainer", "serving", "storage-initializer"]);
         const otherRuntime = { ...served, serving: { ...served.serving, runtime: "kserve-mlserver" } };
-        assert.deepEqual(imagesToBuild(parseConfig(otherRuntime, "t")), ["mlflow", "trainer"]);
-        assert.deepEqual(imagesToBuild(parseConfig({ ...served, serving: { ...served.serving, installRuntime: false } }, "t")), ["mlflow", "trainer"]);
+        assert.deepEqual(imagesToBuild(parseConfig(otherRuntime, "t")), ["mlflow", "trainer", "storage-initializer"]);
+        assert.deepEqual(imagesToBuild(parseConfig({ ...served, serving: { ...served.serving, installRuntime: false } }, "t")), ["mlflow", "trainer", "storage-initializer"]);
     });
     it("builds the sign-in sidecar with single sign-on only", () => {
         const sso = { mode: "ingress", ingress: { host: "mlflow.example.com", clusterIssuer: "x" }, oidc: { issuerUrl: "https://login.example.com/", clientId: "c", clientSecret: "s", allowedEmailDomains: ["example.com"] } };
@@ -21,7 +21,7 @@ describe("stack images: what the stack builds and what config names", () => {
         assert.deepEqual(imagesToBuild(parseConfig({ access: { ...sso, auth: "oidc", oidc: { ...sso.oidc, proxyImage: "r/oauth2-proxy:1" } } }, "t")), ["mlflow", "trainer"]);
     });
     it("a named image is not built", () => {
-        const c = parseConfig({ ...served, image: { ref: "r/mlflow@sha256:" + "a".repeat(64) }, training: { image: "r/trainer:1" }, serving: { ...served.serving, runtimeImage: "r/serving:1" } }, "t");
+        const c = parseConfig({ ...served, image: { ref: "r/mlflow@sha256:" + "a".repeat(64) }, training: { image: "r/trainer:1" }, serving: { ...served.serving, runtimeImage: "r/serving:1", storageInitializer: { image: "r/storage-initializer:1" } } }, "t");
         assert.deepEqual(imagesToBuild(c), []);
     });
     it("no trainer image without a workload that runs it", () => {
@@ -32,9 +32,10 @@ describe("stack images: what the stack builds and what config names", () => {
     });
     it("image.build false: every image in use must be named, by key", () => {
         const errors = errorsOf({ ...served, image: { build: false, ref: "r/mlflow:1" } });
-        assert.equal(errors.length, 2, errors.join("\n"));
+        assert.equal(errors.length, 3, errors.join("\n"));
         assert.match(errors[0], /^mlflow-platform:training\.image is required when image\.build is false \(training\.profiles, promotion\.template run the trainer image\)/);
         assert.match(errors[1], /^mlflow-platform:serving\.runtimeImage is required when image\.build is false and a served model runs on the project's runtime "mlflow-pyfunc"/);
+        assert.match(errors[2], /^mlflow-platform:serving\.storageInitializer\.image is required when image\.build is false and serving\.models is set/);
         assert.deepEqual(imagesToBuild(parseConfig({ image: { build: false, ref: "r/mlflow:1" }, training: { image: "r/trainer:1" } }, "t")), []);
     });
 });

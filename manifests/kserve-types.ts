@@ -1,6 +1,6 @@
 /**
  * The KServe fields this project writes, typed after KServe's CRDs (config/crd/full in kserve/kserve, v0.20):
- * InferenceService (serving.kserve.io/v1beta1, namespaced) and ClusterServingRuntime
+ * InferenceService (serving.kserve.io/v1beta1, namespaced), ClusterServingRuntime and ClusterStorageContainer
  * (serving.kserve.io/v1alpha1, cluster-scoped). Only the subset the project uses; optional where the CRD
  * does not require a field. Values may be pulumi.Input, as Kubernetes CustomResource args are.
  */
@@ -22,6 +22,9 @@ export const INFERENCE_SERVICE_API_VERSION = "serving.kserve.io/v1beta1";
 export const INFERENCE_SERVICE_KIND = "InferenceService";
 export const SERVING_RUNTIME_API_VERSION = "serving.kserve.io/v1alpha1";
 export const CLUSTER_SERVING_RUNTIME_KIND = "ClusterServingRuntime";
+export const CLUSTER_STORAGE_CONTAINER_KIND = "ClusterStorageContainer";
+/** The init container KServe's pod webhook injects to download `storageUri` (pkg/constants). */
+export const STORAGE_INITIALIZER_CONTAINER = "storage-initializer";
 /** The container name KServe merges the predictor's `model` fields into. */
 export const KSERVE_CONTAINER = "kserve-container";
 /** Where KServe's storage initializer puts the model (`storageUri`'s content) in the predictor pod. */
@@ -82,6 +85,11 @@ export interface PredictorSpec {
     readonly automountServiceAccountToken?: Input<boolean>;
     readonly labels?: Input<Record<string, Input<string>>>;
     readonly annotations?: Input<Record<string, Input<string>>>;
+    /**
+     * The ClusterStorageContainer whose container downloads `storageUri` (KServe ≥ 0.20). Unset: KServe takes the
+     * first enabled one whose formats match, in no defined order when several do.
+     */
+    readonly storageContainerName?: Input<string>;
 }
 
 export interface InferenceServiceSpec {
@@ -142,4 +150,25 @@ export interface ClusterServingRuntime {
     readonly kind: typeof CLUSTER_SERVING_RUNTIME_KIND;
     readonly metadata: KServeMetadata;
     readonly spec: ServingRuntimeSpec;
+}
+
+/** `spec.supportedUriFormats[]` of a ClusterStorageContainer: a URI prefix or a regular expression. */
+export interface SupportedUriFormat {
+    readonly prefix?: Input<string>;
+    readonly regex?: Input<string>;
+}
+
+/** ClusterStorageContainer (required: container, supportedUriFormats); `disabled` sits beside `spec`. */
+export interface ClusterStorageContainer {
+    readonly apiVersion: typeof SERVING_RUNTIME_API_VERSION;
+    readonly kind: typeof CLUSTER_STORAGE_CONTAINER_KIND;
+    readonly metadata: KServeMetadata;
+    readonly spec: {
+        /** Merged over KServe's base init container (name, args, env, the model volume) by strategic merge. */
+        readonly container: Input<k8s.types.input.core.v1.Container>;
+        readonly supportedUriFormats: Input<SupportedUriFormat>[];
+        /** Defaults to initContainer. */
+        readonly workloadType?: Input<"initContainer" | "localModelDownloadJob">;
+    };
+    readonly disabled?: Input<boolean>;
 }
