@@ -24,7 +24,10 @@ import { DatabaseMigration } from "./components/database-migration";
 import { RdsDatabase } from "./components/rds-database";
 import { irsaAnnotation, WorkloadIdentity } from "./components/workload-identity";
 import { awsRegion, loadPlatformConfig } from "./lib/load-config";
-import { requireClusterApis } from "./lib/cluster-apis";
+import { clusterChecks, requireClusterApis } from "./lib/cluster-apis";
+import { resolveKubeConnection, type KubeconfigSource } from "./lib/kube-api";
+import { awaitServedModels } from "./lib/serving-readiness";
+import { storageDirectoryUri } from "./manifests/serving";
 import { AwsCredentialSource } from "./manifests/common";
 import { BACKUP_SERVICE_ACCOUNT, backupPrefix } from "./manifests/backup";
 import { batchPaths } from "./manifests/batch";
@@ -48,11 +51,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
 
     // Pre-flight checks first, before any resource is registered: a failure changes nothing at all.
     // The custom kinds the stack declares (KServe for served models, ServiceMonitor), then the registry lookups.
-    await requireClusterApis(cfg, () => ({
-        kubeconfig: pulumi.runtime.getConfig("kubernetes:kubeconfig"),
-        context: pulumi.runtime.getConfig("kubernetes:context"),
-        cluster: pulumi.runtime.getConfig("kubernetes:cluster"),
-    }));
+    await requireClusterApis(cfg, providerKubeconfig);
     const served = await lookupServedModels(cfg, { region, s3Endpoint: local ? process.env.AWS_ENDPOINT_URL_S3 : undefined });
 
     const ns = new PlatformNamespace("namespace", { name: cfg.namespace });
@@ -320,6 +319,9 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         { dependsOn: [ns, ...artifacts.waitFor] },
     );
 
+    // After `up` applied the InferenceServices: each model version loaded, or the up fails naming the model.
+    const servedModelsLoaded = cfg.serving.models.length > 0 && cfg.serving.readyTimeoutSeconds > 0 ? modelsLoaded(cfg, serving) : undefined;
+
     return {
         stack: cfg.stack,
         namespace: cfg.namespace,
@@ -349,6 +351,7 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
         gcCommand: gc?.command,
         backup: backup ? { cronJob: backup.cronJobName, launch: backup.launch, prefix: backup.prefix } : undefined,
         servedModels: serving.models,
+        servedModelsLoaded,
         registryUri: cfg.serving.models.length > 0 ? registryUri(cfg) : undefined,
         portForward: `kubectl port-forward --namespace ${cfg.namespace} svc/${tracking.serviceName} 5000:5000`,
     };
@@ -456,6 +459,45 @@ function minioArtifacts(cfg: PlatformConfig, inNamespace: pulumi.CustomResourceO
         aws: { keysSecretName: minio.keysSecretName, region: "us-east-1", s3Endpoint: minio.endpoint },
         waitFor: [minio.ready],
     };
+}
+
+/** The kubeconfig the Kubernetes provider uses: the pre-flight checks and the load wait read the same cluster. */
+function providerKubeconfig(): KubeconfigSource {
+    return {
+        kubeconfig: pulumi.runtime.getConfig("kubernetes:kubeconfig"),
+        context: pulumi.runtime.getConfig("kubernetes:context"),
+        cluster: pulumi.runtime.getConfig("kubernetes:cluster"),
+    };
+}
+
+/**
+ * Once `up` has applied every InferenceService (their ids resolve), waits until KServe has loaded each model
+ * version (lib/serving-readiness.ts); a failed load rejects this output, which fails the up with KServe's
+ * reason. Not in a preview (nothing was applied), nor in the offline render (no cluster).
+ */
+function modelsLoaded(cfg: PlatformConfig, serving: ModelServing): pulumi.Output<boolean | undefined> {
+    const ids = Object.values(serving.inferenceServices).map((r) => r.id);
+    return pulumi.all(ids).apply(async () => {
+        if (pulumi.runtime.isDryRun() || !clusterChecks.enabled) return undefined;
+        const models = cfg.serving.models.map((m, i) => ({
+            name: m.name,
+            namespace: cfg.namespace,
+            storageUri: storageDirectoryUri(serving.models[i].storageUri),
+            mode: cfg.serving.deploymentMode,
+            label: `served model "${m.name}" (${servedRef(serving.models[i])})`,
+        }));
+        await awaitServedModels(resolveKubeConnection(providerKubeconfig()), models, {
+            timeoutMs: cfg.serving.readyTimeoutSeconds * 1000,
+            log: (line) => void pulumi.log.info(line),
+        });
+        return true;
+    });
+}
+
+/** `CaliforniaHousingRegressor alias "production" → version 7`, `… version 7`, or `… pinned storageUri`. */
+function servedRef(m: { registeredModel: string; alias?: string; version?: string }): string {
+    if (m.alias) return `${m.registeredModel} alias "${m.alias}" → version ${m.version ?? "?"}`;
+    return m.version ? `${m.registeredModel} version ${m.version}` : `${m.registeredModel}, pinned storageUri`;
 }
 
 /** The Pulumi entry point: reads the stack's config and builds the platform. */

@@ -26,9 +26,10 @@ export class PlatformNamespace extends pulumi.ComponentResource {
                     name: this.name,
                     labels: {
                         ...labels("namespace", this.name),
-                        // Enforce "baseline" (KServe's injected storage-initializer is not "restricted"-clean),
-                        // and warn/audit on "restricted", which the platform's own pods meet.
-                        "pod-security.kubernetes.io/enforce": "baseline",
+                        // Enforce "restricted": every pod of the platform meets it, KServe's predictor pods too
+                        // (the platform's own storage initializer, serving.storageInitializer, runs restricted;
+                        // KServe's default one does not). The engine tests create every pod under it.
+                        "pod-security.kubernetes.io/enforce": "restricted",
                         "pod-security.kubernetes.io/warn": "restricted",
                         "pod-security.kubernetes.io/audit": "restricted",
                     },

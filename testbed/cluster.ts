@@ -12,8 +12,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { freePort } from "./ports";
-import { registerCleanup, runChecked, spawnManaged, tail, type ManagedProcess } from "./process";
+import { registerCleanup, spawnManaged, tail, type ManagedProcess } from "./process";
 import { KubeClient, pollUntil, type KubeObject } from "./kube";
+import { makePki, writeKubeconfig, type Identity, type Pki } from "./pki";
 import { REPO_ROOT, toolchain, type CrdSet, type Toolchain } from "./toolchain";
 
 export const NODE_NAME = "kwok-node-0";
@@ -24,6 +25,18 @@ export interface Cluster {
   /** Admin kubeconfig (system:masters) for the Pulumi provider. */
   readonly kubeconfig: string;
   readonly server: string;
+  /** Where the API server listens. */
+  readonly api: { readonly host: string; readonly port: number };
+  /** The cluster's CA (the API server's and every client's certificate). */
+  readonly pki: Pki;
+  /** The cluster's working directory (removed at stop). */
+  readonly dir: string;
+  /**
+   * A kubeconfig for a new client identity (CN = user, O = group), e.g. a controller bound by RBAC only to
+   * its own ClusterRole. `server` defaults to the API server's address; `tlsServerName` checks its certificate
+   * against that name instead (a relay's address is not in it).
+   */
+  kubeconfigFor(id: Identity, opts?: { server?: string; tlsServerName?: string }): Promise<string>;
   readonly kube: KubeClient;
   readonly toolchain: Toolchain;
   /** Installs a CRD set of the toolchain (idempotent) and waits until its CRDs are established. */
@@ -43,7 +56,6 @@ export function sharedCluster(): Promise<Cluster> {
   return shared;
 }
 
-interface Identity { name: string; cn: string; org?: string }
 const IDENTITIES: readonly Identity[] = [
   { name: "admin", cn: "engine-test-admin", org: "system:masters" },
   { name: "controller-manager", cn: "system:kube-controller-manager" },
@@ -69,7 +81,12 @@ export async function startCluster(): Promise<Cluster> {
     const pki = await makePki(dir);
     const [etcdClient, etcdPeer, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
     const server = `https://127.0.0.1:${apiPort}`;
-    const kubeconfigs = Object.fromEntries(IDENTITIES.map((id) => [id.name, writeKubeconfig(dir, id.name, server, pki)]));
+    const apiserverCert = await pki.server("apiserver", ["127.0.0.1"], ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]);
+    const kubeconfigFor = async (id: Identity, opts: { server?: string; tlsServerName?: string } = {}) =>
+      writeKubeconfig(path.join(dir, `${id.name}.kubeconfig`), { server: opts.server ?? server, ca: pki.caCert, client: await pki.client(id), user: id.name, tlsServerName: opts.tlsServerName });
+    const kubeconfigs: Record<string, string> = {};
+    for (const id of IDENTITIES) kubeconfigs[id.name] = await kubeconfigFor(id);
+    const admin = { cert: path.join(pki.dir, "admin.crt"), key: path.join(pki.dir, "admin.key") };
 
     const start = (name: string, args: string[]) => {
       const proc = spawnManaged(tc.bin(name), args, { cwd: dir });
@@ -88,7 +105,7 @@ export async function startCluster(): Promise<Cluster> {
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
       "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${apiPort}`,
       `--cert-dir=${path.join(dir, "apiserver-certs")}`,
-      `--tls-cert-file=${pki.apiserverCert}`, `--tls-private-key-file=${pki.apiserverKey}`,
+      `--tls-cert-file=${apiserverCert.cert}`, `--tls-private-key-file=${apiserverCert.key}`,
       `--client-ca-file=${pki.caCert}`,
       `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
       `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,
@@ -97,7 +114,7 @@ export async function startCluster(): Promise<Cluster> {
       "--endpoint-reconciler-type=none",
       "--enable-priority-and-fairness=false", "--profiling=false", "--v=0",
     ]);
-    kube = new KubeClient({ server, ca: pki.caCert, cert: pki.clients.admin.cert, key: pki.clients.admin.key });
+    kube = new KubeClient({ server, ca: pki.caCert, cert: admin.cert, key: admin.key });
     const api = kube;
     await waitUntil(apiserver, "kube-apiserver /readyz", 90_000, async () => {
       const r = await api.request("GET", "/readyz");
@@ -144,7 +161,7 @@ export async function startCluster(): Promise<Cluster> {
 
     const crdFiles = (set: CrdSet) => fs.readdirSync(tc.crds[set]).filter((f) => f.endsWith(".yaml")).sort().map((f) => path.join(tc.crds[set], f));
     return {
-      kubeconfig: kubeconfigs.admin, server, kube: api, toolchain: tc, logs,
+      kubeconfig: kubeconfigs.admin, server, api: { host: "127.0.0.1", port: apiPort }, pki, dir, kubeconfigFor, kube: api, toolchain: tc, logs,
       async installCrds(set) {
         const names: string[] = [];
         for (const f of crdFiles(set)) {
@@ -221,46 +238,4 @@ function waitUntil<T>(proc: ManagedProcess, label: string, timeoutMs: number, ch
   let exited: string | undefined;
   void proc.exited.then(({ code, signal }) => { exited = `the process exited with ${code ?? signal}`; });
   return pollUntil(label, timeoutMs, check, () => exited);
-}
-
-// ---- certificates ------------------------------------------------------------------------------
-
-interface Pki {
-  caCert: string; caKey: string; apiserverCert: string; apiserverKey: string; saKey: string; saPub: string;
-  clients: Record<string, { cert: string; key: string }>;
-}
-
-/** A throw-away CA, the API server's serving certificate, one client certificate per identity, the SA key. */
-async function makePki(dir: string): Promise<Pki> {
-  const p = (f: string) => path.join(dir, "pki", f);
-  fs.mkdirSync(path.join(dir, "pki"), { mode: 0o700 });
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  const ssl = (args: string[]) => runChecked("openssl", args, { cwd: dir });
-  await ssl(["req", "-x509", ...ec, "-keyout", p("ca.key"), "-out", p("ca.crt"), "-days", "2", "-subj", "/CN=mlflow-platform-engine-test-ca"]);
-  const sign = async (name: string, subj: string, ext: string[]) => {
-    await ssl(["req", "-new", ...ec, "-keyout", p(`${name}.key`), "-out", p(`${name}.csr`), "-subj", subj, ...ext.flatMap((e) => ["-addext", e])]);
-    await ssl(["x509", "-req", "-in", p(`${name}.csr`), "-CA", p("ca.crt"), "-CAkey", p("ca.key"), "-CAcreateserial", "-days", "2", "-copy_extensions", "copyall", "-out", p(`${name}.crt`)]);
-    return { cert: p(`${name}.crt`), key: p(`${name}.key`) };
-  };
-  const apiserver = await sign("apiserver", "/CN=kube-apiserver", [
-    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local",
-    "extendedKeyUsage=serverAuth",
-  ]);
-  const clients: Pki["clients"] = {};
-  for (const id of IDENTITIES) clients[id.name] = await sign(id.name, `/CN=${id.cn}${id.org ? `/O=${id.org}` : ""}`, ["extendedKeyUsage=clientAuth"]);
-  await ssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p("sa.key")]);
-  await ssl(["pkey", "-in", p("sa.key"), "-pubout", "-out", p("sa.pub")]);
-  return { caCert: p("ca.crt"), caKey: p("ca.key"), apiserverCert: apiserver.cert, apiserverKey: apiserver.key, saKey: p("sa.key"), saPub: p("sa.pub"), clients };
-}
-
-function writeKubeconfig(dir: string, name: string, server: string, pki: Pki): string {
-  const file = path.join(dir, `${name}.kubeconfig`);
-  const c = pki.clients[name];
-  fs.writeFileSync(file, JSON.stringify({
-    apiVersion: "v1", kind: "Config", "current-context": "engine-test",
-    clusters: [{ name: "engine-test", cluster: { server, "certificate-authority": pki.caCert } }],
-    users: [{ name, user: { "client-certificate": c.cert, "client-key": c.key } }],
-    contexts: [{ name: "engine-test", context: { cluster: "engine-test", user: name } }],
-  }, null, 2), { mode: 0o600 });
-  return file;
 }

@@ -21,6 +21,8 @@ export interface Toolchain {
   readonly binDir: string;
   /** Directory of each CRD set's YAML files (e.g. kserve: serving.kserve.io_*.yaml). */
   readonly crds: Readonly<Record<CrdSet, string>>;
+  /** Directory of KServe's controller config files (toolchain/files.tsv `kserve-config`). */
+  readonly kserveConfig: string;
   /** The version the Kubernetes provider is installed as (the plugin directory's name). */
   readonly kubernetesProviderVersion: string;
   readonly pulumiVersion: string;
@@ -53,6 +55,7 @@ async function load(): Promise<Toolchain> {
   const t: Toolchain = {
     binDir,
     crds: Object.fromEntries(CRD_SETS.map((s) => [s, need(`${s.toUpperCase().replace(/-/g, "_")}_CRDS`)])) as Record<CrdSet, string>,
+    kserveConfig: need("KSERVE_CONFIG"),
     kubernetesProviderVersion: need("PULUMI_KUBERNETES_VERSION"),
     pulumiVersion: need("PULUMI_VERSION"),
     bin: (name: string) => {

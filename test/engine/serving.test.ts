@@ -70,6 +70,8 @@ describe("engine: serving a registered model from a real MLflow registry", funct
       "serving.models[0].name": ISVC,
       "serving.models[0].registeredModel": MODEL,
       "serving.models[0].alias": "production",
+      // No KServe controller in this suite (kserve.test.ts runs it): nothing would load the model.
+      "serving.readyTimeoutSeconds": 0,
     };
     await stack.configure(config);
   });
@@ -90,7 +92,7 @@ describe("engine: serving a registered model from a real MLflow registry", funct
     const isvc = await storedIsvc();
     const v2 = models.versions["2"];
     assert.equal(models.aliasVersion, "2");
-    assert.equal(isvc.spec.predictor.model.storageUri, v2.downloadUri);
+    assert.equal(isvc.spec.predictor.model.storageUri, `${v2.downloadUri}/`);
     assert.match(v2.downloadUri, /^s3:\/\/mlflow-artifacts\/.+\/models\/m-[0-9a-f]+\/artifacts$/);
     assert.equal(isvc.metadata.annotations["mlflow.org/model-version"], "2");
     assert.equal(isvc.metadata.annotations["mlflow.org/run-id"], v2.runId);
@@ -115,7 +117,7 @@ describe("engine: serving a registered model from a real MLflow registry", funct
       "spec.predictor.model.storageUri",
     ].sort(), `changed fields: ${fields.join(", ")}`);
     await stack.up();
-    assert.equal((await storedIsvc()).spec.predictor.model.storageUri, models.versions["3"].downloadUri);
+    assert.equal((await storedIsvc()).spec.predictor.model.storageUri, `${models.versions["3"].downloadUri}/`);
   });
 
   it("a served model added, then removed: the engine creates, then deletes, exactly its InferenceService, as the offline diff says", async () => {
@@ -127,7 +129,7 @@ describe("engine: serving a registered model from a real MLflow registry", funct
     assert.deepEqual(offlineAddedRemoved(offlineDiff(one, two)), { added: [isvc], removed: [], replaced: [] });
     await stack.withConfig(second, () => stack.up());
     const pinned = await cluster.kube.get("serving.kserve.io/v1beta1", "InferenceService", NS, `${ISVC}-v1`);
-    assert.equal((pinned?.spec as { predictor: { model: { storageUri: string } } }).predictor.model.storageUri, models.versions["1"].downloadUri);
+    assert.equal((pinned?.spec as { predictor: { model: { storageUri: string } } }).predictor.model.storageUri, `${models.versions["1"].downloadUri}/`);
     const removed = await stack.preview();
     assert.deepEqual(stepKeys(removed.steps, ["create", "update", "replace", "delete"]), [isvc]);
     assert.deepEqual(stepKeys(removed.steps, ["delete"]), [isvc]);
