@@ -123,6 +123,7 @@ export interface RuntimeContainer {
     readonly ports?: Input<Input<ContainerPort>[]>;
     readonly resources?: Input<ResourceRequirements>;
     readonly securityContext?: Input<SecurityContext>;
+    readonly startupProbe?: Input<Probe>;
     readonly readinessProbe?: Input<Probe>;
     readonly livenessProbe?: Input<Probe>;
     readonly volumeMounts?: Input<Input<VolumeMount>[]>;

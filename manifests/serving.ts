@@ -307,7 +307,11 @@ export function clusterServingRuntime(opts: ClusterServingRuntimeOptions): Clust
                     args,
                     env: [env("HOME", "/tmp"), env("PYTHONDONTWRITEBYTECODE", "1")],
                     ports: [{ name: "http1", containerPort: RUNTIME_PORT, protocol: "TCP" }],
-                    readinessProbe: { httpGet: { path: "/ping", port: RUNTIME_PORT }, periodSeconds: 10, failureThreshold: 3 },
+                    // Loading the model (unpickling, importing scikit-learn) takes seconds to a minute: the startup
+                    // probe allows 5 minutes before liveness applies; then a hung server is restarted.
+                    startupProbe: { httpGet: { path: "/ping", port: RUNTIME_PORT }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 60 },
+                    readinessProbe: { httpGet: { path: "/ping", port: RUNTIME_PORT }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+                    livenessProbe: { httpGet: { path: "/health", port: RUNTIME_PORT }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
                     resources: resourceRequirements(opts.resources ?? DEFAULT_RUNTIME_RESOURCES),
                     securityContext: containerSecurityContext(true),
                     volumeMounts: [TMP_MOUNT],

@@ -1,12 +1,16 @@
 /**
- * A Kubernetes cluster on 127.0.0.1 for the engine tests: etcd, kube-apiserver (client certificates,
- * RBAC), kube-controller-manager, kube-scheduler and kwok with one simulated node (stages in
- * toolchain/kwok/stages.yaml), on free ports, from the engine toolchain. One per test process
- * (sharedCluster); everything it started is stopped by PID after the suite, also on failure.
+ * The testbed's Kubernetes cluster for the engine and node tests: etcd, kube-apiserver (client certificates,
+ * Node and RBAC authorization), kube-controller-manager and kube-scheduler on free ports, from the engine
+ * toolchain, with one node:
  *
- * What kwok's node does: pods start and become Ready at once, a Job's pods succeed, claims of the default
- * StorageClass `kwok-volume` get a PersistentVolume. No container runs: the cluster tests what the API
- * server, the controllers and the Pulumi provider do with the objects, not the images.
+ * - `kwok` (default): a simulated node (stages in toolchain/kwok/stages.yaml), everything on 127.0.0.1. Pods
+ *   start and become Ready at once, a Job's pods succeed, claims of the default StorageClass `kwok-volume` get a
+ *   PersistentVolume. No container runs: it tests what the API server, the controllers and the Pulumi provider
+ *   do with the objects.
+ * - `real`: a real node (testbed/node.ts: containerd, kubelet, kube-proxy, CNI, CoreDNS) on the machine's own
+ *   address; containers run from imported images, and the host is put back afterwards.
+ *
+ * One per test process (sharedCluster); everything it started is stopped by PID after the suite, also on failure.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -14,6 +18,7 @@ import * as path from "node:path";
 import { freePort } from "./ports";
 import { registerCleanup, spawnManaged, tail, type ManagedProcess } from "./process";
 import { KubeClient, pollUntil, type KubeObject } from "./kube";
+import { guardHost, machineAddress, requireNodeHost, startRealNode, type RealNode } from "./node";
 import { makePki, writeKubeconfig, type Identity, type Pki } from "./pki";
 import { REPO_ROOT, toolchain, type CrdSet, type Toolchain } from "./toolchain";
 
@@ -45,15 +50,32 @@ export interface Cluster {
   removeCrds(set: CrdSet): Promise<void>;
   /** The last lines of every component's output, for a failing test's message. */
   logs(lines?: number): string;
+  /** The real node (node: "real"); undefined with kwok's simulated node. */
+  readonly node?: RealNode;
   stop(): Promise<void>;
 }
 
-let shared: Promise<Cluster> | undefined;
+export interface ClusterOptions {
+  /**
+   * `kwok` (default): one simulated node on 127.0.0.1, nothing runs. `real`: a real node (testbed/node.ts) on the
+   * machine's own address, which the API server then binds and advertises; needs root and the node's Debian
+   * packages, and changes the host until stop() puts it back.
+   */
+  readonly node?: "kwok" | "real";
+}
 
-/** The cluster of this test process, started on first use. */
-export function sharedCluster(): Promise<Cluster> {
-  shared ??= startCluster().catch((err: unknown) => { shared = undefined; throw err; });
-  return shared;
+let shared: { node: string; cluster: Promise<Cluster> } | undefined;
+
+/** The cluster of this test process, started on first use (one kind of node per process). */
+export function sharedCluster(opts: ClusterOptions = {}): Promise<Cluster> {
+  const node = opts.node ?? "kwok";
+  if (shared && shared.node !== node) throw new Error(`this test process already has a cluster with a ${shared.node} node; a ${node} node needs its own process (its own mocha run)`);
+  if (!shared) {
+    const entry = { node, cluster: startCluster(opts) };
+    entry.cluster.catch(() => { if (shared === entry) shared = undefined; });
+    shared = entry;
+  }
+  return shared.cluster;
 }
 
 const IDENTITIES: readonly Identity[] = [
@@ -64,24 +86,39 @@ const IDENTITIES: readonly Identity[] = [
   { name: "kwok", cn: "kwok", org: "system:masters" },
 ];
 
-export async function startCluster(): Promise<Cluster> {
+export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const t0 = Date.now();
+  const real = opts.node === "real";
+  if (real) requireNodeHost();
   const tc = await toolchain();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-engine-cluster-"));
+  // With a real node the API server binds the machine's own address (pods reach it through the kubernetes
+  // Service, whose endpoint it advertises); kwok's cluster stays on the loopback.
+  const bind = real ? machineAddress() : "127.0.0.1";
+  const hostGuard = real ? guardHost(path.join(dir, "node")) : undefined;
   const procs: { name: string; proc: ManagedProcess }[] = [];
-  const logs = (lines = 30) => procs.map(({ name, proc }) => `--- ${name}\n${tail(proc.output(), lines)}`).join("\n");
+  let node: RealNode | undefined;
+  const logs = (lines = 30) => [...procs.map(({ name, proc }) => `--- ${name}\n${tail(proc.output(), lines)}`), ...(node ? [node.logs(lines)] : [])].join("\n");
   let kube: KubeClient | undefined;
   const stop = async () => {
     kube?.close();
+    let nodeError: unknown;
+    await node?.stop().catch((e: unknown) => { nodeError = e; });
     for (const { proc } of [...procs].reverse()) await proc.stop(15_000);
+    const left = hostGuard?.restore() ?? [];
+    hostGuard?.release();
     fs.rmSync(dir, { recursive: true, force: true });
+    if (nodeError) throw nodeError;
+    if (left.length > 0) throw new Error(`the host was not put back as it was:\n${left.join("\n")}`);
   };
   const unregister = registerCleanup(stop, () => fs.rmSync(dir, { recursive: true, force: true }));
   try {
     const pki = await makePki(dir);
     const [etcdClient, etcdPeer, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    const server = `https://127.0.0.1:${apiPort}`;
-    const apiserverCert = await pki.server("apiserver", ["127.0.0.1"], ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]);
+    const server = `https://${bind}:${apiPort}`;
+    // 10.96.0.1: the kubernetes Service's ClusterIP (pods of a real node reach the API server there).
+    const apiserverCert = await pki.server("apiserver", [...new Set(["127.0.0.1", bind, "10.96.0.1"])], ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]);
+    const kubeletClient = await pki.client({ name: "apiserver-kubelet-client", cn: "kube-apiserver-kubelet-client", org: "system:masters" });
     const kubeconfigFor = async (id: Identity, opts: { server?: string; tlsServerName?: string } = {}) =>
       writeKubeconfig(path.join(dir, `${id.name}.kubeconfig`), { server: opts.server ?? server, ca: pki.caCert, client: await pki.client(id), user: id.name, tlsServerName: opts.tlsServerName });
     const kubeconfigs: Record<string, string> = {};
@@ -103,15 +140,19 @@ export async function startCluster(): Promise<Cluster> {
 
     const apiserver = start("kube-apiserver", [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${apiPort}`,
+      `--bind-address=${bind}`, `--advertise-address=${bind}`, `--secure-port=${apiPort}`,
       `--cert-dir=${path.join(dir, "apiserver-certs")}`,
       `--tls-cert-file=${apiserverCert.cert}`, `--tls-private-key-file=${apiserverCert.key}`,
       `--client-ca-file=${pki.caCert}`,
       `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
       `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,
-      "--authorization-mode=RBAC", "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=true",
-      // The endpoint reconciler refuses a loopback address for the `kubernetes` Service: nothing needs it here.
-      "--endpoint-reconciler-type=none",
+      // Node: a real node's kubelet is authorized as system:node:<name> (it reads only its own pods' secrets).
+      "--authorization-mode=Node,RBAC", "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=true",
+      // logs, exec and port-forward through a real node's kubelet
+      `--kubelet-client-certificate=${kubeletClient.cert}`, `--kubelet-client-key=${kubeletClient.key}`,
+      // The endpoint reconciler refuses a loopback address for the `kubernetes` Service: on kwok's loopback
+      // cluster nothing needs it; a real node's pods do.
+      ...(real ? [] : ["--endpoint-reconciler-type=none"]),
       "--enable-priority-and-fairness=false", "--profiling=false", "--v=0",
     ]);
     kube = new KubeClient({ server, ca: pki.caCert, cert: admin.cert, key: admin.key });
@@ -134,34 +175,16 @@ export async function startCluster(): Promise<Cluster> {
       `--kubeconfig=${kubeconfigs.scheduler}`, `--authentication-kubeconfig=${kubeconfigs.scheduler}`,
       `--authorization-kubeconfig=${kubeconfigs.scheduler}`, "--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false",
     ]);
-    start("kwok", [
-      `--kubeconfig=${kubeconfigs.kwok}`, `--config=${STAGES}`,
-      `--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake`, "--cidr=10.244.0.0/16", "--node-ip=10.0.0.1",
-    ]);
-
-    // The simulated node (no taint: the platform's pods carry no kwok toleration) and the default StorageClass.
-    await api.apply({
-      apiVersion: "v1", kind: "Node",
-      metadata: { name: NODE_NAME, annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" }, labels: { "kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" } },
-      status: { allocatable: { cpu: "64", memory: "256Gi", pods: "250" }, capacity: { cpu: "64", memory: "256Gi", pods: "250" } },
-    }).then(checkApplied);
-    await api.apply({
-      apiVersion: "storage.k8s.io/v1", kind: "StorageClass",
-      metadata: { name: STORAGE_CLASS, annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
-      provisioner: "kwok.x-k8s.io/volume", reclaimPolicy: "Retain", volumeBindingMode: "Immediate",
-    } as KubeObject).then(checkApplied);
-    await waitUntil(apiserver, `node ${NODE_NAME} Ready`, 60_000, async () => {
-      const node = await api.get("v1", "Node", undefined, NODE_NAME);
-      const conditions = ((node?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions) ?? [];
-      return conditions.some((c) => c.type === "Ready" && c.status === "True") ? true : undefined;
-    });
+    if (real) node = await startRealNode({ server, pki, kube: api, toolchain: tc, dir }, bind, hostGuard!);
+    else await startKwokNode(start, kubeconfigs.kwok, api, apiserver);
     // The service-account controller runs: namespaces get their default ServiceAccount.
     await waitUntil(apiserver, "the default ServiceAccount", 60_000, async () => ((await api.get("v1", "ServiceAccount", "default", "default")) ? true : undefined));
     process.stderr.write(`[engine] cluster ready at ${server} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
     const crdFiles = (set: CrdSet) => fs.readdirSync(tc.crds[set]).filter((f) => f.endsWith(".yaml")).sort().map((f) => path.join(tc.crds[set], f));
     return {
-      kubeconfig: kubeconfigs.admin, server, api: { host: "127.0.0.1", port: apiPort }, pki, dir, kubeconfigFor, kube: api, toolchain: tc, logs,
+      kubeconfig: kubeconfigs.admin, server, api: { host: bind, port: apiPort }, pki, dir, kubeconfigFor, kube: api, toolchain: tc, logs, node,
+
       async installCrds(set) {
         const names: string[] = [];
         for (const f of crdFiles(set)) {
@@ -220,6 +243,29 @@ export async function startCluster(): Promise<Cluster> {
     await stop();
     throw new Error(`the engine test cluster did not start: ${message}`);
   }
+}
+
+/** kwok with one simulated node (no taint: the platform's pods carry no kwok toleration) and its default StorageClass. */
+async function startKwokNode(start: (name: string, args: string[]) => ManagedProcess, kubeconfig: string, api: KubeClient, apiserver: ManagedProcess): Promise<void> {
+  start("kwok", [
+    `--kubeconfig=${kubeconfig}`, `--config=${STAGES}`,
+    `--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake`, "--cidr=10.244.0.0/16", "--node-ip=10.0.0.1",
+  ]);
+  await api.apply({
+    apiVersion: "v1", kind: "Node",
+    metadata: { name: NODE_NAME, annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" }, labels: { "kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" } },
+    status: { allocatable: { cpu: "64", memory: "256Gi", pods: "250" }, capacity: { cpu: "64", memory: "256Gi", pods: "250" } },
+  }).then(checkApplied);
+  await api.apply({
+    apiVersion: "storage.k8s.io/v1", kind: "StorageClass",
+    metadata: { name: STORAGE_CLASS, annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+    provisioner: "kwok.x-k8s.io/volume", reclaimPolicy: "Retain", volumeBindingMode: "Immediate",
+  } as KubeObject).then(checkApplied);
+  await waitUntil(apiserver, `node ${NODE_NAME} Ready`, 60_000, async () => {
+    const node = await api.get("v1", "Node", undefined, NODE_NAME);
+    const conditions = ((node?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions) ?? [];
+    return conditions.some((c) => c.type === "Ready" && c.status === "True") ? true : undefined;
+  });
 }
 
 /** The fields of a CRD's spec the harness and its test read. */

@@ -253,3 +253,28 @@ export function stepLog(tag: string): { log(msg: string): void; timed<T>(label: 
     },
   };
 }
+
+let hooksInstalled = false;
+
+/**
+ * On SIGINT/SIGTERM: `stop()` (every registered cleanup), then exit with 128+signal; a hard stop after 20 s. On
+ * exit: the synchronous last resort (killAllSync), which also puts a real node's host back. Idempotent.
+ */
+export function installExitHooks(tag: string, stop: () => Promise<void> = stopAll): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  let signalled = false;
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    process.once(signal, () => {
+      if (signalled) return;
+      signalled = true;
+      process.stderr.write(`\n[${tag}] ${signal}: stopping test services\n`);
+      const hardStop = setTimeout(() => { killAllSync(); process.exit(code); }, 20_000);
+      stop().catch((err: unknown) => process.stderr.write(`${String(err)}\n`)).finally(() => {
+        clearTimeout(hardStop);
+        process.exit(code);
+      });
+    });
+  }
+  process.once("exit", () => killAllSync());
+}

@@ -131,7 +131,7 @@ describe("engine: KServe's real controller and webhooks serve the platform's Inf
     const bare = { apiVersion: "v1", kind: "Pod", metadata: { name: "restricted-probe", namespace: NS }, spec: { containers: [{ name: "c", image: INITIALIZER }] } } as KubeObject;
     const refused = await k().apply(bare, { dryRun: true });
     assert.equal(refused.status, 403, `a pod that is not restricted is refused: ${refused.body.slice(0, 300)}`);
-    assert.match(refused.body, /violates PodSecurity "restricted/);
+    assert.match(refused.body, /violates PodSecurity \\"restricted:latest\\"/);
   }));
 
   it("after the webhooks and the controller acted, a preview and a second up change nothing", () => withLogs(async () => {

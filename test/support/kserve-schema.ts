@@ -145,6 +145,7 @@ export const clusterServingRuntimeSchema: Schema = closed(
                             ports: { type: "array", items: closed({ containerPort: int32, hostPort: int32, name: str, protocol: str }, ["containerPort"]) },
                             resources,
                             securityContext: containerSecurityContext,
+                            startupProbe: probe,
                             readinessProbe: probe,
                             livenessProbe: probe,
                             volumeMounts: { type: "array", items: closed({ mountPath: str, name: str, readOnly: bool, subPath: str }, ["mountPath", "name"]) },
