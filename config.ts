@@ -388,6 +388,13 @@ export const configSpec: ObjectSpec = {
                 resources: resources("100m", "384Mi", "1", "1Gi", "the garbage-collection pod"),
             },
         },
+        telemetry: {
+            kind: "object",
+            description: "MLflow 3's usage telemetry (mlflow/telemetry reports to an outside endpoint unless told not to).",
+            fields: {
+                enabled: { kind: "boolean", default: false, description: "Let the MLflow workloads (tracking server, schema migration, training, batch, promotion, gc, the serving runtime) send MLflow's usage telemetry. Off: every container the platform runs has MLFLOW_DISABLE_TELEMETRY and DO_NOT_TRACK set to true." },
+            },
+        },
         serving: {
             kind: "object",
             description: "Models served with KServe.",
@@ -607,6 +614,7 @@ export interface PlatformConfig {
     readonly promotion: { readonly template: boolean; readonly alias: string; readonly metric: string; readonly maxRegression: number; readonly resources: Resources };
     readonly backup: { readonly enabled: boolean; readonly schedule: string; readonly retentionDays: number };
     readonly gc: { readonly enabled: boolean; readonly schedule: string; readonly olderThan: string; readonly backoffLimit: number; readonly resources: Resources };
+    readonly telemetry: { readonly enabled: boolean };
     readonly serving: {
         readonly registry: {
             readonly uri: string;

@@ -32,6 +32,8 @@ export interface BatchJobsArgs {
     readonly aws: AwsCredentialSource;
     /** Secret with `username`/`password` for a tracking server behind basic auth. Defaults to none. */
     readonly trackingCredentialsSecretName?: pulumi.Input<string>;
+    /** MLflow's usage telemetry on in its containers (telemetry.enabled). Defaults to off. */
+    readonly telemetry?: boolean;
 }
 
 /** One batch template: its CronJob, the command that launches a run, and where runs read and write. */
@@ -76,6 +78,7 @@ export class BatchJobs extends pulumi.ComponentResource {
             ttlSecondsAfterFinished: args.ttlSecondsAfterFinished ?? 86400,
             backoffLimit: args.backoffLimit ?? 1,
             trackingCredentialsSecretName: args.trackingCredentialsSecretName,
+            telemetry: args.telemetry,
         };
         this.templates = args.profiles.map((profile) => {
             new batchv1.CronJob(`${name}-${profile.name}`, batchCronJob(spec, profile), { parent: this });

@@ -26,6 +26,8 @@ export interface GarbageCollectionArgs {
     readonly activeDeadlineSeconds?: number;
     /** Seconds a finished Job (and its log of deleted run ids) is kept. Defaults to 604800 (7 days). */
     readonly ttlSecondsAfterFinished?: number;
+    /** MLflow's usage telemetry on in its containers (telemetry.enabled). Defaults to off. */
+    readonly telemetry?: boolean;
 }
 
 /**
@@ -59,6 +61,7 @@ export class GarbageCollection extends pulumi.ComponentResource {
                 backoffLimit: args.backoffLimit ?? 1,
                 activeDeadlineSeconds: args.activeDeadlineSeconds ?? 3600,
                 ttlSecondsAfterFinished: args.ttlSecondsAfterFinished ?? 604_800,
+                telemetry: args.telemetry,
             }),
             { parent: this },
         );

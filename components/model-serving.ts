@@ -45,6 +45,8 @@ export interface ModelServingArgs {
     readonly storageInitializerResources?: Resources;
     /** The s3:// prefixes the storage initializer serves from (the artifact bucket, allowed prefixes). Defaults to none. */
     readonly storagePrefixes?: readonly string[];
+    /** MLflow's usage telemetry on in its containers (telemetry.enabled). Defaults to off. */
+    readonly telemetry?: boolean;
 }
 
 /** What is served: one entry per InferenceService (a stack output). */
@@ -86,7 +88,7 @@ export class ModelServing extends pulumi.ComponentResource {
         );
         const runtime =
             needsRuntime && args.runtimeImage !== undefined
-                ? new apiextensions.CustomResource(`${name}-runtime`, { ...clusterServingRuntime({ image: args.runtimeImage, resources: args.runtimeResources }) }, child)
+                ? new apiextensions.CustomResource(`${name}-runtime`, { ...clusterServingRuntime({ image: args.runtimeImage, resources: args.runtimeResources, telemetry: args.telemetry }) }, child)
                 : undefined;
 
         if (args.models.length > 0 && args.storageInitializerImage === undefined)

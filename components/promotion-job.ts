@@ -23,6 +23,8 @@ export interface PromotionJobArgs {
     readonly resources: Resources;
     /** Secret with `username`/`password` for a tracking server behind basic auth. Defaults to none. */
     readonly trackingCredentialsSecretName?: pulumi.Input<string>;
+    /** MLflow's usage telemetry on in its containers (telemetry.enabled). Defaults to off. */
+    readonly telemetry?: boolean;
 }
 
 /**
@@ -53,6 +55,7 @@ export class PromotionJob extends pulumi.ComponentResource {
                 resources: args.resources,
                 activeDeadlineSeconds: 600,
                 ttlSecondsAfterFinished: 86400,
+                telemetry: args.telemetry,
                 ...(args.trackingCredentialsSecretName !== undefined ? { trackingCredentialsSecretName: args.trackingCredentialsSecretName } : {}),
             }),
             { parent: this },

@@ -66,6 +66,8 @@ export interface TrackingServerArgs {
         /** Secret with `username`/`password` when the server has basic auth. */
         readonly basicAuthSecretName?: pulumi.Input<string>;
     };
+    /** MLflow's usage telemetry on in its containers (telemetry.enabled). Defaults to off. */
+    readonly telemetry?: boolean;
 }
 
 /** Name of the schema-migration Job of one image: a new image is a new Job, run once. */
@@ -109,6 +111,7 @@ export class TrackingServer extends pulumi.ComponentResource {
                 serviceAccountName: TRACKING_SERVICE_ACCOUNT,
                 backendStoreSecretName: args.backendStoreSecretName,
                 resources: args.resources,
+                telemetry: args.telemetry,
             }),
             { ...child, dependsOn: [sa, ...(args.waitFor ?? [])] },
         );
@@ -136,6 +139,7 @@ export class TrackingServer extends pulumi.ComponentResource {
                 sso: args.sso,
                 podAnnotations: args.podAnnotations,
                 metrics,
+                telemetry: args.telemetry,
             }),
             { ...child, dependsOn: [migration, sa], ...(autoscaled ? { ignoreChanges: ["spec.replicas"] } : {}) },
         );

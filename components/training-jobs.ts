@@ -40,6 +40,8 @@ export interface TrainingJobsArgs {
     readonly serviceAccountAnnotations?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** Secret with `username`/`password` for a tracking server behind basic auth. Defaults to none. */
     readonly trackingCredentialsSecretName?: pulumi.Input<string>;
+    /** MLflow's usage telemetry on in its containers (telemetry.enabled). Defaults to off. */
+    readonly telemetry?: boolean;
 }
 
 /** One training template: its CronJob and the command that launches a run from it. */
@@ -89,6 +91,7 @@ export class TrainingJobs extends pulumi.ComponentResource {
                         ttlSecondsAfterFinished: args.ttlSecondsAfterFinished ?? 86400,
                         backoffLimit: args.backoffLimit ?? 1,
                         trackingCredentialsSecretName: args.trackingCredentialsSecretName,
+                        telemetry: args.telemetry,
                     },
                     profile,
                 ),

@@ -4,7 +4,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
-import { containerSecurityContext, labels, meta, podSecurityContext, secretEnv } from "./common";
+import { containerSecurityContext, labels, meta, podSecurityContext, secretEnv, telemetryEnv } from "./common";
 import { POSTGRES_COMPONENT, POSTGRES_NAME, POSTGRES_PORT } from "./postgres";
 import { BACKEND_URI_KEY, COMPONENT as TRACKING_COMPONENT, DB_CLIENT_LABEL, TRACKING_PORT, TRACKING_SERVICE_NAME } from "./tracking-server";
 
@@ -193,7 +193,7 @@ export function authDatabaseJob(p: {
                             name: "create-auth-db",
                             image: p.image,
                             command: ["/bin/sh", "-c", script],
-                            env: [secretEnv("MLFLOW_BACKEND_STORE_URI", p.backendStoreSecretName, BACKEND_URI_KEY)],
+                            env: [secretEnv("MLFLOW_BACKEND_STORE_URI", p.backendStoreSecretName, BACKEND_URI_KEY), ...telemetryEnv()],
                             resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
                             securityContext: containerSecurityContext(),
                         },

@@ -13,7 +13,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import type { Resources } from "../config";
-import { awsEnv, type AwsCredentialSource, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, secretEnv, TMP_MOUNT, TMP_VOLUME, underArtifactRoot } from "./common";
+import { awsEnv, type AwsCredentialSource, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, secretEnv, telemetryEnv, TMP_MOUNT, TMP_VOLUME, underArtifactRoot } from "./common";
 import { templateLaunchCommand } from "./job-template";
 import { POSTGRES_PORT } from "./postgres";
 import { DB_CLIENT_LABEL } from "./tracking-server";
@@ -269,6 +269,7 @@ export function dumpEnv(spec: BackupSpec): k8s.types.input.core.v1.EnvVar[] {
         env("BACKUP_DATABASES", spec.databases.join(" ")),
         env("BACKUP_DIR", BACKUP_DIR),
         env("HOME", "/tmp"),
+        ...telemetryEnv(),
     ];
 }
 
@@ -281,7 +282,7 @@ export function uploadEnv(spec: BackupSpec): k8s.types.input.core.v1.EnvVar[] {
         env("BACKUP_SSE", spec.encryption.algorithm),
     ];
     if (spec.encryption.algorithm === "aws:kms" && spec.encryption.kmsKeyId !== undefined) out.push(env("BACKUP_SSE_KMS_KEY_ID", spec.encryption.kmsKeyId));
-    out.push(env("HOME", "/tmp"), ...awsEnv(spec.aws));
+    out.push(env("HOME", "/tmp"), ...telemetryEnv(), ...awsEnv(spec.aws));
     return out;
 }
 

@@ -89,6 +89,7 @@ export function batchCronJob(spec: BatchSpec, profile: BatchProfile): k8s.types.
     const paths = batchPaths(spec.artifactRoot, profile);
     const name = batchJobName(profile.name);
     return templateCronJob({
+        telemetry: spec.telemetry,
         name,
         namespace: spec.namespace,
         component: BATCH_COMPONENT,

@@ -59,6 +59,16 @@ export function env(name: string, value: Input<string>): I {
     return { name, value };
 }
 
+/**
+ * MLflow's usage telemetry (mlflow/telemetry reads both variables; the platform's images default them to true):
+ * off in every container unless `telemetry.enabled` turns it on for an MLflow workload. Set either way, so a
+ * render shows what each container does.
+ */
+export function telemetryEnv(enabled = false): I[] {
+    const off = enabled ? "false" : "true";
+    return [env("MLFLOW_DISABLE_TELEMETRY", off), env("DO_NOT_TRACK", off)];
+}
+
 /** An env var read from one key of a Secret. */
 export function secretEnv(name: string, secretName: Input<string>, key: string): I {
     return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };

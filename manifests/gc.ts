@@ -73,6 +73,7 @@ export function gcCronJob(spec: GcSpec): k8s.types.input.batch.v1.CronJob {
     if (!SCHEDULE_PATTERN.test(spec.schedule)) throw new Error(`garbage collection: schedule must be a cron expression such as "0 3 * * *" or @daily (got ${JSON.stringify(spec.schedule)})`);
     if (!Number.isInteger(spec.backoffLimit) || spec.backoffLimit < 0 || spec.backoffLimit > 5) throw new Error(`garbage collection: backoffLimit must be an integer 0-5 (got ${spec.backoffLimit})`);
     return templateCronJob({
+        telemetry: spec.telemetry,
         name: GC_CRONJOB,
         namespace: spec.namespace,
         component: GC_COMPONENT,

@@ -6,7 +6,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import type { Resources } from "../config";
-import { containerSecurityContext, meta, podSecurityContext, resourceRequirements, TMP_MOUNT, TMP_VOLUME } from "./common";
+import { containerSecurityContext, meta, podSecurityContext, resourceRequirements, telemetryEnv, TMP_MOUNT, TMP_VOLUME } from "./common";
 
 /** What the builder of every Job template takes besides its own settings (training, batch, promotion). */
 export interface JobTemplateBase {
@@ -20,6 +20,8 @@ export interface JobTemplateBase {
     readonly ttlSecondsAfterFinished: number;
     /** Secret with `username`/`password` for a tracking server behind basic auth. */
     readonly trackingCredentialsSecretName?: Input<string>;
+    /** MLflow's usage telemetry on (telemetry.enabled). Defaults to off. */
+    readonly telemetry?: boolean;
 }
 
 /**
@@ -63,6 +65,8 @@ export interface TemplateCronJobSpec {
         readonly env: k8s.types.input.core.v1.EnvVar[];
         readonly resources: Resources;
     };
+    /** MLflow's usage telemetry on for this MLflow workload. Defaults to off. */
+    readonly telemetry?: boolean;
 }
 
 /** One CronJob template: one container, restricted security, /tmp an emptyDir, no concurrent runs. */
@@ -98,7 +102,7 @@ export function templateCronJob(t: TemplateCronJobSpec): k8s.types.input.batch.v
                                     image: t.container.image,
                                     imagePullPolicy: "IfNotPresent",
                                     ...(t.container.command !== undefined ? { command: [...t.container.command] } : {}),
-                                    env: t.container.env,
+                                    env: [...t.container.env, ...telemetryEnv(t.telemetry)],
                                     resources: resourceRequirements(t.container.resources),
                                     securityContext: containerSecurityContext(),
                                     volumeMounts: [TMP_MOUNT],

@@ -4,7 +4,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
-import { containerSecurityContext, env, labels, meta, podSecurityContext, secretEnv } from "./common";
+import { containerSecurityContext, env, labels, meta, podSecurityContext, secretEnv, telemetryEnv } from "./common";
 import { BACKEND_URI_KEY, DB_CLIENT_LABEL } from "./tracking-server";
 
 export const MIGRATION_NAME = "mlflow-db-migrate";
@@ -71,6 +71,7 @@ export function migrationJob(p: {
                                 secretEnv("TARGET_DATABASE_URL", p.targetSecretName, BACKEND_URI_KEY),
                                 env("WORK_DIR", "/work"),
                                 env("HOME", "/work"),
+                                ...telemetryEnv(),
                             ],
                             resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
                             securityContext: containerSecurityContext(),

@@ -4,7 +4,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
-import { containerSecurityContext, env, labels, meta, persistentStatefulSet, podSecurityContext, secretEnv, selectorLabels } from "./common";
+import { containerSecurityContext, env, labels, meta, persistentStatefulSet, podSecurityContext, secretEnv, selectorLabels, telemetryEnv } from "./common";
 
 export const MINIO_NAME = "minio";
 export const MINIO_COMPONENT = "artifact-store";
@@ -43,7 +43,7 @@ export function minioStatefulSet(p: { namespace: string; image: string; storageS
                     name: "minio",
                     image: p.image,
                     args: ["server", "/data", "--address", `:${MINIO_PORT}`, "--console-address", ":9001"],
-                    env: [secretEnv("MINIO_ROOT_USER", p.rootSecretName, "username"), secretEnv("MINIO_ROOT_PASSWORD", p.rootSecretName, "password")],
+                    env: [secretEnv("MINIO_ROOT_USER", p.rootSecretName, "username"), secretEnv("MINIO_ROOT_PASSWORD", p.rootSecretName, "password"), ...telemetryEnv()],
                     ports: [
                         { name: "s3", containerPort: MINIO_PORT, protocol: "TCP" },
                         { name: "console", containerPort: 9001, protocol: "TCP" },
@@ -108,6 +108,7 @@ export function minioBucketJob(p: { namespace: string; bucket: string; rootSecre
                                 secretEnv("AWS_SECRET_ACCESS_KEY", p.keysSecretName, "AWS_SECRET_ACCESS_KEY"),
                                 env("HOME", "/tmp"),
                                 env("MC_CONFIG_DIR", "/tmp/.mc"),
+                                ...telemetryEnv(),
                             ],
                             resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
                             securityContext: containerSecurityContext(),

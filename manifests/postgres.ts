@@ -5,7 +5,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import type { Resources } from "../config";
-import { containerSecurityContext, env, meta, persistentStatefulSet, resourceRequirements, secretEnv, selectorLabels } from "./common";
+import { containerSecurityContext, env, meta, persistentStatefulSet, resourceRequirements, secretEnv, selectorLabels, telemetryEnv } from "./common";
 
 export const POSTGRES_NAME = "postgres";
 export const POSTGRES_PORT = 5432;
@@ -70,6 +70,7 @@ export function postgresStatefulSet(spec: PostgresSpec): k8s.types.input.apps.v1
                         secretEnv("POSTGRES_PASSWORD", spec.passwordSecretName, "password"),
                         // A subdirectory: the volume's root holds lost+found on most provisioners.
                         env("PGDATA", "/var/lib/postgresql/data/pgdata"),
+                        ...telemetryEnv(),
                     ],
                     startupProbe: readiness(5, 60),
                     readinessProbe: readiness(10, 3),

@@ -61,6 +61,7 @@ export function promotionEnv(spec: PromotionSpec): k8s.types.input.core.v1.EnvVa
 export function promotionCronJob(spec: PromotionSpec): k8s.types.input.batch.v1.CronJob {
     if (!Number.isFinite(spec.maxRegression) || spec.maxRegression < 0) throw new Error(`promotionCronJob: maxRegression must be a number >= 0, got ${spec.maxRegression}`);
     return templateCronJob({
+        telemetry: spec.telemetry,
         name: PROMOTION_CRONJOB,
         namespace: spec.namespace,
         component: PROMOTION_COMPONENT,

@@ -23,7 +23,7 @@ import {
     SERVING_RUNTIME_API_VERSION,
     STORAGE_INITIALIZER_CONTAINER,
 } from "./kserve-types";
-import { AwsCredentialSource, mapInput, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, TMP_MOUNT, TMP_VOLUME } from "./common";
+import { AwsCredentialSource, mapInput, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, telemetryEnv, TMP_MOUNT, TMP_VOLUME } from "./common";
 
 export const SERVING_COMPONENT = "model-serving";
 export const SERVING_SERVICE_ACCOUNT = "mlflow-serving";
@@ -274,6 +274,8 @@ export interface ClusterServingRuntimeOptions {
     readonly name?: string;
     /** Defaults to DEFAULT_RUNTIME_RESOURCES. */
     readonly resources?: Resources;
+    /** MLflow's usage telemetry on (telemetry.enabled). Defaults to off. */
+    readonly telemetry?: boolean;
 }
 
 /**
@@ -305,7 +307,7 @@ export function clusterServingRuntime(opts: ClusterServingRuntimeOptions): Clust
                     image: opts.image,
                     command: [command],
                     args,
-                    env: [env("HOME", "/tmp"), env("PYTHONDONTWRITEBYTECODE", "1")],
+                    env: [env("HOME", "/tmp"), env("PYTHONDONTWRITEBYTECODE", "1"), ...telemetryEnv(opts.telemetry)],
                     ports: [{ name: "http1", containerPort: RUNTIME_PORT, protocol: "TCP" }],
                     // Loading the model (unpickling, importing scikit-learn) takes seconds to a minute: the startup
                     // probe allows 5 minutes before liveness applies; then a hung server is restarted.
@@ -356,6 +358,7 @@ export function clusterStorageContainer(opts: ClusterStorageContainerOptions): C
                 name: STORAGE_INITIALIZER_CONTAINER,
                 image: opts.image,
                 imagePullPolicy: "IfNotPresent",
+                env: telemetryEnv(),
                 resources: resourceRequirements(opts.resources ?? DEFAULT_INITIALIZER_RESOURCES),
                 securityContext: {
                     ...containerSecurityContext(true),

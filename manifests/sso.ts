@@ -8,7 +8,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import * as bcrypt from "bcryptjs";
 import * as crypto from "node:crypto";
-import { containerSecurityContext } from "./common";
+import { containerSecurityContext, telemetryEnv } from "./common";
 
 /** The proxy's port in the pod: the Service's `http` target and the only port the NetworkPolicy admits. */
 export const SSO_PORT = 4180;
@@ -129,6 +129,7 @@ export function oauth2ProxyContainer(spec: SsoSpec): k8s.types.input.core.v1.Con
         image: spec.image,
         imagePullPolicy: "IfNotPresent",
         args: oauth2ProxyArgs(spec),
+        env: telemetryEnv(),
         ports: [{ name: "http", containerPort: SSO_PORT, protocol: "TCP" }],
         readinessProbe: probe(10),
         livenessProbe: probe(20),

@@ -17,6 +17,7 @@ import {
     resourceRequirements,
     secretEnv,
     selectorLabels,
+    telemetryEnv,
     TMP_MOUNT,
     TMP_VOLUME,
 } from "./common";
@@ -66,6 +67,8 @@ export interface TrackingAuth {
 }
 
 export interface TrackingServerSpec {
+    /** MLflow's usage telemetry on (telemetry.enabled). Defaults to off. */
+    readonly telemetry?: boolean;
     readonly namespace: string;
     readonly image: Input<string>;
     readonly replicas: number;
@@ -122,6 +125,7 @@ function serverEnv(spec: TrackingServerSpec): k8s.types.input.core.v1.EnvVar[] {
         // MLflow 3 starts a background job runner (4 more processes per pod) for GenAI jobs this platform
         // does not use; off, the pod's memory goes to the API.
         env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false"),
+        ...telemetryEnv(spec.telemetry),
         ...awsEnv(spec.aws),
     ];
     if (spec.metrics && !spec.sso) out.push({ name: POD_IP_ENV, valueFrom: { fieldRef: { fieldPath: "status.podIP" } } });
@@ -263,6 +267,8 @@ export function dbUpgradeJob(spec: {
     serviceAccountName: string;
     backendStoreSecretName: Input<string>;
     resources: Resources;
+    /** MLflow's usage telemetry on (telemetry.enabled). Defaults to off. */
+    telemetry?: boolean;
 }): k8s.types.input.batch.v1.Job {
     return {
         apiVersion: "batch/v1",
@@ -283,7 +289,7 @@ export function dbUpgradeJob(spec: {
                             image: spec.image,
                             command: ["/bin/sh", "-c"],
                             args: ['exec mlflow db upgrade "$MLFLOW_BACKEND_STORE_URI"'],
-                            env: [secretEnv("MLFLOW_BACKEND_STORE_URI", spec.backendStoreSecretName, BACKEND_URI_KEY), env("HOME", "/tmp")],
+                            env: [secretEnv("MLFLOW_BACKEND_STORE_URI", spec.backendStoreSecretName, BACKEND_URI_KEY), env("HOME", "/tmp"), ...telemetryEnv(spec.telemetry)],
                             resources: resourceRequirements(spec.resources),
                             securityContext: containerSecurityContext(),
                             volumeMounts: [TMP_MOUNT],

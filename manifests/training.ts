@@ -58,6 +58,7 @@ export function trainingEnv(spec: TrainingSpec, profile: TrainingProfile): k8s.t
 export function trainingCronJob(spec: TrainingSpec, profile: TrainingProfile): k8s.types.input.batch.v1.CronJob {
     const podLabels = { ...labels(TRAINING_COMPONENT, "trainer"), "mlflow-platform/training-profile": profile.name };
     return templateCronJob({
+        telemetry: spec.telemetry,
         name: trainingJobName(profile.name),
         namespace: spec.namespace,
         component: TRAINING_COMPONENT,

@@ -56,7 +56,8 @@ import { assertMetricsScrape, findRendered, flagValue, localEnv, renderedContain
 import { registerCleanup, sharedMoto, sharedPostgres, tempDir } from "./support/services";
 import { ensureVenv, REPO_ROOT } from "./support/venv";
 import { getJson } from "./support/mlflow";
-import { downloadPrefix, listKeys, splitS3 } from "./support/s3-objects";
+import { listKeys, splitS3 } from "./support/s3-objects";
+import { injectedInitializer, kserveS3Env } from "./support/kserve-injection";
 
 const SKIP = imagesSkipReason();
 const SUFFIX = randomBytes(4).toString("hex");
@@ -152,6 +153,8 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
       serving: r.config.serving.runtimeImage,
       // No sidecar without access.auth oidc: the oauth2-proxy tests check the one they render.
       "oauth2-proxy": r.config.access.oidc.proxyImage,
+      // No ClusterStorageContainer without serving.models: the serving test runs the one it renders.
+      "storage-initializer": r.config.serving.storageInitializer.image,
     };
     const hostCa = process.env.MLFLOW_PLATFORM_HOST_CA || "/etc/ssl/certs/ca-certificates.crt";
     const hostSum = fs.existsSync(hostCa) ? createHash("sha256").update(fs.readFileSync(hostCa)).digest("hex") : undefined;
@@ -330,7 +333,7 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
     type Isvc = KubernetesObject & { spec: { predictor: { securityContext?: PodSecurity; terminationGracePeriodSeconds?: number; model: { storageUri: string; securityContext?: ContainerSecurity; resources?: FullContainer["resources"] } } } };
     const isvc = findRendered(rs, "InferenceService", "california-housing") as Isvc;
     const storageUri = isvc.spec.predictor.model.storageUri;
-    assert.equal(storageUri, `s3://${BUCKET}/${trained.experiment_id}/models/${trained.model_id}/artifacts`);
+    assert.equal(storageUri, `s3://${BUCKET}/${trained.experiment_id}/models/${trained.model_id}/artifacts/`, "the version's directory, with a trailing slash");
 
     const runtimeObj = findRendered(rs, "ClusterServingRuntime", "mlflow-pyfunc");
     const runtime = renderedContainer(runtimeObj, "kserve-container") as FullContainer;
@@ -343,11 +346,32 @@ describe("images: built by images/build.sh, run with podman as the rendered loca
       securityContext: { ...runtime.securityContext, ...isvc.spec.predictor.model.securityContext },
       resources: isvc.spec.predictor.model.resources ?? runtime.resources,
     };
+    // /mnt/models as KServe fills it: the platform's storage initializer, run as KServe's pod webhook injects it
+    // (the rendered ClusterStorageContainer's container, args [storageUri, /mnt/models], the keys Secret's S3
+    // env, the predictor pod's user and fsGroup, KServe's model volume writable). The version's code holds an
+    // empty file (KServe's downloader skips empty objects) and a sibling prefix exists (it matches prefixes as
+    // strings): neither may change what lands in /mnt/models.
+    const { bucket: b, key: versionKey } = splitS3(storageUri);
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: `${versionKey}code/src/empty_pkg/__init__.py`, Body: "" }));
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: `${versionKey.replace(/\/$/, "")}-old/MLmodel`, Body: "not this version" }));
     const modelDir = path.join(tmp, "mnt-models");
-    fs.mkdirSync(modelDir, { mode: 0o755 });
-    fs.chmodSync(modelDir, 0o755);
-    const files = await downloadPrefix(s3, storageUri, modelDir);
-    assert.ok(files.includes("MLmodel"), files.join(", "));
+    fs.mkdirSync(modelDir, { mode: 0o777 });
+    fs.chmodSync(modelDir, 0o777); // an emptyDir: world-writable
+    const csc = findRendered(rs, "ClusterStorageContainer", "mlflow-platform-mlflow");
+    const initializer = injectedInitializer(csc, storageUri) as FullContainer;
+    assert.equal(qualifyImage(initializer.image ?? ""), images["storage-initializer"].ref, "the rendered storage initializer is the image build.sh built");
+    const init = podmanRunSpec(csc, initializer, {
+      env: kserveS3Env(findRendered(rs, "Secret", "mlflow-aws-credentials"), keys(), moto.endpoint),
+      extraMounts: [{ hostPath: modelDir, mountPath: KSERVE_MODEL_DIR, readOnly: false }],
+      pod: { securityContext: isvc.spec.predictor.securityContext },
+    });
+    const initRun = await timed("storage initializer", () => runToCompletion(init, 300_000));
+    assert.equal(initRun.code, 0, `the storage initializer exited ${initRun.code}:\n${tail(initRun.stdout + initRun.stderr, 20)}`);
+    const onDisk = listTree(modelDir);
+    const inStore = (await listKeys(s3, b, versionKey)).map((k) => k.slice(versionKey.length)).sort();
+    assert.deepEqual(onDisk.map(([f]) => f), inStore, "/mnt/models holds exactly the version's objects");
+    assert.ok(onDisk.some(([f, size]) => f === "code/src/empty_pkg/__init__.py" && size === 0), "the empty object is there");
+    assert.ok(!onDisk.some(([f]) => f.includes("-old")), "nothing from the sibling prefix");
 
     const port = await freePort();
     const args = withFlagValue(runtime.args ?? [], ["-p", "--port"], String(port));
@@ -677,3 +701,17 @@ describe("images: rendered pod → podman run options (support/podman.ts)", func
     assert.throws(() => podmanRunSpec(d, c, { env: { X: "[secret]" } }), /still "\[secret\]"/);
   });
 });
+
+/** [relative path, size] of every file under dir, sorted. */
+function listTree(dir: string): [string, number][] {
+  const out: [string, number][] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.push([path.relative(dir, p), fs.statSync(p).size]);
+    }
+  };
+  walk(dir);
+  return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}

@@ -105,7 +105,7 @@ describe("manifests: garbage collection (mlflow-gc)", () => {
         assert.equal(env.AWS_REGION?.value, "eu-west-1");
         assert.ok(!("MLFLOW_S3_ENDPOINT_URL" in env), "AWS S3: no endpoint override");
         // every value is either a Secret reference or a known literal
-        for (const e of container(SPEC).env) assert.ok(e.valueFrom !== undefined || ["HOME", "AWS_REGION", "AWS_DEFAULT_REGION"].includes(e.name), e.name);
+        for (const e of container(SPEC).env) assert.ok(e.valueFrom !== undefined || ["HOME", "AWS_REGION", "AWS_DEFAULT_REGION", "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"].includes(e.name), e.name);
     });
 
     it("MinIO (local stack): the endpoint reaches boto3 as MLFLOW_S3_ENDPOINT_URL; IRSA: no keys, the projected token", () => {

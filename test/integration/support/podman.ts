@@ -15,7 +15,7 @@ import { registerCleanup, runCommand, spawnManaged, waitForHttp200, type Command
 import { expandVarRefs, type RenderedContainer } from "./rendered";
 import { REPO_ROOT } from "./venv";
 
-export const IMAGE_NAMES = ["mlflow", "trainer", "serving", "oauth2-proxy"] as const;
+export const IMAGE_NAMES = ["mlflow", "trainer", "serving", "oauth2-proxy", "storage-initializer"] as const;
 export type ImageName = (typeof IMAGE_NAMES)[number];
 
 /** `$MLFLOW_PLATFORM_IMAGE_CACHE`, else `${XDG_CACHE_HOME:-~/.cache}/mlflow-platform/images` (as images/build.sh). */
@@ -114,6 +114,7 @@ export function renderedPodSpec(o: KubernetesObject): PodSpec {
   const spec = o.spec as Record<string, any> | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any -- walking untyped rendered JSON
   const pod = o.kind === "CronJob" ? spec?.jobTemplate?.spec?.template?.spec
     : o.kind === "ClusterServingRuntime" || o.kind === "ServingRuntime" ? spec
+    : o.kind === "ClusterStorageContainer" ? { containers: [spec?.container], volumes: [] }
     : spec?.template?.spec;
   if (!pod || !Array.isArray(pod.containers)) throw new Error(`${o.kind}/${o.metadata.name} has no pod spec`);
   return pod as PodSpec;
