@@ -1,28 +1,36 @@
 #!/usr/bin/env bash
 # Daemonless build of the project's images (images/mlflow, images/trainer, images/serving,
-# images/oauth2-proxy) with buildah, each Dockerfile unchanged (`buildah bud --pull=never`), FROM stand-ins
-# of the official images made without a registry: python:3.11-slim-bookworm from Debian packages
-# (images/base/), golang:<version>-bookworm = that base + the host's Go (GOROOT). See images/README.md.
+# images/oauth2-proxy, images/storage-initializer) and of stand-ins for the official images the local stack
+# runs besides them (images/standins/: postgres, minio, mc) with buildah, each Dockerfile unchanged
+# (`buildah bud --pull=never`), FROM stand-ins of the official base images made without a registry:
+# python:3.11-slim-bookworm from Debian packages (images/base/), golang:<version>-bookworm = that base + the
+# host's Go (GOROOT). See images/README.md.
 #
-#   images/build.sh [--ca auto|on|off] [--tag TAG] [--force] [--list] [mlflow] [trainer] [serving] [oauth2-proxy]
+#   images/build.sh [--ca auto|on|off] [--tag TAG] [--force] [--list] [NAME...]
+#     NAME: mlflow trainer serving oauth2-proxy storage-initializer (project images),
+#           postgres-standin minio-standin mc-standin, or standins (the three); none: all of them
 #
 # Each image is cached by a content hash of its inputs (its build context, its stand-ins, this script) as
 # an OCI archive under ~/.cache/mlflow-platform/images/: an unchanged image is not rebuilt, only loaded
 # into local containers storage when missing there. Output: docker.io/mlflow-platform/<name>:<TAG>
-# (TAG default "local") in containers storage and $CACHE/<name>-<hash>.oci.tar, listed in
-# $CACHE/images.json (for `kind load image-archive`, `k3d image import`, `ctr images import`).
+# (TAG default "local"; a stand-in: the official references its `refs` file names) in containers storage
+# and $CACHE/<name>-<hash>.oci.tar, listed in $CACHE/images.json (for `kind load image-archive`,
+# `k3d image import`, `ctr images import`).
 #
 # Runs as root; installs buildah, podman, runc, debootstrap (apt-get) when missing; a golang FROM needs the
-# host's `go` of the same version (the stand-in copies its GOROOT). Env:
+# host's `go` of the same version (the stand-in copies its GOROOT). Package indexes, proxies and the Debian
+# mirror are the machine's own (apt sources, pip's and Go's configuration). Env:
 #   MLFLOW_PLATFORM_IMAGE_CACHE     cache dir (default ${XDG_CACHE_HOME:-~/.cache}/mlflow-platform/images)
 #   MLFLOW_PLATFORM_BUILD_CA        auto|on|off: bind-mount the host CA bundle into RUN steps (--ca)
 #   MLFLOW_PLATFORM_HOST_CA         the host CA bundle (default /etc/ssl/certs/ca-certificates.crt)
 #   MLFLOW_PLATFORM_STORAGE_DRIVER  overlay|vfs (default: overlay when it works here, else vfs)
-#   DEBIAN_MIRROR                   for the base (default http://deb.debian.org/debian)
+#   DEBIAN_MIRROR                   for the base (default: the machine's apt sources, images/base/build-base.sh)
 set -euo pipefail
 
 IMAGES_DIR=$(cd "$(dirname "$0")" && pwd)
-ALL_IMAGES=(mlflow trainer serving oauth2-proxy)
+# The project's images (images/<name>/) and the stand-ins (images/standins/<name without -standin>/).
+ALL_IMAGES=(mlflow trainer serving oauth2-proxy storage-initializer)
+ALL_STANDINS=(postgres-standin minio-standin mc-standin)
 REPO=docker.io/mlflow-platform
 LABEL_KEY=io.mlflow-platform.inputs
 CACHE=${MLFLOW_PLATFORM_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlflow-platform/images}
@@ -33,7 +41,7 @@ FORCE=0
 LIST=0
 want=()
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case $1 in
     --ca) CA_MODE=${2:?--ca needs auto, on or off}; shift 2 ;;
@@ -42,17 +50,36 @@ while [ $# -gt 0 ]; do
     --force) FORCE=1; shift ;;
     --list) LIST=1; shift ;;
     -h|--help) usage 0 ;;
-    mlflow|trainer|serving|oauth2-proxy) want+=("$1"); shift ;;
+    mlflow|trainer|serving|oauth2-proxy|storage-initializer) want+=("$1"); shift ;;
+    postgres-standin|minio-standin|mc-standin) want+=("$1"); shift ;;
+    standins) want+=("${ALL_STANDINS[@]}"); shift ;;
     *) echo "build.sh: unknown argument \"$1\"" >&2; usage 2 ;;
   esac
 done
-[ ${#want[@]} -gt 0 ] || want=("${ALL_IMAGES[@]}")
+named=${#want[@]}
+[ "$named" -gt 0 ] || want=("${ALL_IMAGES[@]}" "${ALL_STANDINS[@]}")
+mapfile -t want < <(printf '%s\n' "${want[@]}" | awk '!seen[$0]++')
 case $CA_MODE in auto|on|off) ;; *) echo "build.sh: --ca must be auto, on or off (got \"$CA_MODE\")" >&2; exit 2 ;; esac
 
 t_start=$(date +%s%N)
 log() { local ms=$(( ($(date +%s%N) - t_start) / 1000000 )); printf '[build.sh +%d.%01ds] %s\n' $((ms / 1000)) $((ms % 1000 / 100)) "$*" >&2; }
 die() { echo "build.sh: $*" >&2; exit 1; }
-ref_of() { echo "$REPO/$1:$TAG"; }
+is_standin() { [[ $1 == *-standin ]]; }
+# The build context: images/<name>, or images/standins/<name without -standin> for a stand-in.
+dir_of() { if is_standin "$1"; then echo "$IMAGES_DIR/standins/${1%-standin}"; else echo "$IMAGES_DIR/$1"; fi; }
+# A stand-in's references: its `refs` file (one a line, '#' comments), the official references it stands for.
+refs_of() {
+  if is_standin "$1"; then
+    local f; f="$(dir_of "$1")/refs"
+    [ -f "$f" ] || die "$f is missing: a stand-in names the references it is tagged as there"
+    sed -e 's/#.*//' -e 's/[[:space:]]//g' "$f" | awk 'NF'
+  else
+    echo "$REPO/$1:$TAG"
+  fi
+}
+ref_of() { refs_of "$1" | head -n1; }
+# An image whose directory is not there (yet): skipped when it was not named, an error when it was.
+present() { [ -f "$(dir_of "$1")/Dockerfile" ]; }
 
 # ---- inputs and their hash (no container tool needed: --list works anywhere) ----------------------------
 
@@ -75,9 +102,9 @@ from_refs_of() {
          ref = ""; for (i = 2; i <= NF; i++) if ($i !~ /^--/) { ref = $i; break }
          if (ref != "" && ref != "scratch" && !(tolower(ref) in stage)) print ref
          for (j = i + 1; j < NF; j++) if (toupper($j) == "AS") stage[tolower($(j + 1))] = 1
-       }' "$IMAGES_DIR/$1/Dockerfile" | while read -r r; do qualify "$r"; done
+       }' "$(dir_of "$1")/Dockerfile" | while read -r r; do qualify "$r"; done
 }
-from_refs() { local name; for name in "${ALL_IMAGES[@]}"; do from_refs_of "$name"; done | LC_ALL=C sort -u; }
+from_refs() { local name; for name in "${ALL_IMAGES[@]}" "${ALL_STANDINS[@]}"; do if present "$name"; then from_refs_of "$name"; fi; done | LC_ALL=C sort -u; }
 # Which stand-in a FROM reference resolves to: python (images/base) or golang (images/base + the host's
 # Go); anything else has none and fails the build by name.
 standin_of() {
@@ -124,15 +151,64 @@ build_golang_standin() { # <ref> <hash> <version>
 standins_of() { from_refs_of "$1" | while read -r r; do standin_of "$r"; done | LC_ALL=C sort -u; }
 image_hash() {
   local s
-  { echo "context $(hash_dir "$IMAGES_DIR/$1")"
+  { echo "context $(hash_dir "$(dir_of "$1")")"
     for s in $(standins_of "$1"); do echo "$s $(standin_hash "$s")"; done
-    echo "build.sh $(sha256sum "$IMAGES_DIR/build.sh" | cut -d' ' -f1)"; echo "tag $TAG"; } | sha256sum | cut -c1-16
+    echo "build.sh $(sha256sum "$IMAGES_DIR/build.sh" | cut -d' ' -f1)"
+    # A stand-in's references are in its context (refs); --tag names only the project's images.
+    is_standin "$1" || echo "tag $TAG"; } | sha256sum | cut -c1-16
 }
+
+# Not there (yet): an image someone is still writing is skipped unless named.
+kept=()
+for name in "${want[@]}"; do
+  if present "$name"; then kept+=("$name")
+  elif [ "$named" -gt 0 ]; then die "$(dir_of "$name")/Dockerfile does not exist"
+  else log "skipping $name: $(dir_of "$name")/Dockerfile does not exist (yet)"; fi
+done
+want=("${kept[@]}")
 
 if [ "$LIST" = 1 ]; then
   for name in "${want[@]}"; do h=$(image_hash "$name"); echo "$name $(ref_of "$name") $h $CACHE/$name-$h.oci.tar"; done
   exit 0
 fi
+
+# ---- the machine's package index and Go proxy (never a host written in this file) ---------------------
+
+# The index pip uses on this machine: its configured index-url (PIP_INDEX_URL, or a pip configuration
+# file), else pip's own default, asked from pip. Empty when there is no pip here.
+pip_index_url() {
+  local u
+  u=$(pip_configured_index)
+  [ -n "$u" ] || u=$(python3 -c 'from pip._internal.models.index import PyPI; print(PyPI.simple_url)' 2>/dev/null || true)
+  echo "$u"
+}
+# pip's configured index-url only (empty when pip would use its default), by pip's precedence: the
+# environment (PIP_INDEX_URL), then the site, user and global configuration files.
+pip_configured_index() {
+  python3 -m pip config list 2>/dev/null | awk -F"'" '
+    $1 ~ /\.index-url=$/ { split($1, k, "."); r = k[1] == ":env:" ? 0 : k[1] == "site" ? 1 : k[1] == "user" ? 2 : 3
+                           if (!(r in u)) u[r] = $2 }
+    END { for (r = 0; r <= 3; r++) if (r in u) { print u[r]; exit } }' || true
+}
+# The first module proxy of `go env GOPROXY` that is a URL (not direct/off). Empty without Go or a proxy.
+go_proxy_url() {
+  command -v go >/dev/null 2>&1 || return 0
+  go env GOPROXY 2>/dev/null | tr ',|' '\n\n' | awk '$0 != "direct" && $0 != "off" && NF { print; exit }'
+}
+# --build-arg for each of the machine's settings a Dockerfile declares (ARG NAME) and the machine has:
+# pip's configured index, Go's proxy, checksum database and flags. Only declared ARGs are passed, so the
+# project's Dockerfiles (which declare none) build as before; a stand-in's build stage declares them.
+build_args_for() {
+  local dockerfile=$1 n v
+  for n in PIP_INDEX_URL GOPROXY GOSUMDB GONOSUMDB GOPRIVATE GOFLAGS; do
+    grep -Eq "^ARG[[:space:]]+$n([[:space:]=]|$)" "$dockerfile" || continue
+    case $n in
+      PIP_INDEX_URL) v=$(pip_configured_index) ;;
+      *) v=$(command -v go >/dev/null 2>&1 && go env "$n" 2>/dev/null || true) ;;
+    esac
+    [ -z "$v" ] || printf '%s\n' "--build-arg" "$n=$v"
+  done
+}
 
 # ---- tools and engine config ---------------------------------------------------------------------------
 
@@ -234,7 +310,7 @@ ensure_loaded() {
   if [ "$(label_of "$ref")" = "$hash" ] && { [ -z "$want_id" ] || [ "$(id_of "$ref")" = "$want_id" ]; }; then return 0; fi
   log "loading $archive"
   local old_id; old_id=$(id_of "$ref")
-  buildah pull --quiet "oci-archive:$archive" >/dev/null
+  buildah pull --quiet "oci-archive:$archive:$ref" >/dev/null
   drop_replaced "$ref" "$old_id"
   [ "$(label_of "$ref")" = "$hash" ] || die "$archive did not load as $ref with $LABEL_KEY=$hash"
   [ -z "$want_id" ] || [ "$(id_of "$ref")" = "$want_id" ] || die "$archive loaded as $ref with image ID $(id_of "$ref"), not the recorded $want_id"
@@ -302,14 +378,18 @@ resolve_ca() {
     [ -f "$HOST_CA" ] || { mode=off; log "CA auto: no host bundle at $HOST_CA: off"; }
   fi
   if [ "$mode" = auto ]; then
-    # Does the base image's own trust store reach the package indexes the RUN steps use (PyPI; the Go
-    # module proxy when a golang stand-in builds)? If TLS is intercepted it does not. The golang stand-in
-    # is this base with Go added: Go reads the same /etc/ssl/certs/ca-certificates.crt.
-    local out urls=("${PIP_INDEX_URL:-https://pypi.org/simple/}") name s
+    # Does the base image's own trust store reach the package indexes the RUN steps use (the machine's
+    # pip index; its Go module proxy when a golang stand-in builds)? If TLS is intercepted it does not. The
+    # golang stand-in is this base with Go added: Go reads the same /etc/ssl/certs/ca-certificates.crt.
+    local out urls=() name s u
+    u=$(pip_index_url); [ -z "$u" ] || urls+=("$u")
     for name in "${want[@]}"; do
-      for s in $(standins_of "$name"); do if [ "$s" = golang ]; then urls+=(https://proxy.golang.org/); fi; done
+      for s in $(standins_of "$name"); do
+        if [ "$s" = golang ]; then u=$(go_proxy_url); [ -z "$u" ] || urls+=("${u%/}/"); fi
+      done
     done
-    mapfile -t urls < <(printf '%s\n' "${urls[@]}" | awk '!seen[$0]++')
+    mapfile -t urls < <(printf '%s\n' "${urls[@]}" | awk 'NF && !seen[$0]++')
+    [ ${#urls[@]} -gt 0 ] || { CA_RESOLVED=off; log "CA auto: no package index or module proxy configured here: off"; return 0; }
     local c; c=$(buildah from --pull=never --quiet "$base_ref")
     # An HTTP error status is an answer over verified TLS: ok.
     out=$(buildah run --network host --isolation oci --runtime runc "$c" -- python3 -c "
@@ -366,14 +446,29 @@ golang_ready=0
 CA_RESOLVED=
 for name in "${want[@]}"; do
   while read -r r; do
-    [ "$(standin_of "$r")" != none ] || die "images/$name/Dockerfile builds FROM $r, which has no stand-in here (python:3.11*-slim-bookworm and golang:<version>-bookworm have)"
+    [ "$(standin_of "$r")" != none ] || die "$(dir_of "$name")/Dockerfile builds FROM $r, which has no stand-in here (python:3.11*-slim-bookworm and golang:<version>-bookworm have)"
   done < <(from_refs_of "$name")
 done
+# Writes <ref>'s image as an OCI archive naming every reference in refs (one: buildah push; more: an OCI
+# layout holding each name, tarred: what oci-archive: is).
+archive_image() { # <archive> <ref>...
+  local archive=$1; shift
+  if [ $# -eq 1 ]; then buildah push --quiet "$1" "oci-archive:$archive.tmp:$1" >/dev/null
+  else
+    local layout r; layout=$(mktemp -d "$CACHE/.layout.XXXXXX")
+    for r in "$@"; do buildah push --quiet "$1" "oci:$layout:$r" >/dev/null; done
+    tar -C "$layout" -cf "$archive.tmp" . && rm -rf "$layout"
+  fi
+  mv "$archive.tmp" "$archive"
+}
 golang_version >/dev/null   # dies when the Dockerfiles name two Go versions
 for name in "${want[@]}"; do
-  ref=$(ref_of "$name"); hash=$(image_hash "$name"); archive=$CACHE/$name-$hash.oci.tar
+  mapfile -t refs < <(refs_of "$name")
+  [ ${#refs[@]} -gt 0 ] || die "$(dir_of "$name")/refs names no reference"
+  ref=${refs[0]}; hash=$(image_hash "$name"); archive=$CACHE/$name-$hash.oci.tar; dir=$(dir_of "$name")
   if [ -f "$archive" ] && [ "$FORCE" = 0 ]; then
     ensure_loaded "$ref" "$hash" "$archive"
+    for r in "${refs[@]:1}"; do buildah tag "$ref" "$r"; done
     how=cached; secs=$(sed -n 's/.*"buildSeconds":\([0-9]*\).*/\1/p' "$CACHE/$name-$hash.json" 2>/dev/null || true)
   else
     [ $base_ready = 1 ] || { ensure_base; base_ready=1; }
@@ -382,13 +477,15 @@ for name in "${want[@]}"; do
     log "building $ref ($name, inputs $hash, CA $CA_RESOLVED)"
     t0=$(date +%s)
     old_id=$(id_of "$ref")
+    mapfile -t bargs < <(build_args_for "$dir/Dockerfile")
+    tag_args=(); for r in "${refs[@]}"; do tag_args+=(-t "$r"); done
     buildah bud --pull=never --layers=false --format oci --runtime runc --isolation oci --network host \
-      --label "$LABEL_KEY=$hash" "${ca_args[@]}" \
-      -f "$IMAGES_DIR/$name/Dockerfile" -t "$ref" "$IMAGES_DIR/$name" >"$CACHE/$name.build.log" 2>&1 || {
-        tail -n 40 "$CACHE/$name.build.log" >&2; die "buildah bud of images/$name failed (log: $CACHE/$name.build.log)"; }
+      --label "$LABEL_KEY=$hash" "${ca_args[@]}" "${bargs[@]}" \
+      -f "$dir/Dockerfile" "${tag_args[@]}" "$dir" >"$CACHE/$name.build.log" 2>&1 || {
+        tail -n 40 "$CACHE/$name.build.log" >&2; die "buildah bud of ${dir#"$IMAGES_DIR/"} failed (log: $CACHE/$name.build.log)"; }
     drop_replaced "$ref" "$old_id"
     [ "$CA_RESOLVED" = on ] && check_no_host_ca "$ref"
-    buildah push --quiet "$ref" "oci-archive:$archive.tmp:$ref" >/dev/null && mv "$archive.tmp" "$archive"
+    archive_image "$archive" "${refs[@]}"
     id_of "$ref" >"$CACHE/$name-$hash.id"
     secs=$(( $(date +%s) - t0 ))
     printf '{"name":"%s","ref":"%s","inputs":"%s","buildSeconds":%s,"ca":"%s","storageDriver":"%s","builtAt":"%s"}\n' \
@@ -397,17 +494,19 @@ for name in "${want[@]}"; do
     how=built
   fi
   size=$(podman image inspect --format '{{.Size}}' "$ref")
-  summary+=("$(printf '%-12s %-46s %-7s %6s MB image %6s MB archive %s' "$name" "$ref" "$how" "$(( size / 1000000 ))" "$(( $(stat -c %s "$archive") / 1000000 ))" "${secs:+(built in ${secs} s)}")")
+  summary+=("$(printf '%-19s %-48s %-7s %6s MB image %6s MB archive %s' "$name" "$ref" "$how" "$(( size / 1000000 ))" "$(( $(stat -c %s "$archive") / 1000000 ))" "${secs:+(built in ${secs} s)}")")
 done
 
 {
   echo "{"
   first=1
-  for name in "${ALL_IMAGES[@]}"; do
+  for name in "${ALL_IMAGES[@]}" "${ALL_STANDINS[@]}"; do
+    present "$name" || continue
     hash=$(image_hash "$name")
     [ $first = 1 ] || echo ","
     first=0
-    printf '  "%s": {"ref": "%s", "inputs": "%s", "archive": "%s"}' "$name" "$(ref_of "$name")" "$hash" "$CACHE/$name-$hash.oci.tar"
+    printf '  "%s": {"ref": "%s", "refs": [%s], "inputs": "%s", "archive": "%s"}' "$name" "$(ref_of "$name")" \
+      "$(refs_of "$name" | sed 's/.*/"&"/' | paste -sd, - | sed 's/,/, /g')" "$hash" "$CACHE/$name-$hash.oci.tar"
   done
   echo; echo "}"
 } >"$CACHE/images.json"

@@ -7,13 +7,39 @@
 #
 # Called by images/build.sh (which caches the result by a hash of this directory); runs as root with
 # buildah's config (CONTAINERS_CONF / CONTAINERS_STORAGE_CONF) already in the environment.
-# Env: DEBIAN_MIRROR (default http://deb.debian.org/debian), BASE_LABEL (key=value label to add).
+# Env: DEBIAN_MIRROR (default: the mirror of the machine's own apt sources for the suite, see debian_mirror),
+# BASE_LABEL (key=value label to add).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [ $# -ge 1 ] || { echo "usage: $0 <image-ref> [<extra-tag>...]" >&2; exit 2; }
 ref=$1; shift
 suite=bookworm
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+# The Debian mirror this machine's apt uses for $suite: the first URI of a deb source listing the suite, in
+# /etc/apt/sources.list.d/*.sources (deb822: Types/URIs/Suites stanzas), then the one-line format of
+# /etc/apt/sources.list and /etc/apt/sources.list.d/*.list. No mirror is written in this file.
+debian_mirror() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk -v suite="$suite" '
+      function flush() { if (deb && has && !off && uri != "") { print uri; found = 1; exit } deb = 0; has = 0; off = 0; uri = "" }
+      /^[[:space:]]*#/ { next }
+      /^[[:space:]]*$/ { flush(); next }
+      tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+      tolower($1) == "uris:" { uri = $2 }
+      tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == suite) has = 1 }
+      tolower($1) == "enabled:" && tolower($2) == "no" { off = 1 }
+      END { if (!found) flush() }' "$f"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    # deb [options] URI suite components…
+    sed -E 's/#.*//; s/\[[^]]*\]//' "$f" | awk -v suite="$suite" '$1 == "deb" && $3 == suite { print $2 }'
+  done
+}
+mirror=${DEBIAN_MIRROR:-$(debian_mirror | head -n1)}
+[ -n "$mirror" ] || { echo "[base] no apt source on this machine lists a deb repository for $suite: set DEBIAN_MIRROR to a Debian mirror" >&2; exit 2; }
 packages=$(grep -v '^\s*#' "$here/packages.txt" | awk 'NF { print $1 }' | paste -sd, -)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mlflow-platform-base.XXXXXX")
