@@ -636,6 +636,22 @@ export interface PlatformConfig {
     };
 }
 
+/** The PostgreSQL major version the platform's databases run, in the cluster and on RDS. */
+export const POSTGRES_MAJOR = 16;
+
+/**
+ * The major version a PostgreSQL image's tag names: `postgres:16.10`, `docker.io/library/postgres:16.9-bookworm`,
+ * `r.example.com/postgres:16@sha256:…` → 16; undefined when the tag names none (no tag, `latest`, a digest only).
+ */
+export function postgresImageMajor(image: string): number | undefined {
+    const noDigest = image.split("@")[0];
+    const lastSlash = noDigest.lastIndexOf("/");
+    const colon = noDigest.indexOf(":", lastSlash + 1);
+    if (colon < 0) return undefined;
+    const m = /^(\d+)(\.|-|$)/.exec(noDigest.slice(colon + 1));
+    return m ? Number(m[1]) : undefined;
+}
+
 /** Rules across keys, which the per-key spec cannot express. */
 function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): ConfigIssue[] {
     const issues: ConfigIssue[] = [];
@@ -647,6 +663,11 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
         if (c.image.build) add("image.build", `must be false when artifactStore.mode is "minio" (no ECR to push to): set image.ref to an image the local cluster can pull (got true)`);
     }
     if (!c.image.build && !c.image.ref) add("image.ref", `is required when image.build is false: an image such as registry.example.com/mlflow@sha256:... (got undefined)`);
+    const pgMajor = postgresImageMajor(c.database.inCluster.image);
+    if (pgMajor === undefined)
+        add("database.inCluster.image", `must name PostgreSQL's major version in its tag, e.g. postgres:${POSTGRES_MAJOR}.10 or registry.example.com/postgres:${POSTGRES_MAJOR}.10@sha256:... (got "${c.database.inCluster.image}"): a new major version cannot start on the existing data directory, so the platform checks it`);
+    else if (pgMajor !== POSTGRES_MAJOR)
+        add("database.inCluster.image", `names PostgreSQL ${pgMajor} (got "${c.database.inCluster.image}"), but the in-cluster database's data directory is PostgreSQL ${POSTGRES_MAJOR}'s, which PostgreSQL ${pgMajor} refuses to start on: the tracking server's database would go down. Keep a ${POSTGRES_MAJOR}.x image (minor versions are a normal rolling change); a major upgrade moves the data (dump and restore): docs/runbooks.md, "Upgrade PostgreSQL"`);
 
     if (c.database.mode === "rds" || c.database.keepRds) {
         const r = c.database.rds;

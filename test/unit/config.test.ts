@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { configSpec, parseConfig, secretPaths } from "../../config";
+import { configSpec, parseConfig, postgresImageMajor, secretPaths } from "../../config";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { configReference, REFERENCE_PATH } from "../../cli/config-reference";
@@ -171,6 +171,25 @@ describe("config: schema helpers", () => {
         assert.ok(mode);
         assert.equal(mode.default, '`"inCluster"`');
         assert.ok(rows.some((r) => r.key === "mlflow-platform.training.profiles[].params"));
+    });
+});
+
+describe("config: PostgreSQL's major version", () => {
+    it("is read from the image's tag", () => {
+        assert.equal(postgresImageMajor("postgres:16.10"), 16);
+        assert.equal(postgresImageMajor("docker.io/library/postgres:16.9-bookworm"), 16);
+        assert.equal(postgresImageMajor("registry.example.com:5000/db/postgres:17@sha256:" + "a".repeat(64)), 17);
+        assert.equal(postgresImageMajor("postgres"), undefined);
+        assert.equal(postgresImageMajor("registry.example.com:5000/postgres"), undefined, "the registry's port is no tag");
+        assert.equal(postgresImageMajor("postgres:latest"), undefined);
+        assert.equal(postgresImageMajor("postgres@sha256:" + "a".repeat(64)), undefined);
+    });
+    it("a major change of database.inCluster.image is refused by name, naming both majors and the runbook; minors pass", () => {
+        const [e] = errorsOf({ database: { inCluster: { image: "postgres:17.2" } } });
+        assert.match(e, /^mlflow-platform:database\.inCluster\.image names PostgreSQL 17 \(got "postgres:17\.2"\), but the in-cluster database's data directory is PostgreSQL 16's/);
+        assert.match(e, /docs\/runbooks\.md, "Upgrade PostgreSQL"/);
+        assert.match(errorsOf({ database: { inCluster: { image: "postgres:latest" } } })[0], /^mlflow-platform:database\.inCluster\.image must name PostgreSQL's major version in its tag/);
+        assert.equal(parseConfig({ database: { inCluster: { image: "docker.io/library/postgres:16.11-bookworm" } } }, "t").database.inCluster.image, "docker.io/library/postgres:16.11-bookworm");
     });
 });
 
