@@ -150,6 +150,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       "--authorization-mode=Node,RBAC", "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=true",
       // logs, exec and port-forward through a real node's kubelet
       `--kubelet-client-certificate=${kubeletClient.cert}`, `--kubelet-client-key=${kubeletClient.key}`,
+      // The node's name resolves nowhere: reach its kubelet at the address it reports.
+      "--kubelet-preferred-address-types=InternalIP",
       // The endpoint reconciler refuses a loopback address for the `kubernetes` Service: on kwok's loopback
       // cluster nothing needs it; a real node's pods do.
       ...(real ? [] : ["--endpoint-reconciler-type=none"]),

@@ -73,7 +73,7 @@ export function memorySampler(cluster: Cluster, intervalMs = 1000): MemorySample
   const loop = (async () => {
     while (running) {
       try {
-        const pods = await cluster.kube.list("v1", "Pod");
+        const pods = (await cluster.kube.ok("GET", "/api/v1/pods")).json<{ items: unknown[] }>().items;
         for (const pod of pods as unknown as {
           metadata: { name: string; namespace: string; ownerReferences?: { kind: string; name: string }[] };
           spec: { containers: { name: string; resources?: { limits?: { memory?: string } } }[]; initContainers?: { name: string; resources?: { limits?: { memory?: string } } }[] };

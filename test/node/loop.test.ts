@@ -145,13 +145,13 @@ describe("real node: the local stack from the built images, and the seed's whole
     outputs = await stack.outputs();
     const pods = await podsOf("app.kubernetes.io/part-of=mlflow-platform");
     const byComponent = (name: string) => pods.filter((p) => p.metadata.labels?.["app.kubernetes.io/name"] === name);
-    for (const name of ["mlflow", "postgres", "minio"]) {
+    for (const name of ["tracking-server", "postgres", "minio"]) {
       const ps = byComponent(name);
       assert.equal(ps.length, 1, `one ${name} pod`);
       assert.equal(ps[0].status?.phase, "Running", `${name} runs`);
       assert.ok(ps[0].status?.containerStatuses?.every((cs) => cs.ready && cs.restartCount === 0), `${name}'s containers are ready, never restarted: ${JSON.stringify(ps[0].status?.containerStatuses)}`);
     }
-    assert.deepEqual(byComponent("mlflow")[0].spec.containers.map((c) => c.image), ["mlflow-platform/mlflow:local"]);
+    assert.deepEqual(byComponent("tracking-server")[0].spec.containers.map((c) => c.image), ["mlflow-platform/mlflow:local"]);
     for (const job of ["minio-bucket"]) assert.ok((await cluster.kube.get("batch/v1", "Job", NS, job)), `Job ${job}`);
     const jobs = await cluster.kube.list("batch/v1", "Job", NS);
     for (const j of jobs) {
