@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => { main(argv: strin
     "resolve-model": { summary: "models:/<name>@<alias> → storage URI", load: () => require("./resolve-model") },
     promote: { summary: "point an alias at a model version", load: () => require("./promote") },
     bench: { summary: "the performance budget", load: () => require("./bench") },
+    testbed: { summary: "this project's own cluster with a real node (root), until Ctrl-C", load: () => require("./testbed") },
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -328,10 +328,10 @@ describe("end-to-end", function () {
     const isvc = findRendered(r, "InferenceService", "california-housing") as KubernetesObject & { spec: { predictor: { model: { storageUri: string; runtime: string } } } };
     storageUri = isvc.spec.predictor.model.storageUri;
     servedRender = r;
-    assert.match(storageUri, new RegExp(`^s3://${BUCKET}/${trained.experiment_id}/models/m-[0-9a-f]+/artifacts$`));
-    assert.equal(storageUri, `s3://${BUCKET}/${trained.experiment_id}/models/${trained.model_id}/artifacts`);
+    assert.match(storageUri, new RegExp(`^s3://${BUCKET}/${trained.experiment_id}/models/m-[0-9a-f]+/artifacts/$`), "the version's directory, with a trailing slash");
+    assert.equal(storageUri, `s3://${BUCKET}/${trained.experiment_id}/models/${trained.model_id}/artifacts/`);
     const dl = await getJson<{ artifact_uri: string }>(dev.server.url, "model-versions/get-download-uri", { name: trained.registered_model_name, version: String(trained.version) });
-    assert.equal(storageUri, dl.artifact_uri.replace(/\/+$/, ""), "storageUri = MLflow's download URI of the version");
+    assert.equal(storageUri, `${dl.artifact_uri.replace(/\/+$/, "")}/`, "storageUri = MLflow's download URI of the version, as a directory");
     assert.equal(isvc.spec.predictor.model.runtime, "mlflow-pyfunc");
     const ann = (isvc.metadata.annotations ?? {}) as Record<string, string>;
     assert.equal(ann["mlflow.org/model-version"], String(trained.version));
@@ -451,7 +451,7 @@ describe("end-to-end", function () {
     const rendered = await timed("render local with serving.models", () =>
       withProcessEnv({ ...keys(), AWS_ENDPOINT_URL_S3: moto.endpoint }, () => render("local", [`serving.models=${JSON.stringify(served)}`], local.server.url)));
     const isvc = findRendered(rendered, "InferenceService", "california-housing") as KubernetesObject & { spec: { predictor: { model: { storageUri: string } } } };
-    assert.equal(isvc.spec.predictor.model.storageUri, resolved.storageUri);
+    assert.equal(isvc.spec.predictor.model.storageUri, `${resolved.storageUri}/`);
     assert.equal(((isvc.metadata.annotations ?? {}) as Record<string, string>)["mlflow.org/model-version"], String(summary.version));
   });
 });
