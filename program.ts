@@ -154,7 +154,6 @@ export async function platform(cfg: PlatformConfig): Promise<Record<string, unkn
                       postgresImage: cfg.database.inCluster.image,
                       ingressControllerNamespace: cfg.cluster.ingressControllerNamespace,
                       prometheusNamespace: cfg.observability.serviceMonitor ? cfg.observability.prometheusNamespace : undefined,
-                      fenceInClusterPostgres: inCluster !== undefined,
                       adminPassword: cfg.access.adminPassword,
                       flaskSecretKey: cfg.access.flaskSecretKey,
                       oidc: cfg.access.auth === "oidc" ? oidcArgs(cfg.access.oidc, inUse(images["oauth2-proxy"], "access.oidc.proxyImage")) : undefined,

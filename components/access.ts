@@ -5,7 +5,7 @@ import * as networkingv1 from "@pulumi/kubernetes/networking/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "node:crypto";
 import { suppliedOrGenerated } from "../lib/secret-value";
-import { ACCESS_COMPONENT, authDatabaseJob, basicAuthIni, httpsOrigin, postgresNetworkPolicy, trackingHttpRoute, trackingIngress, trackingNetworkPolicy } from "../manifests/access";
+import { ACCESS_COMPONENT, authDatabaseJob, basicAuthIni, httpsOrigin, trackingHttpRoute, trackingIngress, trackingNetworkPolicy } from "../manifests/access";
 import { meta } from "../manifests/common";
 import { authenticatedEmails, htpasswdLine, MACHINE_USERNAME, SSO_CONFIG_MAP, SSO_PORT, SSO_SECRET, SsoSpec } from "../manifests/sso";
 import { TRACKING_PORT } from "../manifests/tracking-server";
@@ -52,7 +52,6 @@ export interface AccessArgs {
     /** Namespace of a Prometheus that scrapes the tracking server's /metrics. Defaults to none. */
     readonly prometheusNamespace?: string;
     /** Fence the in-cluster PostgreSQL too (it exists). Defaults to true. */
-    readonly fenceInClusterPostgres?: boolean;
     /** Password of the basic-auth admin (at least 12 characters). Defaults to a generated one (RandomPassword `<name>-admin-password`, 32 characters). */
     readonly adminPassword?: pulumi.Input<string>;
     /** Flask secret key of the auth app. Defaults to a generated one (RandomPassword `<name>-flask-secret-key`, 48 characters). */
@@ -92,7 +91,7 @@ export interface AccessOidcArgs {
  * Gateway; either MLflow's basic-auth app (Flask secret key, admin credentials (supplied or generated,
  * secrets either way) and the auth database) or single sign-on (the oauth2-proxy sidecar's Secret and
  * allowed emails, and the machine user); the credentials Secret that in-cluster clients use; and
- * NetworkPolicies that fence PostgreSQL and the tracking server.
+ * the NetworkPolicy of the tracking server (PostgreSQL's own is the database component's).
  */
 export class Access extends pulumi.ComponentResource {
     /** Secret with `flask-secret-key` and `basic_auth.ini`, mounted by the tracking server (basic auth only). */
@@ -211,7 +210,6 @@ export class Access extends pulumi.ComponentResource {
             trackingNetworkPolicy(args.namespace, proxyNamespace, args.prometheusNamespace ? [args.prometheusNamespace] : [], args.oidc ? SSO_PORT : TRACKING_PORT),
             child,
         );
-        if (args.fenceInClusterPostgres ?? true) new networkingv1.NetworkPolicy(`${name}-postgres`, postgresNetworkPolicy(args.namespace), child);
 
         this.trackingCredentialsSecretName = credentials.metadata.name;
         this.registerOutputs({ externalUrl: this.externalUrl, authSecretName: this.authSecretName, trackingCredentialsSecretName: this.trackingCredentialsSecretName });

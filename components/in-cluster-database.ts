@@ -1,10 +1,11 @@
 import * as corev1 from "@pulumi/kubernetes/core/v1";
+import * as networkingv1 from "@pulumi/kubernetes/networking/v1";
 import * as pulumi from "@pulumi/pulumi";
 import type { Resources } from "../config";
 import { suppliedOrGenerated } from "../lib/secret-value";
 import { meta } from "../manifests/common";
 import { statefulStore } from "./stateful-store";
-import { postgresHost, postgresService, postgresStatefulSet, postgresUri, POSTGRES_COMPONENT, POSTGRES_NAME } from "../manifests/postgres";
+import { postgresHost, postgresNetworkPolicy, postgresService, postgresStatefulSet, postgresUri, POSTGRES_COMPONENT, POSTGRES_NAME } from "../manifests/postgres";
 import { BACKEND_URI_KEY } from "../manifests/tracking-server";
 
 export interface InClusterDatabaseArgs {
@@ -70,6 +71,12 @@ export class InClusterDatabase extends pulumi.ComponentResource {
             child,
         );
         new corev1.Service(`${name}`, postgresService(args.namespace), child);
+        // Only the database's clients reach it, whatever the access mode. Stacks with an Ingress or a Gateway had
+        // this policy as the Access component's child `access-postgres`: the alias keeps that object.
+        new networkingv1.NetworkPolicy(`${name}-fence`, postgresNetworkPolicy(args.namespace), {
+            ...child,
+            aliases: [{ name: "access-postgres", parent: pulumi.createUrn("access", "mlflow-platform:access:Access") }],
+        });
         const storageSize = args.storageSize ?? "20Gi";
         statefulStore(
             name,

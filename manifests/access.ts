@@ -1,12 +1,12 @@
 /**
  * Access to the tracking server as plain data: the Ingress or the Gateway API HTTPRoute, MLflow's basic-auth
- * configuration, and the NetworkPolicies that fence PostgreSQL and the tracking server.
+ * configuration, and the NetworkPolicy of the tracking server (PostgreSQL's own is manifests/postgres.ts).
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import { containerSecurityContext, labels, meta, podSecurityContext, secretEnv, telemetryEnv } from "./common";
-import { POSTGRES_COMPONENT, POSTGRES_NAME, POSTGRES_PORT } from "./postgres";
-import { BACKEND_URI_KEY, COMPONENT as TRACKING_COMPONENT, DB_CLIENT_LABEL, TRACKING_PORT, TRACKING_SERVICE_NAME } from "./tracking-server";
+import { DB_CLIENT_LABEL } from "./postgres";
+import { BACKEND_URI_KEY, COMPONENT as TRACKING_COMPONENT, TRACKING_PORT, TRACKING_SERVICE_NAME } from "./tracking-server";
 
 export const ACCESS_COMPONENT = "access";
 
@@ -119,25 +119,6 @@ export function basicAuthIni(p: { databaseUri: string; adminUsername: string; ad
 }
 
 const selector = (component: string, name = component) => ({ matchLabels: { "app.kubernetes.io/name": name, "app.kubernetes.io/component": component } });
-
-/** PostgreSQL: reachable only from the tracking server and labelled database clients (Jobs), on 5432. */
-export function postgresNetworkPolicy(namespace: string): k8s.types.input.networking.v1.NetworkPolicy {
-    return {
-        apiVersion: "networking.k8s.io/v1",
-        kind: "NetworkPolicy",
-        metadata: meta(`${POSTGRES_NAME}-ingress`, namespace, ACCESS_COMPONENT),
-        spec: {
-            podSelector: selector(POSTGRES_COMPONENT, POSTGRES_NAME),
-            policyTypes: ["Ingress"],
-            ingress: [
-                {
-                    from: [{ podSelector: selector(TRACKING_COMPONENT) }, { podSelector: { matchLabels: { [DB_CLIENT_LABEL]: "true" } } }],
-                    ports: [{ protocol: "TCP", port: POSTGRES_PORT }],
-                },
-            ],
-        },
-    };
-}
 
 /**
  * Pods of this namespace (training jobs among them), the ingress controller's and the `scrapers` (a

@@ -16,7 +16,7 @@ import type { Resources } from "../config";
 import { awsEnv, type AwsCredentialSource, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, secretEnv, telemetryEnv, TMP_MOUNT, TMP_VOLUME, underArtifactRoot } from "./common";
 import { templateLaunchCommand } from "./job-template";
 import { POSTGRES_PORT } from "./postgres";
-import { DB_CLIENT_LABEL } from "./tracking-server";
+import { DB_CLIENT_LABEL } from "./postgres";
 
 export const BACKUP_NAME = "mlflow-db-backup";
 /**

@@ -22,7 +22,8 @@ import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import { awsEnv, type AwsCredentialSource, env, labels, secretEnv } from "./common";
 import { SCHEDULE_PATTERN, templateCronJob, type JobTemplateBase } from "./job-template";
-import { BACKEND_URI_KEY, DB_CLIENT_LABEL } from "./tracking-server";
+import { DB_CLIENT_LABEL } from "./postgres";
+import { BACKEND_URI_KEY } from "./tracking-server";
 
 export const GC_COMPONENT = "garbage-collection";
 export const GC_CRONJOB = "mlflow-gc";

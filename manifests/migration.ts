@@ -5,7 +5,8 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import { containerSecurityContext, env, labels, meta, podSecurityContext, secretEnv, telemetryEnv } from "./common";
-import { BACKEND_URI_KEY, DB_CLIENT_LABEL } from "./tracking-server";
+import { DB_CLIENT_LABEL } from "./postgres";
+import { BACKEND_URI_KEY } from "./tracking-server";
 
 export const MIGRATION_NAME = "mlflow-db-migrate";
 export const MIGRATION_COMPONENT = "database-migration";

@@ -10,6 +10,12 @@ import { containerSecurityContext, env, meta, persistentStatefulSet, resourceReq
 export const POSTGRES_NAME = "postgres";
 export const POSTGRES_PORT = 5432;
 export const POSTGRES_COMPONENT = "database";
+/**
+ * Pods with this label may reach PostgreSQL through its NetworkPolicy: the tracking server and the Jobs that run
+ * SQL (schema migration, backups, gc, the copy to RDS, the auth database).
+ */
+export const DB_CLIENT_LABEL = "mlflow-platform/database-client";
+
 /** The official postgres image runs as uid/gid 999. */
 const POSTGRES_UID = 999;
 
@@ -91,6 +97,20 @@ export function postgresStatefulSet(spec: PostgresSpec): k8s.types.input.apps.v1
             ],
         },
     });
+}
+
+/** PostgreSQL reachable only from the database's clients (DB_CLIENT_LABEL), on 5432: in every stack with the in-cluster database. */
+export function postgresNetworkPolicy(namespace: string): k8s.types.input.networking.v1.NetworkPolicy {
+    return {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: meta(`${POSTGRES_NAME}-ingress`, namespace, POSTGRES_COMPONENT),
+        spec: {
+            podSelector: { matchLabels: selectorLabels(POSTGRES_COMPONENT, POSTGRES_NAME) },
+            policyTypes: ["Ingress"],
+            ingress: [{ from: [{ podSelector: { matchLabels: { [DB_CLIENT_LABEL]: "true" } } }], ports: [{ protocol: "TCP", port: POSTGRES_PORT }] }],
+        },
+    };
 }
 
 export function postgresService(namespace: string): k8s.types.input.core.v1.Service {

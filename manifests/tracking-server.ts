@@ -21,11 +21,10 @@ import {
     TMP_MOUNT,
     TMP_VOLUME,
 } from "./common";
+import { DB_CLIENT_LABEL } from "./postgres";
 import { oauth2ProxyContainer, SSO_PORT, SSO_UPSTREAM_HOST, SsoSpec, ssoVolumes } from "./sso";
 
 export const TRACKING_SERVICE_NAME = "mlflow";
-/** Pods with this label may reach PostgreSQL through its NetworkPolicy (Jobs that run SQL). */
-export const DB_CLIENT_LABEL = "mlflow-platform/database-client";
 export const TRACKING_PORT = 5000;
 export const COMPONENT = "tracking-server";
 /** Key of the backend-store Secret that holds the SQLAlchemy URI. */
@@ -178,7 +177,7 @@ export function trackingServerDeployment(spec: TrackingServerSpec): k8s.types.in
             selector: { matchLabels: selectorLabels(COMPONENT) },
             strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
             template: {
-                metadata: { labels: labels(COMPONENT), ...(spec.podAnnotations ? { annotations: spec.podAnnotations } : {}) },
+                metadata: { labels: { ...labels(COMPONENT), [DB_CLIENT_LABEL]: "true" }, ...(spec.podAnnotations ? { annotations: spec.podAnnotations } : {}) },
                 spec: {
                     serviceAccountName: spec.serviceAccountName,
                     automountServiceAccountToken: spec.aws.keysSecretName === undefined,

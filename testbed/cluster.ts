@@ -18,7 +18,7 @@ import * as path from "node:path";
 import { freePort } from "./ports";
 import { registerCleanup, spawnManaged, tail, type ManagedProcess } from "./process";
 import { KubeClient, pollUntil, type KubeObject } from "./kube";
-import { guardHost, machineAddress, requireNodeHost, startRealNode, type RealNode } from "./node";
+import { guardHost, machineAddress, requireNodeHost, SERVICE_CIDR, startRealNode, type RealNode } from "./node";
 import { makePki, writeKubeconfig, type Identity, type Pki } from "./pki";
 import { REPO_ROOT, toolchain, type CrdSet, type Toolchain } from "./toolchain";
 
@@ -147,7 +147,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
       `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,
       // Node: a real node's kubelet is authorized as system:node:<name> (it reads only its own pods' secrets).
-      "--authorization-mode=Node,RBAC", "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=true",
+      "--authorization-mode=Node,RBAC", `--service-cluster-ip-range=${SERVICE_CIDR}`, "--allow-privileged=true",
       // logs, exec and port-forward through a real node's kubelet
       `--kubelet-client-certificate=${kubeletClient.cert}`, `--kubelet-client-key=${kubeletClient.key}`,
       // The node's name resolves nowhere: reach its kubelet at the address it reports.

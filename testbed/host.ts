@@ -3,7 +3,8 @@
  * and the CNI plugins change the host whatever they are told: the kubelet sets kernel.panic,
  * kernel.panic_on_oops and vm.overcommit_memory; the bridge plugin turns on ip_forward; paths such as
  * /var/lib/kubelet/device-plugins, /var/log/containers, /var/lib/cni and /run/containerd appear; pods leave
- * cgroups, mounts, network namespaces, veths, and iptables chains named KUBE-… and CNI-….
+ * cgroups, mounts, network namespaces, veths, iptables chains named KUBE-… and CNI-…, and (a NetworkPolicy
+ * engine) ipsets.
  *
  * `snapshotHost()` records the host before the node starts; `restoreHost()` undoes exactly what differs
  * afterwards (it kills only processes of the node's own cgroups or that name the node's own directory, and
@@ -33,6 +34,8 @@ export interface HostSnapshot {
   readonly nftTables: readonly string[];
   /** `nft -s list ruleset`: every rule of every family, iptables-nft's included. */
   readonly nftRuleset: string;
+  /** The kernel's ipsets (`ipset list -n`): a NetworkPolicy engine makes them. */
+  readonly ipsets: readonly string[];
   readonly links: readonly string[];
   readonly netns: readonly string[];
   readonly paths: Readonly<Record<string, boolean>>;
@@ -101,6 +104,10 @@ function nftTables(): string[] {
   return run("nft", ["list", "tables"]).split("\n").filter((l) => l.startsWith("table ")).map((l) => l.slice("table ".length).trim()).sort();
 }
 
+function ipsets(): string[] {
+  return run("ipset", ["list", "-n"]).split("\n").filter(Boolean).sort();
+}
+
 function links(): string[] {
   return run("ip", ["-o", "link", "show"]).split("\n").filter(Boolean).map((l) => l.split(":")[1].trim().split("@")[0]).sort();
 }
@@ -118,6 +125,7 @@ export function snapshotHost(paths: readonly string[] = NODE_HOST_PATHS): HostSn
     iptables: { ipv4: iptablesState("iptables-save"), ipv6: iptablesState("ip6tables-save") },
     nftTables: nftTables(),
     nftRuleset: run("nft", ["-s", "list", "ruleset"]).trim(),
+    ipsets: ipsets(),
     links: links(),
     netns: netnsEntries(),
     paths: Object.fromEntries(paths.map((p) => [p, fs.existsSync(p)])),
@@ -134,6 +142,7 @@ export function diffHost(before: HostSnapshot, after: HostSnapshot): string[] {
   for (const l of added(before.links, after.links)) out.push(`network link ${l}`);
   for (const n of added(before.netns, after.netns)) out.push(`network namespace ${n}`);
   for (const t of added(before.nftTables, after.nftTables)) out.push(`nftables table ${t}`);
+  for (const s of added(before.ipsets, after.ipsets)) out.push(`ipset ${s}`);
   if (before.nftRuleset !== after.nftRuleset) {
     const a = before.nftRuleset.split("\n").map((l) => l.trim());
     const b = after.nftRuleset.split("\n").map((l) => l.trim());
@@ -181,6 +190,8 @@ export function restoreHost(before: HostSnapshot, opts: RestoreOptions): string[
   for (const l of links().filter((x) => !before.links.includes(x))) run("ip", ["link", "del", l]);
   // 4. iptables: the rules the node added (deleted by their spec), then the chains it added.
   for (const [fam, cmd] of [["ipv4", "iptables"], ["ipv6", "ip6tables"]] as const) undoIptables(before.iptables[fam], iptablesState(`${cmd}-save`), cmd);
+  // The ipsets the rules referred to, once no rule does.
+  for (const s of ipsets().filter((x) => !before.ipsets.includes(x))) run("ipset", ["destroy", s]);
   // iptables-nft leaves the tables it created (empty, with their base chains): nft removes them.
   for (const t of nftTables().filter((x) => !before.nftTables.includes(x))) run("nft", ["delete", "table", ...t.split(" ")]);
   // 5. Cgroups, deepest first.

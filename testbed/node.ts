@@ -1,6 +1,7 @@
 /**
  * A real node for the testbed's cluster: containerd, runc and the CNI plugins from Debian, kubelet and
- * kube-proxy from the toolchain's Kubernetes wrapper, CoreDNS and a pause stand-in from the toolchain. Their
+ * kube-proxy from the toolchain's Kubernetes wrapper, CoreDNS, kube-router (NetworkPolicies) and a pause
+ * stand-in from the toolchain. Their
  * configuration is data (testbed/node/: containerd.toml, kubelet.yaml, kube-proxy.yaml, cni.conflist, Corefile,
  * rbac.yaml), filled in here with this run's paths, ports and addresses.
  *
@@ -32,6 +33,8 @@ export const LOCAL_STORAGE_CLASS = "testbed-local";
 /** The cluster's pod network and this node's share of it. */
 export const POD_CIDR = "10.244.0.0/16";
 const POD_SUBNET = "10.244.0.0/24";
+/** The API server's --service-cluster-ip-range. */
+export const SERVICE_CIDR = "10.96.0.0/16";
 const BRIDGE = "mlflowtb0";
 /** The pause stand-in's reference (containerd's sandbox_image). */
 export const PAUSE_IMAGE = "docker.io/mlflow-platform/pause:3.10";
@@ -51,6 +54,7 @@ const HOST_TOOLS: readonly { path: string; pkg: string }[] = [
   { path: "/usr/sbin/iptables", pkg: "iptables" },
   { path: "/usr/sbin/conntrack", pkg: "conntrack" },
   { path: "/usr/sbin/nft", pkg: "nftables" },
+  { path: "/usr/sbin/ipset", pkg: "ipset" },
 ];
 
 export interface RealNode {
@@ -141,6 +145,7 @@ export async function startRealNode(cp: NodeControlPlane, ip: string, host: { re
     const kubeletKubeconfig = await kubeconfig("kubelet", `system:node:${REAL_NODE_NAME}`, "system:nodes");
     const proxyKubeconfig = await kubeconfig("kube-proxy", "system:kube-proxy");
     const dnsKubeconfig = await kubeconfig("coredns", "testbed-coredns");
+    const routerKubeconfig = await kubeconfig("kube-router", "testbed-kube-router");
     const serving = await cp.pki.server("kubelet-serving", [ip], [REAL_NODE_NAME]);
     for (const doc of YAML.parseAllDocuments(fs.readFileSync(path.join(CONFIG, "rbac.yaml"), "utf8"))) {
       const o = doc.toJS() as KubeObject;
@@ -181,6 +186,12 @@ export async function startRealNode(cp: NodeControlPlane, ip: string, host: { re
     );
     fs.writeFileSync(p("kube-proxy.yaml"), fill("kube-proxy.yaml", { KUBECONFIG: proxyKubeconfig, NODE_NAME: REAL_NODE_NAME, NODE_IP: ip, HEALTHZ_PORT: proxyHealthz, METRICS_PORT: proxyMetrics, POD_CIDR }));
     start("kube-proxy", tc.bin("kube-proxy"), [`--config=${p("kube-proxy.yaml")}`, "--v=1"], { ...process.env, PATH: `/usr/sbin:/usr/bin:/sbin:/bin` });
+    // NetworkPolicies enforced (the bridge plugin enforces none): kube-router's firewall only, no routes, no
+    // service proxy (kube-proxy's), no health or metrics listener.
+    start("kube-router", tc.bin("kube-router"), [
+      `--kubeconfig=${routerKubeconfig}`, `--hostname-override=${REAL_NODE_NAME}`, "--run-firewall=true", "--run-router=false", "--run-service-proxy=false",
+      "--enable-cni=false", "--enable-ipv6=false", "--health-port=0", "--metrics-port=0", `--service-cluster-ip-range=${SERVICE_CIDR}`, "--v=1",
+    ], { ...process.env, PATH: `/usr/sbin:/usr/bin:/sbin:/bin` });
     fs.writeFileSync(p("Corefile"), fill("Corefile", { NODE_IP: ip, READY_PORT: dnsReady, KUBECONFIG: dnsKubeconfig }));
     const coredns = start("coredns", tc.bin("coredns"), ["-conf", p("Corefile")]);
 

@@ -163,6 +163,31 @@ describe("real node: the local stack from the built images, and the seed's whole
     assert.equal(health.status, 200, "the tracking server answers through `kubectl port-forward svc/mlflow`");
   }));
 
+  it("NetworkPolicies are enforced (kube-router): only the database's clients reach PostgreSQL, and the loop below runs under them", () => withLogs(async () => {
+    assert.ok(await cluster.kube.get("networking.k8s.io/v1", "NetworkPolicy", NS, "postgres-ingress"), "the platform fences PostgreSQL, also cluster-local");
+    const probe = async (name: string, labels: Record<string, string>): Promise<string> => {
+      await cluster.kube.apply({
+        apiVersion: "v1", kind: "Pod", metadata: { name, namespace: NS, labels },
+        spec: {
+          restartPolicy: "Never", automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } },
+          containers: [{
+            name: "probe", image: "mlflow-platform/trainer:local", command: ["python", "-c",
+              `import socket\ntry:\n    socket.create_connection(("postgres.${NS}.svc.cluster.local", 5432), timeout=5).close(); print("CONNECTED")\nexcept Exception as e:\n    print("REFUSED", type(e).__name__)`],
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, readOnlyRootFilesystem: true },
+            resources: { limits: { cpu: "200m", memory: "128Mi" } },
+          }],
+        },
+      } as KubeObject);
+      await cluster.kube.waitFor(`pod ${name} done`, 120_000, async () => (["Succeeded", "Failed"].includes(String(((await cluster.kube.get("v1", "Pod", NS, name))?.status as PodStatus | undefined)?.phase)) ? true : undefined));
+      const out = (await k.run(["logs", "--namespace", NS, name])).stdout.trim();
+      await k.run(["delete", "pod", "--namespace", NS, name, "--wait=false"]);
+      return out;
+    };
+    assert.match(await probe("np-outsider", { app: "outsider" }), /^REFUSED/, "a pod that is no database client is refused");
+    assert.equal(await probe("np-client", { "mlflow-platform/database-client": "true" }), "CONNECTED", "a labelled database client connects");
+  }));
+
   it("the training data goes into MinIO, and train-baseline and train-deep each make one MLflow run in the in-cluster server", () => withLogs(async () => {
     // As the README: the keys from the Secret, a port-forward to MinIO, the CSV to datasets/.
     const secret = async (key: string) => Buffer.from((await k.run(["get", "secret", "--namespace", NS, "mlflow-aws-credentials", "-o", `jsonpath={.data.${key}}`])).stdout, "base64").toString("utf8");
