@@ -5,7 +5,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import { containerSecurityContext, labels, meta, podSecurityContext, secretEnv, telemetryEnv } from "./common";
-import { DB_CLIENT_LABEL } from "./postgres";
+import { DB_CLIENT_LABEL, waitForPostgresShell } from "./postgres";
 import { BACKEND_URI_KEY, COMPONENT as TRACKING_COMPONENT, TRACKING_PORT, TRACKING_SERVICE_NAME } from "./tracking-server";
 
 export const ACCESS_COMPONENT = "access";
@@ -152,6 +152,7 @@ export function authDatabaseJob(p: {
 }): k8s.types.input.batch.v1.Job {
     const script = [
         "set -eu",
+        waitForPostgresShell("$MLFLOW_BACKEND_STORE_URI"),
         `exists=$(psql "$MLFLOW_BACKEND_STORE_URI" -Atc "select 1 from pg_database where datname = '${p.authDatabase}'")`,
         `if [ "$exists" != "1" ]; then psql "$MLFLOW_BACKEND_STORE_URI" -c 'create database ${p.authDatabase}'; fi`,
         `echo "database ${p.authDatabase} ready"`,

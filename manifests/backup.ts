@@ -15,8 +15,7 @@ import type { Input } from "@pulumi/pulumi";
 import type { Resources } from "../config";
 import { awsEnv, type AwsCredentialSource, containerSecurityContext, env, labels, meta, podSecurityContext, resourceRequirements, secretEnv, telemetryEnv, TMP_MOUNT, TMP_VOLUME, underArtifactRoot } from "./common";
 import { templateLaunchCommand } from "./job-template";
-import { POSTGRES_PORT } from "./postgres";
-import { DB_CLIENT_LABEL } from "./postgres";
+import { DB_CLIENT_LABEL, POSTGRES_PORT, waitForPostgresShell } from "./postgres";
 
 export const BACKUP_NAME = "mlflow-db-backup";
 /**
@@ -114,6 +113,7 @@ dir=${"$"}{BACKUP_DIR:?BACKUP_DIR is not set}
 [ -n "${"$"}{BACKUP_DATABASES:-}" ] || fail "BACKUP_DATABASES is empty"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 version=$(pg_dump --version | awk '{print $3}')
+${waitForPostgresShell()}
 printf 'stamp %s\nversion %s\n' "$stamp" "$version" > "$dir/MANIFEST.partial"
 for db in $BACKUP_DATABASES; do
   out="$dir/$db.dump"

@@ -22,7 +22,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import { awsEnv, type AwsCredentialSource, env, labels, secretEnv } from "./common";
 import { SCHEDULE_PATTERN, templateCronJob, type JobTemplateBase } from "./job-template";
-import { DB_CLIENT_LABEL } from "./postgres";
+import { afterDatabase, DB_CLIENT_LABEL } from "./postgres";
 import { BACKEND_URI_KEY } from "./tracking-server";
 
 export const GC_COMPONENT = "garbage-collection";
@@ -88,6 +88,7 @@ export function gcCronJob(spec: GcSpec): k8s.types.input.batch.v1.CronJob {
         serviceAccountName: spec.serviceAccountName,
         // IRSA (no keys Secret) needs the projected token, as the tracking server does.
         automountServiceAccountToken: spec.aws.keysSecretName === undefined,
-        container: { name: "gc", image: spec.image, command: gcCommand(spec.olderThan), env: gcEnv(spec), resources: spec.resources },
+        // Once the database accepts the pod's connections (a NetworkPolicy engine admits a new pod a moment late).
+        container: { name: "gc", image: spec.image, command: afterDatabase("MLFLOW_TRACKING_URI", gcCommand(spec.olderThan)), env: gcEnv(spec), resources: spec.resources },
     });
 }

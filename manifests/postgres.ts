@@ -16,6 +16,49 @@ export const POSTGRES_COMPONENT = "database";
  */
 export const DB_CLIENT_LABEL = "mlflow-platform/database-client";
 
+/**
+ * How long a database client waits for PostgreSQL to accept its connection before it starts. A new pod's address
+ * reaches a NetworkPolicy engine's allow-list a moment after the pod starts: on a real node with kube-router, a
+ * backup Job's pg_dump, run at the pod's first instant, was refused three times until the Job gave up.
+ */
+export const DATABASE_WAIT_SECONDS = 60;
+
+/** Shell (PostgreSQL image): wait until pg_isready succeeds; `target` as pg_isready's -d (default: the PG* env). */
+export function waitForPostgresShell(target?: string): string {
+    const d = target ? ` -d "${target}"` : "";
+    return [
+        `waited=0; until pg_isready --quiet --timeout=3${d}; do`,
+        `  waited=$((waited + 1)); if [ "$waited" -ge ${DATABASE_WAIT_SECONDS} ]; then echo "PostgreSQL does not accept connections after ${DATABASE_WAIT_SECONDS} s" >&2; exit 1; fi; sleep 1`,
+        "done",
+    ].join("\n");
+}
+
+/**
+ * Python (the mlflow image, psycopg): connects to the database of the URI in env var argv[1] until it accepts
+ * (DATABASE_WAIT_SECONDS; failed authentication fails at once), then execs argv[2:]. No shell, and the URI stays in
+ * the environment.
+ */
+const WAIT_FOR_DATABASE_PY = [
+    "import os, re, sys, time",
+    "import psycopg",
+    // SQLAlchemy's driver suffix (postgresql+psycopg2:) is no libpq URI scheme.
+    'uri = re.sub(r"^(postgres(?:ql)?)\\+[a-z0-9]+:", r"\\1:", os.environ[sys.argv[1]])',
+    `deadline = time.monotonic() + ${DATABASE_WAIT_SECONDS}`,
+    "while True:",
+    "    try:",
+    "        psycopg.connect(uri, connect_timeout=3).close(); break",
+    "    except psycopg.OperationalError as e:",
+    '        if "authentication failed" in str(e) or time.monotonic() > deadline:',
+    `            print(f"wait-for-database: the database does not accept the connection: {str(e).strip()}", file=sys.stderr); sys.exit(1)`,
+    "        time.sleep(1)",
+    "os.execvp(sys.argv[2], sys.argv[2:])",
+].join("\n");
+
+/** `command` run once the database of the URI in env var `uriEnv` accepts connections (mlflow image). */
+export function afterDatabase(uriEnv: string, command: readonly string[]): string[] {
+    return ["python", "-c", WAIT_FOR_DATABASE_PY, uriEnv, ...command];
+}
+
 /** The official postgres image runs as uid/gid 999. */
 const POSTGRES_UID = 999;
 

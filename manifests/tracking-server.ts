@@ -21,7 +21,7 @@ import {
     TMP_MOUNT,
     TMP_VOLUME,
 } from "./common";
-import { DB_CLIENT_LABEL } from "./postgres";
+import { afterDatabase, DB_CLIENT_LABEL } from "./postgres";
 import { oauth2ProxyContainer, SSO_PORT, SSO_UPSTREAM_HOST, SsoSpec, ssoVolumes } from "./sso";
 
 export const TRACKING_SERVICE_NAME = "mlflow";
@@ -286,8 +286,9 @@ export function dbUpgradeJob(spec: {
                         {
                             name: "db-upgrade",
                             image: spec.image,
-                            command: ["/bin/sh", "-c"],
-                            args: ['exec mlflow db upgrade "$MLFLOW_BACKEND_STORE_URI"'],
+                            // Once the database accepts the pod's connections (a NetworkPolicy engine admits a new pod a
+                            // moment late); the kubelet expands $(MLFLOW_BACKEND_STORE_URI) from the Secret.
+                            command: afterDatabase("MLFLOW_BACKEND_STORE_URI", ["mlflow", "db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"]),
                             env: [secretEnv("MLFLOW_BACKEND_STORE_URI", spec.backendStoreSecretName, BACKEND_URI_KEY), env("HOME", "/tmp"), ...telemetryEnv(spec.telemetry)],
                             resources: resourceRequirements(spec.resources),
                             securityContext: containerSecurityContext(),

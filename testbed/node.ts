@@ -128,10 +128,12 @@ export async function startRealNode(cp: NodeControlPlane, ip: string, host: { re
     return proc;
   };
   let stopped = false;
+  let root: { dir: string; release(): void } | undefined;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     for (const { proc } of [...procs].reverse()) await proc.stop(10_000);
+    root?.release();
     const left = host.restore();
     host.release();
     if (left.length > 0) throw new Error(`the host was not put back as it was:\n${left.join("\n")}`);
@@ -154,14 +156,17 @@ export async function startRealNode(cp: NodeControlPlane, ip: string, host: { re
     }
 
     // containerd, with the pause image made from the toolchain's stand-in.
-    for (const d of ["containerd/root", "containerd/state", "cni/net.d", "cni/ipam", "pod-logs", "volume-plugins", "kubelet"]) fs.mkdirSync(p(d), { recursive: true });
+    for (const d of ["containerd/state", "cni/net.d", "cni/ipam", "pod-logs", "volume-plugins", "kubelet"]) fs.mkdirSync(p(d), { recursive: true });
+    // containerd's content and snapshots (the imported images) persist in the cache between runs, so a warm run
+    // imports nothing; its state (containers, mounts, sockets) is this run's. One node at a time uses the cache.
+    root = imageStore(dir);
     const fill = (file: string, values: Record<string, string | number>) =>
       fs.readFileSync(path.join(CONFIG, file), "utf8").replace(/\{\{([A-Z_]+)\}\}/g, (_, k: string) => {
         if (values[k] === undefined) throw new Error(`testbed/node/${file}: no value for {{${k}}}`);
         return String(values[k]);
       });
     fs.writeFileSync(p("containerd.toml"), fill("containerd.toml", {
-      ROOT: p("containerd", "root"), STATE: p("containerd", "state"), SOCKET: socket, PAUSE_IMAGE, RUNC: "/usr/sbin/runc",
+      ROOT: root!.dir, STATE: p("containerd", "state"), SOCKET: socket, PAUSE_IMAGE, RUNC: "/usr/sbin/runc",
       CNI_BIN: "/usr/lib/cni", CNI_CONF: p("cni", "net.d"),
     }));
     fs.writeFileSync(p("cni", "net.d", "10-mlflow-testbed.conflist"), fill("cni.conflist", { BRIDGE, POD_SUBNET, IPAM_DIR: p("cni", "ipam") }));
@@ -169,7 +174,20 @@ export async function startRealNode(cp: NodeControlPlane, ip: string, host: { re
     await waitFor(containerd, "containerd's socket", 30_000, async () => (fs.existsSync(socket) ? true : undefined));
     const ctr = (...args: string[]) => runChecked("/usr/bin/ctr", ["--address", socket, "--namespace", "k8s.io", ...args], { timeoutMs: 10 * 60_000 });
     await waitFor(containerd, "containerd to answer", 30_000, async () => ((await ctr("version").then(() => true, () => false)) ? true : undefined));
-    await ctr("images", "import", await pauseArchive(p("pause"), tc.bin("pause")));
+    // A store from an earlier run may hold its containers' records: this node starts with none.
+    const stale = (await ctr("containers", "list", "--quiet")).stdout.split("\n").filter(Boolean);
+    if (stale.length > 0) await ctr("containers", "delete", ...stale);
+    const imported = async (archives: readonly string[]) => {
+      const have = new Set((await ctr("images", "list")).stdout.split("\n").slice(1).map((l) => l.split(/\s+/)).filter((f) => f.length > 2).map((f) => `${f[0]}@${f[2]}`));
+      for (const a of archives) {
+        const refs = await archiveRefs(a);
+        if (refs.length > 0 && refs.every((r) => have.has(r))) continue;
+        const t = Date.now();
+        await ctr("images", "import", a);
+        process.stderr.write(`[testbed] imported ${path.basename(a)} in ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
+      }
+    };
+    await imported([await pauseArchive(p("pause"), tc.bin("pause"))]);
 
     // The kubelet, kube-proxy and CoreDNS.
     const [kubeletPort, kubeletHealthz, proxyHealthz, proxyMetrics, dnsReady] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
@@ -186,12 +204,6 @@ export async function startRealNode(cp: NodeControlPlane, ip: string, host: { re
     );
     fs.writeFileSync(p("kube-proxy.yaml"), fill("kube-proxy.yaml", { KUBECONFIG: proxyKubeconfig, NODE_NAME: REAL_NODE_NAME, NODE_IP: ip, HEALTHZ_PORT: proxyHealthz, METRICS_PORT: proxyMetrics, POD_CIDR }));
     start("kube-proxy", tc.bin("kube-proxy"), [`--config=${p("kube-proxy.yaml")}`, "--v=1"], { ...process.env, PATH: `/usr/sbin:/usr/bin:/sbin:/bin` });
-    // NetworkPolicies enforced (the bridge plugin enforces none): kube-router's firewall only, no routes, no
-    // service proxy (kube-proxy's), no health or metrics listener.
-    start("kube-router", tc.bin("kube-router"), [
-      `--kubeconfig=${routerKubeconfig}`, `--hostname-override=${REAL_NODE_NAME}`, "--run-firewall=true", "--run-router=false", "--run-service-proxy=false",
-      "--enable-cni=false", "--enable-ipv6=false", "--health-port=0", "--metrics-port=0", `--service-cluster-ip-range=${SERVICE_CIDR}`, "--v=1",
-    ], { ...process.env, PATH: `/usr/sbin:/usr/bin:/sbin:/bin` });
     fs.writeFileSync(p("Corefile"), fill("Corefile", { NODE_IP: ip, READY_PORT: dnsReady, KUBECONFIG: dnsKubeconfig }));
     const coredns = start("coredns", tc.bin("coredns"), ["-conf", p("Corefile")]);
 
@@ -220,22 +232,60 @@ export async function startRealNode(cp: NodeControlPlane, ip: string, host: { re
       return cs.some((c) => c.type === "Ready" && c.status === "True") ? true : undefined;
     });
     await waitFor(coredns, "CoreDNS ready", 60_000, async () => ((await fetch(`http://127.0.0.1:${dnsReady}/ready`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false)) ? true : undefined));
+    // NetworkPolicies enforced (the bridge plugin enforces none): kube-router's firewall only, no routes, no
+    // service proxy (kube-proxy's), no health or metrics listener. It needs the Node object: after Ready.
+    const router = start("kube-router", tc.bin("kube-router"), [
+      `--kubeconfig=${routerKubeconfig}`, `--hostname-override=${REAL_NODE_NAME}`, "--run-firewall=true", "--run-router=false", "--run-service-proxy=false",
+      "--enable-cni=false", "--enable-ipv6=false", "--health-port=0", "--metrics-port=0", `--service-cluster-ip-range=${SERVICE_CIDR}`, "--v=1",
+    ], { ...process.env, PATH: `/usr/sbin:/usr/bin:/sbin:/bin` });
+    await waitFor(router, "kube-router's firewall chains", 60_000, async () => (iptablesSave().includes(":KUBE-ROUTER-FORWARD") ? true : undefined));
+    for (const { name, proc } of procs) if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`${name} exited:\n${tail(proc.output(), 20)}`);
     process.stderr.write(`[testbed] real node ${REAL_NODE_NAME} Ready at ${ip} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     return {
       name: REAL_NODE_NAME, ip, containerdSocket: socket, logs, stop,
-      async importImages(archives) {
-        for (const a of archives) {
-          const t = Date.now();
-          await ctr("images", "import", a);
-          process.stderr.write(`[testbed] imported ${path.basename(a)} in ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
-        }
-      },
+      importImages: imported,
     };
   } catch (err) {
     const message = `${err instanceof Error ? err.message : String(err)}\n${logs(30)}`;
     await stop().catch((e: unknown) => { process.stderr.write(`[testbed] ${e instanceof Error ? e.message : String(e)}\n`); });
     throw new Error(`the real node did not start: ${message}`);
   }
+}
+
+/**
+ * containerd's root: `<cache>/node/containerd` (images imported once, kept across runs), locked by this process
+ * (its PID in a lock file); a fresh directory under `dir` when another live process holds it.
+ */
+function imageStore(dir: string): { dir: string; release(): void } {
+  const cache = path.join(process.env.MLFLOW_PLATFORM_CACHE ?? path.join(os.homedir(), ".cache", "mlflow-platform"), "node");
+  fs.mkdirSync(cache, { recursive: true });
+  const lock = path.join(cache, "containerd.lock");
+  const holder = Number(fs.existsSync(lock) ? fs.readFileSync(lock, "utf8").trim() : "0");
+  const alive = holder > 0 && holder !== process.pid && fs.existsSync(`/proc/${holder}`);
+  if (alive) {
+    const own = path.join(dir, "containerd", "root");
+    fs.mkdirSync(own, { recursive: true });
+    process.stderr.write(`[testbed] containerd's image cache is in use by PID ${holder}: this node imports into its own directory\n`);
+    return { dir: own, release: () => undefined };
+  }
+  fs.writeFileSync(lock, String(process.pid));
+  const store = path.join(cache, "containerd");
+  fs.mkdirSync(store, { recursive: true });
+  return { dir: store, release: () => { if (fs.existsSync(lock) && fs.readFileSync(lock, "utf8").trim() === String(process.pid)) fs.rmSync(lock); } };
+}
+
+/** The `ref@digest` of every image an OCI archive names (its index.json). */
+async function archiveRefs(archive: string): Promise<string[]> {
+  const r = await runChecked("tar", ["-xOf", archive, "index.json"]);
+  const index = JSON.parse(r.stdout) as { manifests?: { digest: string; annotations?: Record<string, string> }[] };
+  return (index.manifests ?? []).flatMap((m) => {
+    const name = m.annotations?.["io.containerd.image.name"] ?? m.annotations?.["org.opencontainers.image.ref.name"];
+    return name && name.includes("/") ? [`${name}@${m.digest}`] : [];
+  });
+}
+
+function iptablesSave(): string {
+  try { return execFileSync("iptables-save", { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }); } catch { return ""; }
 }
 
 /** An OCI image archive holding only the pause stand-in at /pause (containerd's sandbox image). */

@@ -683,8 +683,10 @@ describe("images: rendered pod → podman run options (support/podman.ts)", func
     assert.match(o, /--tmpfs \/tmp:rw,mode=0777,exec,size=1073741824/);
     assert.match(o, /--cap-drop ALL/);
     assert.match(o, /--security-opt no-new-privileges/);
-    assert.match(o, /--entrypoint \["\/bin\/sh"\]/);
-    assert.deepEqual(s.args, ["-c", 'exec mlflow db upgrade "$MLFLOW_BACKEND_STORE_URI"']);
+    assert.match(o, /--entrypoint \["python"\]/);
+    // The kubelet's $(VAR) expansion, as podman gets it: mlflow db upgrade of the env's URI, once it connects.
+    assert.deepEqual(s.args.slice(0, 1), ["-c"]);
+    assert.deepEqual(s.args.slice(2), ["MLFLOW_BACKEND_STORE_URI", "mlflow", "db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"]);
     assert.equal(fs.readFileSync(s.envFile, "utf8"), "A=1\n");
     assert.equal(s.terminationGracePeriodSeconds, 30, "Kubernetes' default when the pod sets none");
   });

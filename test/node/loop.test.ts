@@ -87,7 +87,8 @@ describe("real node: the local stack from the built images, and the seed's whole
       return cs.some((c) => c.type === "Complete" || c.type === "Failed") ? j : undefined;
     });
     const ok = ((job.status as { conditions: { type: string; status: string }[] }).conditions).some((c) => c.type === "Complete" && c.status === "True");
-    const logs = await k.tryRun(["logs", "--namespace", NS, `job/${name}`, "--tail=200"]);
+    // Every pod of the Job (a retried Job has several), each line prefixed with its pod.
+    const logs = await k.tryRun(["logs", "--namespace", NS, "--selector", `job-name=${name}`, "--prefix", "--tail=200", "--max-log-requests=10"]);
     return { ok, log: logs.stdout + logs.stderr };
   };
   const mlflowGet = async <T>(apiPath: string, query: Record<string, string> = {}): Promise<T> => {
@@ -173,7 +174,9 @@ describe("real node: the local stack from the built images, and the seed's whole
           securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } },
           containers: [{
             name: "probe", image: "mlflow-platform/trainer:local", command: ["python", "-c",
-              `import socket\ntry:\n    socket.create_connection(("postgres.${NS}.svc.cluster.local", 5432), timeout=5).close(); print("CONNECTED")\nexcept Exception as e:\n    print("REFUSED", type(e).__name__)`],
+              // A new pod's address reaches the policy engine's allow-list a moment after the pod starts:
+              // try for 15 s (a client connects within it; an outsider never does).
+              `import socket, time\nend = time.time() + 15\nwhile True:\n    try:\n        socket.create_connection(("postgres.${NS}.svc.cluster.local", 5432), timeout=2).close(); print("CONNECTED"); break\n    except Exception as e:\n        if time.time() > end: print("REFUSED", type(e).__name__); break\n        time.sleep(0.5)`],
             securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, readOnlyRootFilesystem: true },
             resources: { limits: { cpu: "200m", memory: "128Mi" } },
           }],
@@ -205,7 +208,10 @@ describe("real node: the local stack from the built images, and the seed's whole
     for (const { profile, job } of jobs) {
       const r = await timed(`Job ${job}`, () => jobResult(job));
       assert.ok(r.ok, `${job} completed:\n${tail(r.log, 20)}`);
-      trained.set(profile, JSON.parse(r.log.trim().split("\n").pop() ?? "{}") as TrainSummary);
+      const pods = new Set(r.log.split("\n").map((l) => /^\[pod\/([^/\]]+)/.exec(l)?.[1]).filter(Boolean));
+      assert.equal(pods.size, 1, `${job} ran one pod, not a retry:\n${tail(r.log, 40)}`);
+      const summary = r.log.split("\n").map((l) => l.replace(/^\[[^\]]*\] /, "")).filter((l) => l.startsWith("{")).pop();
+      trained.set(profile, JSON.parse(summary ?? "{}") as TrainSummary);
     }
     const { experiment } = await mlflowGet<{ experiment: { experiment_id: string } }>("experiments/get-by-name", { experiment_name: EXPERIMENT });
     const search = await fetch(`${mlflow.url}/api/2.0/mlflow/runs/search`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ experiment_ids: [experiment.experiment_id] }) });

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AUTH_DATABASE } from "../../components/access";
 import { ArtifactStore } from "../../components/artifact-store";
 import { DatabaseBackup, type DatabaseBackupArgs } from "../../components/database-backup";
-import { postgresNetworkPolicy } from "../../manifests/access";
+import { postgresNetworkPolicy } from "../../manifests/postgres";
 import {
     BACKUP_COMPONENT,
     BACKUP_DIR,
@@ -28,7 +28,7 @@ import {
 } from "../../manifests/backup";
 import { containerSecurityContext, labels, podSecurityContext, TMP_MOUNT, TMP_VOLUME } from "../../manifests/common";
 import { postgresHost } from "../../manifests/postgres";
-import { DB_CLIENT_LABEL } from "../../manifests/tracking-server";
+import { DB_CLIENT_LABEL } from "../../manifests/postgres";
 import { renderStack, type KubernetesObject, type RenderResult } from "../../lib/render";
 import { validateKubernetesObject } from "../support/k8s-validate";
 import { allStrings, ROOT } from "../support/render";

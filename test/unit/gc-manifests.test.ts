@@ -5,8 +5,9 @@ import { renderStack, type KubernetesObject, type RenderResult } from "../../lib
 import { containerSecurityContext, podSecurityContext, TMP_MOUNT, TMP_VOLUME } from "../../manifests/common";
 import { GC_CRONJOB, gcCommand, gcCronJob, gcEnv, OLDER_THAN_PATTERN, olderThanMillis, type GcSpec } from "../../manifests/gc";
 import { SCHEDULE_PATTERN } from "../../manifests/job-template";
-import { postgresNetworkPolicy } from "../../manifests/access";
-import { BACKEND_URI_KEY, DB_CLIENT_LABEL } from "../../manifests/tracking-server";
+import { postgresNetworkPolicy } from "../../manifests/postgres";
+import { BACKEND_URI_KEY } from "../../manifests/tracking-server";
+import { afterDatabase, DB_CLIENT_LABEL } from "../../manifests/postgres";
 import { evaluate, RULES, type NormalizedResource } from "../../policy/rules";
 import { validateKubernetesObject } from "../support/k8s-validate";
 import { ROOT } from "../support/render";
@@ -88,11 +89,12 @@ describe("manifests: garbage collection (mlflow-gc)", () => {
 
     it("runs `mlflow gc --older-than <olderThan>` with no shell and no URI in its arguments", () => {
         const c = container(SPEC);
-        assert.deepEqual(c.command, ["mlflow", "gc", "--older-than", "30d"]);
+        assert.deepEqual(c.command, afterDatabase("MLFLOW_TRACKING_URI", ["mlflow", "gc", "--older-than", "30d"]), "mlflow gc once the database accepts the pod (no shell)");
         assert.deepEqual(gcCommand("1d12h"), ["mlflow", "gc", "--older-than", "1d12h"]);
         assert.equal(c.args, undefined);
         assert.equal(c.image, "mlflow@sha256:abc");
-        assert.ok(!c.command.some((a) => /postgres|backend-store|\$/.test(a)), c.command.join(" "));
+        // The wait's Python is a constant (afterDatabase): no URI reaches an argument.
+        assert.ok(!c.command.slice(3).some((a) => /postgres|backend-store|\$/.test(a)), c.command.join(" "));
         assert.ok(!c.command.includes("--artifacts-destination"), "direct S3 artifacts need no mapping");
     });
 

@@ -76,7 +76,7 @@ describe("render: dev stack (current state)", function () {
         findObject(r, "PodDisruptionBudget", "mlflow");
         const job = r.kubernetes.find((o) => o.kind === "Job" && String(o.metadata.name).startsWith("mlflow-db-upgrade-"));
         assert.ok(job, "schema migration Job");
-        assert.match(JSON.stringify(job), /mlflow db upgrade/);
+        assert.match(JSON.stringify(job), /"mlflow","db","upgrade","\$\(MLFLOW_BACKEND_STORE_URI\)"/);
     });
     it("the Deployment waits for the schema migration", () => {
         assert.ok(resourcesOfType(r, "kubernetes:batch/v1:Job").length === 1);
