@@ -169,7 +169,11 @@ def split(frame: pd.DataFrame, cfg: Config):
 def _pip_requirements() -> list[str]:
     from importlib.metadata import version
 
-    return [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "scikit-learn", "pandas", "numpy", "cloudpickle")]
+    import mlflow
+
+    # The image installs mlflow-skinny (there is no `mlflow` distribution to ask): the model records
+    # mlflow==<the same version>, as before.
+    return [f"mlflow=={mlflow.__version__}"] + [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "pandas", "numpy", "cloudpickle")]
 
 
 def train_and_register(cfg: Config, frame: pd.DataFrame, dvc_hash: str, hash_source: str) -> dict:

@@ -87,9 +87,15 @@ describe("real node: the local stack from the built images, and the seed's whole
       return cs.some((c) => c.type === "Complete" || c.type === "Failed") ? j : undefined;
     });
     const ok = ((job.status as { conditions: { type: string; status: string }[] }).conditions).some((c) => c.type === "Complete" && c.status === "True");
-    // Every pod of the Job (a retried Job has several), each line prefixed with its pod.
-    const logs = await k.tryRun(["logs", "--namespace", NS, "--selector", `job-name=${name}`, "--prefix", "--tail=200", "--max-log-requests=10"]);
-    return { ok, log: logs.stdout + logs.stderr };
+    // Every pod of the Job (a retried Job has several): how each ended, and its log, each line prefixed with its pod.
+    const pods = await podsOf(`job-name=${name}`);
+    let log = "";
+    for (const pod of pods) {
+      const ended = (pod.status?.containerStatuses ?? []).map((cs) => `${cs.name}: ${JSON.stringify(cs.state?.terminated ?? cs.state)}`).join("; ");
+      const body = (await cluster.kube.request("GET", `/api/v1/namespaces/${NS}/pods/${pod.metadata.name}/log?tailLines=200`)).body;
+      log += `[pod/${pod.metadata.name}] ended: ${ended}\n${body.split("\n").map((l) => `[pod/${pod.metadata.name}] ${l}`).join("\n")}\n`;
+    }
+    return { ok, log };
   };
   const mlflowGet = async <T>(apiPath: string, query: Record<string, string> = {}): Promise<T> => {
     const res = await fetch(`${mlflow.url}/api/2.0/mlflow/${apiPath}?${new URLSearchParams(query)}`);
@@ -208,8 +214,8 @@ describe("real node: the local stack from the built images, and the seed's whole
     for (const { profile, job } of jobs) {
       const r = await timed(`Job ${job}`, () => jobResult(job));
       assert.ok(r.ok, `${job} completed:\n${tail(r.log, 20)}`);
-      const pods = new Set(r.log.split("\n").map((l) => /^\[pod\/([^/\]]+)/.exec(l)?.[1]).filter(Boolean));
-      assert.equal(pods.size, 1, `${job} ran one pod, not a retry:\n${tail(r.log, 40)}`);
+      const pods = new Set(r.log.split("\n").map((l) => /^\[pod\/([^\]]+)\]/.exec(l)?.[1]).filter(Boolean));
+      assert.equal(pods.size, 1, `${job} ran one pod, not a retry:\n${r.log.split("\n").filter((l) => !/GIT_PYTHON|git executable|git\.refresh|\$PATH|rectified|silenced|aggravated|quiet\|q|warn\|w|error\|e|Example:|export GIT/.test(l)).slice(-60).join("\n")}`);
       const summary = r.log.split("\n").map((l) => l.replace(/^\[[^\]]*\] /, "")).filter((l) => l.startsWith("{")).pop();
       trained.set(profile, JSON.parse(summary ?? "{}") as TrainSummary);
     }
@@ -379,7 +385,7 @@ describe("real node: the local stack from the built images, and the seed's whole
   }));
 });
 
-interface ContainerStatus { name: string; ready: boolean; restartCount: number; state?: { terminated?: { reason?: string } }; lastState?: { terminated?: { reason?: string } } }
+interface ContainerStatus { name: string; ready: boolean; restartCount: number; state?: { terminated?: { reason?: string; exitCode?: number } }; lastState?: { terminated?: { reason?: string } } }
 interface PodStatus { phase?: string; containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[] }
 
 function splitS3(uri: string): { bucket: string; key: string } {

@@ -34,20 +34,28 @@ def dockerfile_instructions(path: Path) -> dict[str, list[str]]:
 
 def test_trainer_pins_direct_deps_and_matches_tracking_server_mlflow():
     trainer = pins(IMAGES / "trainer" / "requirements.txt")
-    assert set(trainer) == {"mlflow", "scikit-learn", "pandas", "boto3", "numpy", "cloudpickle"}
+    assert set(trainer) == {"mlflow-skinny", "scikit-learn", "pandas", "boto3", "numpy", "cloudpickle", "cryptography", "python-dateutil"}
     server_file = IMAGES / "mlflow" / "requirements.txt"
     if not server_file.exists():
         pytest.skip("images/mlflow/requirements.txt not present")
     server = pins(server_file)
-    assert trainer["mlflow"] == server["mlflow"]
+    assert trainer["mlflow-skinny"] == server["mlflow-skinny"]
     if "boto3" in server:
         assert trainer["boto3"] == server["boto3"]
+
+
+def test_tracking_server_ui_comes_from_the_mlflow_wheel_of_the_same_version():
+    server = pins(IMAGES / "mlflow" / "requirements.txt")
+    ui = (IMAGES / "mlflow" / "ui-requirements.txt").read_text()
+    match = re.search(r"^mlflow==([^\s]+) --hash=sha256:[0-9a-f]{64}$", ui, re.M)
+    assert match, "ui-requirements.txt pins the mlflow wheel with its sha256"
+    assert match.group(1) == server["mlflow-skinny"]
 
 
 def test_serving_pins_the_trainers_model_stack():
     trainer = pins(IMAGES / "trainer" / "requirements.txt")
     serving = pins(IMAGES / "serving" / "requirements.txt")
-    for pkg in ("mlflow", "scikit-learn", "pandas", "numpy", "cloudpickle"):
+    for pkg in ("mlflow-skinny", "scikit-learn", "pandas", "numpy", "cloudpickle", "cryptography", "python-dateutil"):
         assert serving[pkg] == trainer[pkg], pkg
 
 
