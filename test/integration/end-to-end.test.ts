@@ -339,8 +339,8 @@ describe("end-to-end", function () {
     assert.equal(ann["mlflow.org/registered-model"], trained.registered_model_name);
     assert.equal(ann["mlflow.org/run-id"], trained.run_id);
 
-    const { bucket, key } = splitS3(storageUri);
-    const objects = (await listKeys(s3, bucket, `${key}/`)).map((k) => k.slice(key.length + 1));
+    const { bucket, key } = splitS3(storageUri); // the version's directory: key ends with "/"
+    const objects = (await listKeys(s3, bucket, key)).map((k) => k.slice(key.length));
     assert.ok(objects.includes("MLmodel"), `no MLmodel under ${storageUri}: ${objects.join(", ")}`);
     for (const f of ["code/src/california_housing/model.py", "code/src/california_housing/features.py", "code/src/california_housing/__init__.py"]) {
       assert.ok(objects.includes(f), `bundled ${f} missing under ${storageUri}: ${objects.join(", ")}`);
