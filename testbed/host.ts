@@ -166,7 +166,8 @@ export interface RestoreOptions {
  */
 export function restoreHost(before: HostSnapshot, opts: RestoreOptions): string[] {
   const log = opts.log ?? (() => undefined);
-  const newCgroups = () => cgroupDirs().filter((c) => !before.cgroups.includes(c));
+  // The node's cgroups are the kubelet's (kubepods…): another tool's new cgroup (podman's) is reported, not touched.
+  const newCgroups = () => cgroupDirs().filter((c) => !before.cgroups.includes(c) && /(^|\/)kubepods/.test(c));
   // 1. Processes: every process of a cgroup the node created, and every process naming a node directory.
   for (let round = 0; round < 20; round++) {
     const pids = new Set<number>();
