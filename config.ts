@@ -5,10 +5,7 @@
  * Every key lives in the project namespace: `mlflow-platform:<key>`. Structured keys are objects
  * (set them in Pulumi.<stack>.yaml or with `pulumi config set --path database.mode rds`).
  */
-import { MLFLOW_PYFUNC_RUNTIME } from "./manifests/serving";
-import { OLDER_THAN_HINT, OLDER_THAN_PATTERN } from "./manifests/gc";
-import { SCHEDULE_HINT, SCHEDULE_PATTERN } from "./manifests/job-template";
-import { servingRuntimeUsed, trainerImageUsers } from "./lib/stack-images";
+import { MLFLOW_PYFUNC_RUNTIME, OLDER_THAN_HINT, OLDER_THAN_PATTERN, runtimeNeeded, SCHEDULE_HINT, SCHEDULE_PATTERN } from "./lib/terms";
 import { check, ConfigError, ConfigIssue, ObjectSpec, show, Spec } from "./lib/schema";
 
 export { ConfigError } from "./lib/schema";
@@ -650,6 +647,20 @@ export function postgresImageMajor(image: string): number | undefined {
     if (colon < 0) return undefined;
     const m = /^(\d+)(\.|-|$)/.exec(noDigest.slice(colon + 1));
     return m ? Number(m[1]) : undefined;
+}
+
+/** The parts of the stack that run the trainer image (training, batch inference, promotion templates). */
+export function trainerImageUsers(cfg: PlatformConfig): string[] {
+    return [
+        ...(cfg.training.profiles.length > 0 ? ["training.profiles"] : []),
+        ...(cfg.batch.profiles.length > 0 ? ["batch.profiles"] : []),
+        ...(cfg.promotion.template ? ["promotion.template"] : []),
+    ];
+}
+
+/** Whether the stack declares the project's serving runtime (a served model runs on it). */
+export function servingRuntimeUsed(cfg: PlatformConfig): boolean {
+    return runtimeNeeded({ installRuntime: cfg.serving.installRuntime, models: cfg.serving.models, defaultRuntime: cfg.serving.runtime });
 }
 
 /** Rules across keys, which the per-key spec cannot express. */

@@ -9,7 +9,7 @@
 import * as core from "@pulumi/kubernetes/core/v1";
 import { startCluster } from "../testbed/cluster";
 import { engineStack, localSecrets, secretConfig, type EngineStack } from "../testbed/stack";
-import { stat, type Stat } from "./bench";
+import { stat, type Stat } from "./bench-stats";
 
 export interface EngineBench {
     readonly previewLocalVsFloor: number;

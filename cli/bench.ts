@@ -27,33 +27,13 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { MlflowRegistryClient, resolveModels } from "../components/registry";
+import { MlflowRegistryClient, resolveModels } from "../lib/registry";
 import type { PlatformConfig } from "../config";
 import { projectRoot } from "../lib/paths";
 import { renderStack } from "../lib/render";
 import { parseArgs, UsageError } from "./args";
 import { guarded } from "./render";
-
-/** Median, min and max of samples (ms). */
-export interface Stat {
-    readonly median: number;
-    readonly min: number;
-    readonly max: number;
-    readonly samples: number[];
-}
-
-export function stat(samples: readonly number[]): Stat {
-    if (samples.length === 0) throw new RangeError("stat: no samples");
-    const s = [...samples].sort((a, b) => a - b);
-    const mid = Math.floor(s.length / 2);
-    const median = s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-    return { median: round(median), min: round(s[0]!), max: round(s[s.length - 1]!), samples: samples.map((x) => round(x)) };
-}
-
-function round(n: number, digits = 1): number {
-    const f = 10 ** digits;
-    return Math.round(n * f) / f;
-}
+import { round, stat, type Stat } from "./bench-stats";
 
 /** The floor: one resource, registered through @pulumi/pulumi only. Kept as source text for the child processes. */
 const FLOOR_SOURCE = `async () => {

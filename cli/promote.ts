@@ -10,8 +10,8 @@
  * template (images/trainer/promote.py) applies the same gate. There is no ungated path: overriding the gate takes
  * `--force` and a reason, and leaves both in the trail.
  */
-import { RunNotFoundError, type MlflowRegistryClient, type ModelVersion } from "../components/registry/client";
-import { isRegistryError } from "../components/registry/errors";
+import { RunNotFoundError, type MlflowRegistryClient, type ModelVersion } from "../lib/registry/client";
+import { isRegistryError } from "../lib/registry/errors";
 import { decidePromotion, gateOptionsError, metricValue, promotionTags, type VersionMetric } from "../lib/promotion-gate";
 import { formatUsage, parseArgs, UsageError, type ArgSpec } from "./args";
 import { makeClient, processIo, reportError, type CliIo } from "./resolve-model";

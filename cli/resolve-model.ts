@@ -3,11 +3,11 @@
  * prints the s3:// storage URI KServe would load; `--json` prints { name, version, alias, runId, source, storageUri }.
  * Exit 0 on success, 2 on bad arguments, 1 when the registry lookup or the artifact check fails; one line on stderr.
  */
-import { MlflowRegistryClient, authFromEnv } from "../components/registry/client";
-import { verifyArtifact } from "../components/registry/artifact-check";
-import { RegistryError } from "../components/registry/errors";
-import { resolveModel, type ResolveTarget } from "../components/registry/resolver";
-import { parseModelUri, validateAllowedPrefixes } from "../components/registry/uri";
+import { MlflowRegistryClient, authFromEnv } from "../lib/registry/client";
+import { verifyArtifact } from "../lib/registry/artifact-check";
+import { RegistryError } from "../lib/registry/errors";
+import { resolveModel, type ResolveTarget } from "../lib/registry/resolver";
+import { parseModelUri, validateAllowedPrefixes } from "../lib/registry/uri";
 import { formatUsage, parseArgs, UsageError, type ArgSpec } from "./args";
 
 /** Where a CLI writes, and the environment it reads (tests pass their own). */

@@ -7,12 +7,11 @@ import {
     clusterServingRuntime,
     clusterStorageContainer,
     inferenceService,
-    MLFLOW_PYFUNC_RUNTIME,
-    runtimeNeeded,
     servingServiceAccount,
     SERVING_SERVICE_ACCOUNT,
 } from "../manifests/serving";
-import type { ResolvedModel } from "./registry/resolver";
+import type { ResolvedModel } from "../lib/registry/resolver";
+import { MLFLOW_PYFUNC_RUNTIME, runtimeNeeded } from "../lib/terms";
 
 export interface ModelServingArgs {
     /** Namespace of the ServiceAccount and the InferenceServices. */

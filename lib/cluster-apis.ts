@@ -6,9 +6,8 @@
  * only after it has changed other objects ("no matches for kind InferenceService", after six retries: found
  * on the real engine). This check fails the preview instead, naming what to install.
  */
-import type { PlatformConfig } from "../config";
 import { kubeGet, KubeconfigError, resolveKubeConnection, type KubeConnection, type KubeconfigSource } from "./kube-api";
-import { servingRuntimeUsed } from "./stack-images";
+import { servingRuntimeUsed, type PlatformConfig } from "../config";
 
 /** The pinned KServe release this project's CRDs and tests come from (toolchain/files.tsv). */
 export const KSERVE_VERSION = "v0.20.0";

@@ -1,4 +1,4 @@
-import { parseS3Uri } from "../components/registry/uri";
+import { parseS3Uri } from "./registry/uri";
 /**
  * IAM and S3 bucket policy documents as plain data, so their intent is unit-tested directly.
  */

@@ -4,7 +4,7 @@
  * stops the program with nothing created, changed or removed.
  */
 import type { PlatformConfig } from "../config";
-import { artifactS3Client, authFromEnv, MlflowRegistryClient, ResolvedModel, resolveModels, verifyArtifact } from "../components/registry";
+import { artifactS3Client, authFromEnv, MlflowRegistryClient, ResolvedModel, resolveModels, verifyArtifact } from "./registry";
 
 /** The bucket a stack's artifacts live in, when the config names it (generated names are unknown at lookup time). */
 export function configuredBucket(cfg: PlatformConfig): string | undefined {

@@ -2,8 +2,7 @@
  * Which images a stack builds and which it takes from config: a decision on config alone, shared by the
  * config checks (an image that is neither built nor named is refused) and the program (what it builds).
  */
-import type { PlatformConfig } from "../config";
-import { runtimeNeeded } from "../manifests/serving";
+import { servingRuntimeUsed, trainerImageUsers, type PlatformConfig } from "../config";
 
 /** The images this project builds, one folder each under images/. */
 export const PROJECT_IMAGES = ["mlflow", "trainer", "serving", "oauth2-proxy", "storage-initializer"] as const;
@@ -17,20 +16,6 @@ export const IMAGE_OVERRIDE_KEYS: Readonly<Record<ProjectImageName, string>> = {
     "oauth2-proxy": "access.oidc.proxyImage",
     "storage-initializer": "serving.storageInitializer.image",
 };
-
-/** The parts of the stack that run the trainer image (training, batch inference, promotion templates). */
-export function trainerImageUsers(cfg: PlatformConfig): string[] {
-    return [
-        ...(cfg.training.profiles.length > 0 ? ["training.profiles"] : []),
-        ...(cfg.batch.profiles.length > 0 ? ["batch.profiles"] : []),
-        ...(cfg.promotion.template ? ["promotion.template"] : []),
-    ];
-}
-
-/** Whether the stack declares the project's serving runtime (a served model runs on it). */
-export function servingRuntimeUsed(cfg: PlatformConfig): boolean {
-    return runtimeNeeded({ installRuntime: cfg.serving.installRuntime, models: cfg.serving.models, defaultRuntime: cfg.serving.runtime });
-}
 
 /** The image config names for `image`, if any. */
 export function imageOverride(cfg: PlatformConfig, image: ProjectImageName): string | undefined {

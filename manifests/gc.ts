@@ -21,20 +21,14 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Input } from "@pulumi/pulumi";
 import { awsEnv, type AwsCredentialSource, env, labels, secretEnv } from "./common";
-import { SCHEDULE_PATTERN, templateCronJob, type JobTemplateBase } from "./job-template";
+import { OLDER_THAN_HINT, OLDER_THAN_PATTERN, SCHEDULE_PATTERN } from "../lib/terms";
+import { templateCronJob, type JobTemplateBase } from "./job-template";
 import { afterDatabase, DB_CLIENT_LABEL } from "./postgres";
 import { BACKEND_URI_KEY } from "./tracking-server";
 
 export const GC_COMPONENT = "garbage-collection";
 export const GC_CRONJOB = "mlflow-gc";
 
-/**
- * A retention such as `30d`, `12h` or `1d12h`: whole days, hours, minutes and seconds in this order, not all
- * zero. A subset of what `mlflow gc --older-than` parses (which also takes fractions, and an empty string, which
- * it reads as "no age limit": every deleted run at once).
- */
-export const OLDER_THAN_PATTERN = /^(?=.*[1-9])(\d+d)?(\d+h)?(\d+m)?(\d+s)?$/;
-export const OLDER_THAN_HINT = 'a retention such as "30d", "12h" or "1d12h" (days, hours, minutes, seconds in this order; not zero)';
 
 
 /** Milliseconds of a retention in OLDER_THAN_PATTERN (what `mlflow gc` compares a run's deleted_time with). */

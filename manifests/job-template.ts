@@ -32,9 +32,7 @@ export function templateLaunchCommand(namespace: string, cronJob: string): strin
     return `kubectl create job --namespace ${namespace} --from=cronjob/${cronJob} ${cronJob}-$(date +%Y%m%d%H%M%S)`;
 }
 
-/** The cron expressions every schedule of the platform accepts (training, batch, garbage collection, backups). */
-export const SCHEDULE_PATTERN = /^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$/;
-export const SCHEDULE_HINT = 'a cron expression such as "0 3 * * 1" or @daily';
+
 
 /** The schedule of a template without one: it is suspended, so it never fires (the value only has to be valid). */
 export const TEMPLATE_SCHEDULE = "0 0 1 1 *";

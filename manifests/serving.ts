@@ -8,7 +8,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Input } from "@pulumi/pulumi";
 import type { Resources, ServedModel } from "../config";
-import type { ResolvedModel } from "../components/registry/resolver";
+import type { ResolvedModel } from "../lib/registry/resolver";
 import {
     CLUSTER_SERVING_RUNTIME_KIND,
     CLUSTER_STORAGE_CONTAINER_KIND,
@@ -27,8 +27,7 @@ import { AwsCredentialSource, mapInput, containerSecurityContext, env, labels, m
 
 export const SERVING_COMPONENT = "model-serving";
 export const SERVING_SERVICE_ACCOUNT = "mlflow-serving";
-/** The project's runtime: MLflow's own scoring server over the pyfunc model (images/serving). */
-export const MLFLOW_PYFUNC_RUNTIME = "mlflow-pyfunc";
+import { MLFLOW_PYFUNC_RUNTIME } from "../lib/terms";
 /** The model format of every served model (an MLflow pyfunc model). */
 export const MODEL_FORMAT = "mlflow";
 /** Port of the runtime's scoring server (KServe's default HTTP port). */
@@ -256,15 +255,6 @@ export function servingServiceAccount(opts: ServingServiceAccountOptions): k8s.c
         ...(staticKeys ? { secrets: [{ name: opts.aws.keysSecretName }] } : {}),
         automountServiceAccountToken: !staticKeys,
     };
-}
-
-/**
- * Whether the stack declares the project's ClusterServingRuntime: only when it is to be installed and a
- * served model runs on it. A stack serving nothing declares no KServe object, so it needs no KServe CRDs
- * (found on the real engine: the runtime alone made `pulumi up` fail on a cluster without KServe).
- */
-export function runtimeNeeded(opts: { installRuntime: boolean; models: readonly { runtime?: string }[]; defaultRuntime: string }): boolean {
-    return opts.installRuntime && opts.models.some((m) => (m.runtime ?? opts.defaultRuntime) === MLFLOW_PYFUNC_RUNTIME);
 }
 
 export interface ClusterServingRuntimeOptions {

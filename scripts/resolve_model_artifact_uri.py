@@ -98,7 +98,7 @@ def snippet(text: str) -> str:
 
 
 class ResolveError(Exception):
-    """A one-line failure; `code` names the reason as components/registry/errors.ts does."""
+    """A one-line failure; `code` names the reason as lib/registry/errors.ts does."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(one_line(message))
@@ -192,7 +192,7 @@ def parse_args(argv: list[str]) -> Args:
     return out
 
 
-# ---- model and storage URIs (the rules of components/registry/uri.ts) ----------------------------------------
+# ---- model and storage URIs (the rules of lib/registry/uri.ts) ----------------------------------------
 
 @dataclass(frozen=True)
 class ModelRef:
@@ -330,7 +330,7 @@ def to_storage_uri(download_uri: str, artifacts_destination: str | None, allowed
     return uri
 
 
-# ---- the registry (MLflow's client; errors worded as components/registry/client.ts words them) ----------------
+# ---- the registry (MLflow's client; errors worded as lib/registry/client.ts words them) ----------------
 
 @dataclass(frozen=True)
 class Registry:

@@ -12,7 +12,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DeleteObjectCommand, GetObjectAclCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { MlflowRegistryClient, resolveModel, type ResolvedModel } from "../../components/registry";
+import { MlflowRegistryClient, resolveModel, type ResolvedModel } from "../../lib/registry";
 import { AUTH_DATABASE } from "../../components/access";
 import { artifactAccessPolicy, workloadAccess } from "../../lib/iam-policies";
 import { SERVICE_ACCOUNTS } from "../../program";

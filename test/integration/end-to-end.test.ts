@@ -18,7 +18,7 @@ import * as path from "node:path";
 import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, S3Client, type BucketLocationConstraint } from "@aws-sdk/client-s3";
 import { main as promoteMain } from "../../cli/promote";
 import type { CliIo } from "../../cli/resolve-model";
-import { MlflowRegistryClient, resolveModel } from "../../components/registry";
+import { MlflowRegistryClient, resolveModel } from "../../lib/registry";
 import type { KubernetesObject, RenderResult } from "../../lib/render";
 import { allowedStoragePrefixes } from "../../lib/serving-lookup";
 import { render } from "../support/render";

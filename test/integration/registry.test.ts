@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { main as promoteMain } from "../../cli/promote";
 import { main as resolveMain, type CliIo } from "../../cli/resolve-model";
-import { MlflowRegistryClient, verifyArtifact, RegistryError, resolveModel, resolveModels, type ResolveTarget } from "../../components/registry";
+import { MlflowRegistryClient, verifyArtifact, RegistryError, resolveModel, resolveModels, type ResolveTarget } from "../../lib/registry";
 import { startMlflowServer, mlflowServerArgs, type MlflowServer } from "./support/mlflow";
 import type { S3Server } from "./support/moto";
 import { freePort } from "../../testbed/ports";

@@ -14,7 +14,7 @@ import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { MlflowRegistryClient, resolveModel } from "../../components/registry";
+import { MlflowRegistryClient, resolveModel } from "../../lib/registry";
 import type { RenderResult } from "../../lib/render";
 import { authenticatedEmails, CALLBACK_PATH, htpasswdLine, MACHINE_USERNAME, SSO_DIR, SSO_EMAILS_DIR, SSO_PORT } from "../../manifests/sso";
 import { toolchainBinaries } from "../../testbed/toolchain";

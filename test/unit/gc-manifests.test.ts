@@ -3,8 +3,8 @@ import { GarbageCollection, type GarbageCollectionArgs } from "../../components/
 import { parseConfig } from "../../config";
 import { renderStack, type KubernetesObject, type RenderResult } from "../../lib/render";
 import { containerSecurityContext, podSecurityContext, TMP_MOUNT, TMP_VOLUME } from "../../manifests/common";
-import { GC_CRONJOB, gcCommand, gcCronJob, gcEnv, OLDER_THAN_PATTERN, olderThanMillis, type GcSpec } from "../../manifests/gc";
-import { SCHEDULE_PATTERN } from "../../manifests/job-template";
+import { GC_CRONJOB, gcCommand, gcCronJob, gcEnv, olderThanMillis, type GcSpec } from "../../manifests/gc";
+import { OLDER_THAN_PATTERN, SCHEDULE_PATTERN } from "../../lib/terms";
 import { postgresNetworkPolicy } from "../../manifests/postgres";
 import { BACKEND_URI_KEY } from "../../manifests/tracking-server";
 import { afterDatabase, DB_CLIENT_LABEL } from "../../manifests/postgres";

@@ -1,8 +1,8 @@
 import * as assert from "node:assert/strict";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { verifyArtifact } from "../../components/registry/artifact-check";
-import { RegistryError } from "../../components/registry/errors";
+import { verifyArtifact } from "../../lib/registry/artifact-check";
+import { RegistryError } from "../../lib/registry/errors";
 
 // A tiny path-style S3 stand-in: HEAD /<bucket>/<key> → 200 for known objects, 403 for bucket "locked", else 404.
 describe("registry artifact check: verifyArtifact", () => {

@@ -1,8 +1,8 @@
 import * as assert from "node:assert/strict";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { MlflowRegistryClient, authFromEnv, authorizationHeader } from "../../components/registry/client";
-import { RegistryError } from "../../components/registry/errors";
+import { MlflowRegistryClient, authFromEnv, authorizationHeader } from "../../lib/registry/client";
+import { RegistryError } from "../../lib/registry/errors";
 
 // Bodies exactly as MLflow 3 sends them (mlflow/store/model_registry/sqlalchemy_store.py, server/auth/__init__.py,
 // server/security_utils.py); the integration test checks the real server against the same codes.

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
-import type { ModelVersion } from "../../components/registry/client";
-import { RegistryError } from "../../components/registry/errors";
-import { resolveModel, resolveModels, type ResolveTarget } from "../../components/registry/resolver";
+import type { ModelVersion } from "../../lib/registry/client";
+import { RegistryError } from "../../lib/registry/errors";
+import { resolveModel, resolveModels, type ResolveTarget } from "../../lib/registry/resolver";
 
 const REGISTRY = "http://127.0.0.1:5000";
 

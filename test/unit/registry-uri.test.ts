@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { RegistryError } from "../../components/registry/errors";
+import { RegistryError } from "../../lib/registry/errors";
 import {
     formatModelRef,
     isAllowedUri,
@@ -8,7 +8,7 @@ import {
     stripTrailingSlash,
     toStorageUri,
     validateAllowedPrefixes,
-} from "../../components/registry/uri";
+} from "../../lib/registry/uri";
 
 function throwsCode(fn: () => unknown, code: string, ...fragments: string[]): void {
     assert.throws(fn, (e: unknown) => {

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import type { ServedModel } from "../../config";
 import { ModelServing, ModelServingArgs } from "../../components/model-serving";
-import type { ResolvedModel } from "../../components/registry/resolver";
+import type { ResolvedModel } from "../../lib/registry/resolver";
 import { renderStack, RenderResult, SECRET_PLACEHOLDER } from "../../lib/render";
 import { isBuiltIn, validateKubernetesObject } from "../support/k8s-validate";
 import { ROOT } from "../support/render";

@@ -1,25 +1,24 @@
 import * as assert from "node:assert/strict";
 import type { ServedModel } from "../../config";
-import type { ResolvedModel } from "../../components/registry/resolver";
+import type { ResolvedModel } from "../../lib/registry/resolver";
 import {
     autoscalerClass,
     clusterStorageContainer,
     storageContainerName,
     storageDirectoryUri,
-    runtimeNeeded,
     awsS3Endpoint,
     clusterServingRuntime,
     inferenceService,
     IRSA_ROLE_ANNOTATION,
     kserveS3Annotations,
     lineageAnnotations,
-    MLFLOW_PYFUNC_RUNTIME,
     protocolVersionFor,
     runtimeCommand,
     s3EndpointParts,
     servingServiceAccount,
     SERVING_SERVICE_ACCOUNT,
 } from "../../manifests/serving";
+import { MLFLOW_PYFUNC_RUNTIME, runtimeNeeded } from "../../lib/terms";
 import { clusterServingRuntimeSchema, inferenceServiceSchema, kserveErrors } from "../support/kserve-schema";
 
 const RESOURCES = { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "1", memory: "2Gi" } };

@@ -1,7 +1,8 @@
 import * as assert from "node:assert/strict";
 import { parseConfig } from "../../config";
 import { errorsOf } from "../support/config-errors";
-import { imagesToBuild, trainerImageUsers } from "../../lib/stack-images";
+import { trainerImageUsers } from "../../config";
+import { imagesToBuild } from "../../lib/stack-images";
 
 const served = { artifactStore: { bucketName: "mlflow-artifacts-t" }, serving: { models: [{ name: "m", alias: "production" }] } };
 
