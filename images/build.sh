@@ -286,7 +286,7 @@ elif [ ! -f "$CONTAINERS_STORAGE_CONF" ]; then
   fi
 fi
 driver=$(sed -n 's/^driver = "\(.*\)"/\1/p' "$CONTAINERS_STORAGE_CONF")
-# The tests (test/integration/support/podman.ts) source this for the same engine settings.
+# The tests (testbed/podman.ts) source this for the same engine settings.
 cat >"$CACHE/containers/env" <<EOF
 CONTAINERS_CONF=$CONTAINERS_CONF
 CONTAINERS_REGISTRIES_CONF=$CONTAINERS_REGISTRIES_CONF

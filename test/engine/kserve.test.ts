@@ -8,10 +8,10 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
-import { startMlflowServer, mlflowServerArgs, type MlflowServer } from "../integration/support/mlflow";
+import { startMlflowServer, mlflowServerArgs, type MlflowServer } from "../../testbed/mlflow";
 import { freePort } from "../../testbed/ports";
 import { tail } from "../../testbed/process";
-import { runPython } from "../integration/support/python";
+import { runPython } from "../../testbed/python";
 import { sharedMoto, sharedPostgres } from "../integration/support/services";
 import { sharedCluster, type Cluster } from "../../testbed/cluster";
 import { startKServe, type KServe } from "../../testbed/kserve";

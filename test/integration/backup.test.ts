@@ -28,16 +28,16 @@ import {
     DUMP_CONTAINER,
     UPLOAD_CONTAINER,
 } from "../../manifests/backup";
-import { mlflowServerArgs, startMlflowServer, type MlflowServer } from "./support/mlflow";
-import { startMoto, type S3Server } from "./support/moto";
+import { mlflowServerArgs, startMlflowServer, type MlflowServer } from "../../testbed/mlflow";
+import { startMoto, type S3Server } from "../../testbed/moto";
 import { freePort } from "../../testbed/ports";
-import { tableCounts, type PostgresServer } from "./support/postgres";
+import { tableCounts, type PostgresServer } from "../../testbed/postgres";
 import { runCommand, stepLog, type CommandResult } from "../../testbed/process";
-import { dockerEnv, localCommand, localEnv, runLocal, type RenderedContainer } from "./support/rendered";
-import { runPython } from "./support/python";
-import { listKeys } from "./support/s3-objects";
+import { dockerEnv, localCommand, localEnv, runLocal, type RenderedContainer } from "../../testbed/rendered";
+import { runPython } from "../../testbed/python";
+import { listKeys } from "../../testbed/s3-objects";
 import { registerCleanup, sharedMoto, sharedPostgres, tempDir } from "./support/services";
-import { ensureVenv, REPO_ROOT, type Venv } from "./support/venv";
+import { ensureVenv, REPO_ROOT, type Venv } from "../../testbed/venv";
 
 const RESTORE = path.join(REPO_ROOT, "scripts", "restore-database.sh");
 const SEED = path.join(REPO_ROOT, "test", "integration", "fixtures", "seed_mlflow.py");

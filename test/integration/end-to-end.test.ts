@@ -22,11 +22,11 @@ import { MlflowRegistryClient, resolveModel } from "../../lib/registry";
 import type { KubernetesObject, RenderResult } from "../../lib/render";
 import { allowedStoragePrefixes } from "../../lib/serving-lookup";
 import { render } from "../support/render";
-import type { S3Server } from "./support/moto";
+import type { S3Server } from "../../testbed/moto";
 import { freePort } from "../../testbed/ports";
-import type { PostgresServer } from "./support/postgres";
+import type { PostgresServer } from "../../testbed/postgres";
 import { getWithHost, lastJsonLine, tail, type CommandResult, stepLog } from "../../testbed/process";
-import { runPython } from "./support/python";
+import { runPython } from "../../testbed/python";
 import {
   dockerEntrypoint,
   dockerEnv,
@@ -44,11 +44,11 @@ import {
   withFlagValue,
   type LocalService,
   type RenderedContainer,
-} from "./support/rendered";
+} from "../../testbed/rendered";
 import { registerCleanup, sharedMoto, sharedPostgres, tempDir } from "./support/services";
-import { ensureVenv, isVenvName, REPO_ROOT, type Venv } from "./support/venv";
-import { getJson } from "./support/mlflow";
-import { downloadPrefix, listKeys, splitS3 } from "./support/s3-objects";
+import { ensureVenv, isVenvName, REPO_ROOT, type Venv } from "../../testbed/venv";
+import { getJson } from "../../testbed/mlflow";
+import { downloadPrefix, listKeys, splitS3 } from "../../testbed/s3-objects";
 
 const SUFFIX = randomBytes(4).toString("hex");
 const BUCKET = `e2e-${SUFFIX}`;

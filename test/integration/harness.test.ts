@@ -7,12 +7,12 @@ import * as assert from "node:assert/strict";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { mlflowServerArgs, startMlflowServer, type MlflowServer } from "./support/mlflow";
+import { mlflowServerArgs, startMlflowServer, type MlflowServer } from "../../testbed/mlflow";
 import { freePort } from "../../testbed/ports";
 import { getWithHost, tail } from "../../testbed/process";
-import type { PostgresServer } from "./support/postgres";
-import type { S3Server } from "./support/moto";
-import { runPython } from "./support/python";
+import type { PostgresServer } from "../../testbed/postgres";
+import type { S3Server } from "../../testbed/moto";
+import { runPython } from "../../testbed/python";
 import { sharedMoto, sharedPostgres, tempDir } from "./support/services";
 import { basicAuthIni } from "../../manifests/access";
 

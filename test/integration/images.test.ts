@@ -24,7 +24,7 @@ import type { KubernetesObject, RenderResult } from "../../lib/render";
 import { authenticatedEmails, CALLBACK_PATH, htpasswdLine, MACHINE_USERNAME } from "../../manifests/sso";
 import { toolchainBinaries } from "../../testbed/toolchain";
 import { render } from "../support/render";
-import type { S3Server } from "./support/moto";
+import type { S3Server } from "../../testbed/moto";
 import {
   engineEnv,
   ensureImages,
@@ -46,18 +46,18 @@ import {
   type PodSecurity,
   type RunningContainer,
   renderedPodSpec,
-} from "./support/podman";
+} from "../../testbed/podman";
 import { freePort } from "../../testbed/ports";
-import type { PostgresServer } from "./support/postgres";
+import type { PostgresServer } from "../../testbed/postgres";
 import { getWithHost, runCommand, tail, stepLog, type ManagedProcess } from "../../testbed/process";
-import { PROVIDER_CLIENT, startOidcProvider } from "./support/oidc-provider";
-import { runPython } from "./support/python";
-import { assertMetricsScrape, findRendered, flagValue, localEnv, renderedContainer, renderedEnvValue, TEST_POD_IP, withFlagValue } from "./support/rendered";
+import { PROVIDER_CLIENT, startOidcProvider } from "../../testbed/oidc-provider";
+import { runPython } from "../../testbed/python";
+import { assertMetricsScrape, findRendered, flagValue, localEnv, renderedContainer, renderedEnvValue, TEST_POD_IP, withFlagValue } from "../../testbed/rendered";
 import { registerCleanup, sharedMoto, sharedPostgres, tempDir } from "./support/services";
-import { ensureVenv, REPO_ROOT } from "./support/venv";
-import { getJson } from "./support/mlflow";
-import { listKeys, splitS3 } from "./support/s3-objects";
-import { injectedInitializer, kserveS3Env } from "./support/kserve-injection";
+import { ensureVenv, REPO_ROOT } from "../../testbed/venv";
+import { getJson } from "../../testbed/mlflow";
+import { listKeys, splitS3 } from "../../testbed/s3-objects";
+import { injectedInitializer, kserveS3Env } from "../../testbed/kserve-injection";
 
 const SKIP = imagesSkipReason();
 const SUFFIX = randomBytes(4).toString("hex");

@@ -5,9 +5,9 @@
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import { migrationCommand } from "../../manifests/migration";
-import { startPostgres, type PostgresServer } from "./support/postgres";
+import { startPostgres, type PostgresServer } from "../../testbed/postgres";
 import { runCommand } from "../../testbed/process";
-import { REPO_ROOT } from "./support/venv";
+import { REPO_ROOT } from "../../testbed/venv";
 
 describe("database move: the copy Job also carries the basic-auth database", function () {
     let source: PostgresServer;

@@ -6,14 +6,14 @@
  */
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
-import { mlflowServerArgs, startMlflowServer, type MlflowServer } from "./support/mlflow";
-import type { S3Server } from "./support/moto";
+import { mlflowServerArgs, startMlflowServer, type MlflowServer } from "../../testbed/mlflow";
+import type { S3Server } from "../../testbed/moto";
 import { freePort } from "../../testbed/ports";
-import { startPostgres, tableCounts, type PostgresServer } from "./support/postgres";
+import { startPostgres, tableCounts, type PostgresServer } from "../../testbed/postgres";
 import { runCommand, spawnManaged, type CommandResult } from "../../testbed/process";
-import { runPython } from "./support/python";
+import { runPython } from "../../testbed/python";
 import { sharedMoto } from "./support/services";
-import { REPO_ROOT } from "./support/venv";
+import { REPO_ROOT } from "../../testbed/venv";
 
 const SCRIPT = path.join(REPO_ROOT, "scripts", "migrate-database.sh");
 const SEED = path.join(REPO_ROOT, "test", "integration", "fixtures", "seed_mlflow.py");

@@ -16,13 +16,13 @@ import type { KubernetesObject } from "../../lib/render";
 import { decidePromotion, PROMOTION_TAG_FIELDS, PROMOTION_TAG_PREFIX, promotionTags, type GateInput } from "../../lib/promotion-gate";
 import { promotionCronJob, promotionLaunchCommand } from "../../manifests/promotion";
 import { haveKubectl, jobFromCronJob, launchLocally } from "./support/cronjob-launch";
-import { getJson, mlflowServerArgs, startMlflowServer, type MlflowServer } from "./support/mlflow";
+import { getJson, mlflowServerArgs, startMlflowServer, type MlflowServer } from "../../testbed/mlflow";
 import { freePort } from "../../testbed/ports";
 import { runCommand, stepLog, tail, type CommandResult } from "../../testbed/process";
-import { runPython } from "./support/python";
-import { dockerEnv, localCommand, localEnv, renderedContainer, runLocal, withArgReplaced } from "./support/rendered";
+import { runPython } from "../../testbed/python";
+import { dockerEnv, localCommand, localEnv, renderedContainer, runLocal, withArgReplaced } from "../../testbed/rendered";
 import { sharedMoto, sharedPostgres } from "./support/services";
-import { ensureVenv, REPO_ROOT } from "./support/venv";
+import { ensureVenv, REPO_ROOT } from "../../testbed/venv";
 
 const FIXTURE = path.join(__dirname, "fixtures", "promotion_models.py");
 const PROMOTE_PY = path.join(REPO_ROOT, "images", "trainer", "promote.py");

@@ -16,14 +16,14 @@ import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { main as promoteMain } from "../../cli/promote";
 import { main as resolveMain, type CliIo } from "../../cli/resolve-model";
 import { MlflowRegistryClient, verifyArtifact, RegistryError, resolveModel, resolveModels, type ResolveTarget } from "../../lib/registry";
-import { startMlflowServer, mlflowServerArgs, type MlflowServer } from "./support/mlflow";
-import type { S3Server } from "./support/moto";
+import { startMlflowServer, mlflowServerArgs, type MlflowServer } from "../../testbed/mlflow";
+import type { S3Server } from "../../testbed/moto";
 import { freePort } from "../../testbed/ports";
-import type { PostgresServer } from "./support/postgres";
+import type { PostgresServer } from "../../testbed/postgres";
 import { runCommand, tail } from "../../testbed/process";
-import { runPython } from "./support/python";
+import { runPython } from "../../testbed/python";
 import { sharedMoto, sharedPostgres } from "./support/services";
-import { REPO_ROOT } from "./support/venv";
+import { REPO_ROOT } from "../../testbed/venv";
 
 interface FixtureResult {
     model: string;

@@ -12,12 +12,12 @@ import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { main as promoteMain } from "../../cli/promote";
 import { main as resolveMain, type CliIo } from "../../cli/resolve-model";
-import { startMlflowServer, mlflowServerArgs, type MlflowServer } from "./support/mlflow";
+import { startMlflowServer, mlflowServerArgs, type MlflowServer } from "../../testbed/mlflow";
 import { freePort } from "../../testbed/ports";
 import { tail } from "../../testbed/process";
-import { runPython } from "./support/python";
+import { runPython } from "../../testbed/python";
 import { sharedMoto, sharedPostgres } from "./support/services";
-import { REPO_ROOT } from "./support/venv";
+import { REPO_ROOT } from "../../testbed/venv";
 
 const SCRIPT = path.join(REPO_ROOT, "scripts", "resolve_model_artifact_uri.py");
 const FIXTURE = path.join(__dirname, "fixtures", "register_models.py");

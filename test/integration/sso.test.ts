@@ -21,11 +21,11 @@ import { toolchainBinaries } from "../../testbed/toolchain";
 import { render } from "../support/render";
 import { freePort } from "../../testbed/ports";
 import { stepLog, tail, type ManagedProcess } from "../../testbed/process";
-import { PROVIDER_CLIENT, startOidcProvider } from "./support/oidc-provider";
-import { runPython } from "./support/python";
-import { dockerEntrypoint, findRendered, flagValue, localCommand, localEnv, renderedContainer, startLocal, withFlagValue, type LocalService } from "./support/rendered";
+import { PROVIDER_CLIENT, startOidcProvider } from "../../testbed/oidc-provider";
+import { runPython } from "../../testbed/python";
+import { dockerEntrypoint, findRendered, flagValue, localCommand, localEnv, renderedContainer, startLocal, withFlagValue, type LocalService } from "../../testbed/rendered";
 import { tempDir } from "./support/services";
-import { ensureVenv, REPO_ROOT } from "./support/venv";
+import { ensureVenv, REPO_ROOT } from "../../testbed/venv";
 
 const HOST = "mlflow.example.com";
 const CLIENT_ID = PROVIDER_CLIENT.id;

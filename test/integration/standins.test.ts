@@ -4,7 +4,7 @@
  * quay.io/minio/minio:RELEASE.2025-04-22T22-12-26Z and quay.io/minio/mc:RELEASE.2025-04-16T18-13-26Z) run with
  * podman as the RENDERED local stack runs them: user, fsGroup, read-only root, capabilities, limits, the
  * emptyDirs (tmpfs), a volume claim (a host directory owned as the kubelet leaves it: group fsGroup, setgid),
- * env (Secret values substituted) and command/args (test/integration/support/podman.ts). The servers run in
+ * env (Secret values substituted) and command/args (testbed/podman.ts). The servers run in
  * their own network namespace, as in a pod, their ports published on 127.0.0.1 only; the Jobs run on the host
  * network, and the one cluster name they use (the MinIO Service's) is replaced by that published address,
  * named where it happens.
@@ -45,11 +45,11 @@ import {
   runToCompletion,
   type FullContainer,
   type PodmanRunSpec,
-} from "./support/podman";
-import { findPgBin } from "./support/postgres";
-import { findRendered, localEnv, renderedContainer } from "./support/rendered";
+} from "../../testbed/podman";
+import { findPgBin } from "../../testbed/postgres";
+import { findRendered, localEnv, renderedContainer } from "../../testbed/rendered";
 import { registerCleanup, tempDir } from "./support/services";
-import { ensureVenv, REPO_ROOT } from "./support/venv";
+import { ensureVenv, REPO_ROOT } from "../../testbed/venv";
 
 const SKIP = imagesSkipReason();
 const { log, timed } = stepLog("standins");

@@ -26,8 +26,8 @@ import { kubectl, type Kubectl, type PortForward } from "../../testbed/kubectl";
 import { memorySampler, type MemorySampler } from "../../testbed/memory";
 import { runCommand, stepLog, tail } from "../../testbed/process";
 import { engineStack, localSecrets, secretConfig, type ConfigValue, type EngineStack } from "../../testbed/stack";
-import { runPython } from "../integration/support/python";
-import { ensureVenv, REPO_ROOT } from "../integration/support/venv";
+import { runPython } from "../../testbed/python";
+import { ensureVenv, REPO_ROOT } from "../../testbed/venv";
 import { postgresBinaries } from "./support/postgres-binaries";
 
 const NS = "mlflow";

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { REPO_ROOT, VENV_NAMES, ensureVenv, isVenvName, requirementsFile } from "./venv";
+import { REPO_ROOT, VENV_NAMES, ensureVenv, isVenvName, requirementsFile } from "../../../testbed/venv";
 
 async function main(argv: string[]): Promise<number> {
   const bad = argv.filter((n) => !isVenvName(n));

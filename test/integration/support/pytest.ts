@@ -4,7 +4,7 @@
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { ensureVenv } from "./venv";
+import { ensureVenv } from "../../../testbed/venv";
 
 async function main(): Promise<number> {
     const venv = await ensureVenv("pytest");

@@ -1,6 +1,6 @@
 /** Once-per-process shared test services, and the cleanup registry every started service joins. */
-import { startMoto, type S3Server } from "./moto";
-import { startPostgres, type PostgresServer } from "./postgres";
+import { startMoto, type S3Server } from "../../../testbed/moto";
+import { startPostgres, type PostgresServer } from "../../../testbed/postgres";
 import { registerCleanup, stopAll as stopAllRegistered, tempDir } from "../../../testbed/process";
 
 export { registerCleanup, tempDir };

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { registerCleanup, runCommand } from "../../../testbed/process";
-import { engineEnv } from "../../integration/support/podman";
+import { engineEnv } from "../../../testbed/podman";
 
 const IMAGE = "docker.io/library/postgres:16.10";
 let extracted: Promise<string> | undefined;

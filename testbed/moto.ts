@@ -3,8 +3,8 @@ import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { freePort } from "../../../testbed/ports";
-import { spawnManaged, tail } from "../../../testbed/process";
+import { freePort } from "./ports";
+import { spawnManaged, tail } from "./process";
 import { ensureVenv } from "./venv";
 
 export interface S3Server {

@@ -7,10 +7,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { KubernetesObject, RenderResult } from "../../../lib/render";
-import { SECRET_PLACEHOLDER } from "../../../lib/render";
+import type { KubernetesObject, RenderResult } from "../lib/render";
+import { SECRET_PLACEHOLDER } from "../lib/render";
 import * as assert from "node:assert/strict";
-import { getWithHost, spawnManaged, runCommand, waitForHttp200, type CommandResult, type ManagedProcess } from "../../../testbed/process";
+import { getWithHost, spawnManaged, runCommand, waitForHttp200, type CommandResult, type ManagedProcess } from "./process";
 
 export interface RenderedEnvVar {
   name: string;

@@ -6,7 +6,7 @@
  * container of the ClusterStorageContainer merged over it. The real-node suite checks the same pod as KServe's
  * real webhook injects it.
  */
-import type { KubernetesObject } from "../../../lib/render";
+import type { KubernetesObject } from "../lib/render";
 
 export const MODEL_VOLUME_MOUNT = "/mnt/models";
 

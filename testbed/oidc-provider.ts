@@ -5,9 +5,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { toolchainBinaries } from "../../../testbed/toolchain";
-import { freePort } from "../../../testbed/ports";
-import { spawnManaged, waitForHttp200, type ManagedProcess } from "../../../testbed/process";
+import { toolchainBinaries } from "./toolchain";
+import { freePort } from "./ports";
+import { spawnManaged, waitForHttp200, type ManagedProcess } from "./process";
 
 /** The client the example server registers. */
 export const PROVIDER_CLIENT = { id: "web", secret: "secret" } as const;

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { runChecked } from "../../../testbed/process";
+import { runChecked } from "./process";
 
 export type VenvName = "mlflow" | "trainer" | "serving" | "pytest" | "tools";
 
@@ -23,7 +23,7 @@ export interface Venv {
   bin(tool: string): string;
 }
 
-export const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
+export const REPO_ROOT = path.resolve(__dirname, "..");
 
 const REQUIREMENTS: Record<VenvName, string> = {
   mlflow: "images/mlflow/requirements.txt",

@@ -2,8 +2,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { freePort } from "../../../testbed/ports";
-import { spawnManaged, waitForHttp200 } from "../../../testbed/process";
+import { freePort } from "./ports";
+import { spawnManaged, waitForHttp200 } from "./process";
 import { ensureVenv, type VenvName } from "./venv";
 
 export interface MlflowServer {

@@ -9,9 +9,9 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { KubernetesObject } from "../../../lib/render";
-import { SECRET_PLACEHOLDER } from "../../../lib/render";
-import { registerCleanup, runCommand, spawnManaged, waitForHttp200, type CommandResult, type ManagedProcess } from "../../../testbed/process";
+import type { KubernetesObject } from "../lib/render";
+import { SECRET_PLACEHOLDER } from "../lib/render";
+import { registerCleanup, runCommand, spawnManaged, waitForHttp200, type CommandResult, type ManagedProcess } from "./process";
 import { expandVarRefs, type RenderedContainer } from "./rendered";
 import { REPO_ROOT } from "./venv";
 

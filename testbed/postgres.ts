@@ -6,8 +6,8 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { freePort } from "../../../testbed/ports";
-import { registerCleanup, runChecked, runCommand, tail } from "../../../testbed/process";
+import { freePort } from "./ports";
+import { registerCleanup, runChecked, runCommand, tail } from "./process";
 
 export interface PostgresServer {
   host: "127.0.0.1";

@@ -1,5 +1,5 @@
 /** Runs a Python script with one of the project venvs' interpreters. */
-import { runCommand } from "../../../testbed/process";
+import { runCommand } from "./process";
 import { ensureVenv, type VenvName } from "./venv";
 
 export interface RunPythonOptions {
