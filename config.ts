@@ -7,6 +7,7 @@
  */
 import { MLFLOW_PYFUNC_RUNTIME, OLDER_THAN_HINT, OLDER_THAN_PATTERN, runtimeNeeded, SCHEDULE_HINT, SCHEDULE_PATTERN } from "./lib/terms";
 import { check, ConfigError, ConfigIssue, ObjectSpec, show, Spec } from "./lib/schema";
+import { BUILT_MLFLOW_VERSION, MLFLOW_VERSION_HINT, MLFLOW_VERSION_PATTERN } from "./lib/mlflow-version";
 
 export { ConfigError } from "./lib/schema";
 export const PROJECT = "mlflow-platform";
@@ -249,6 +250,13 @@ export const configSpec: ObjectSpec = {
             fields: {
                 build: { kind: "boolean", default: true, description: "Build each image in use that config does not name (image.ref, training.image, serving.runtimeImage, access.oidc.proxyImage) and push it to ECR, pinned by digest; false: each image in use must be named." },
                 ref: { kind: "string", optional: true, description: "A prebuilt tracking-server image (ideally pinned by digest); skips its build." },
+                mlflowVersion: {
+                    kind: "string",
+                    optional: true,
+                    pattern: MLFLOW_VERSION_PATTERN,
+                    patternHint: MLFLOW_VERSION_HINT,
+                    description: `The MLflow version the tracking-server image runs; required with image.ref; unset with a built image: ${BUILT_MLFLOW_VERSION} (images/mlflow). A change of it is an upgrade: the tracking server stops, the database is backed up, the schema migrates once, the new version rolls out (docs/runbooks.md, "Upgrade MLflow"); an older version than the database's is refused.`,
+                },
                 repositoryName: { kind: "string", optional: true, description: "ECR repository of the built tracking-server image; unset: `mlflow-platform/<stack>/mlflow` (the trainer, serving and oauth2-proxy images go to `mlflow-platform/<stack>/trainer`, `…/serving` and `…/oauth2-proxy`; stacks sharing an account do not collide)." },
                 platform: { kind: "string", default: "linux/amd64", description: "Platform the images are built for.", pattern: /^linux\/(amd64|arm64)$/, patternHint: "linux/amd64 or linux/arm64" },
             },
@@ -579,7 +587,7 @@ export interface PlatformConfig {
         readonly adminPassword?: string;
         readonly flaskSecretKey?: string;
     };
-    readonly image: { readonly build: boolean; readonly ref?: string; readonly repositoryName?: string; readonly platform: string };
+    readonly image: { readonly build: boolean; readonly ref?: string; readonly mlflowVersion?: string; readonly repositoryName?: string; readonly platform: string };
     readonly trackingServer: {
         readonly replicas: number;
         readonly workers: number;
@@ -674,6 +682,11 @@ export function trainerImageUsers(cfg: PlatformConfig): string[] {
     ];
 }
 
+/** The MLflow version the tracking-server image runs: image.mlflowVersion, else the built image's. */
+export function mlflowVersionOf(cfg: Pick<PlatformConfig, "image">): string {
+    return cfg.image.mlflowVersion ?? BUILT_MLFLOW_VERSION;
+}
+
 /** Whether the stack declares the project's serving runtime (a served model runs on it). */
 export function servingRuntimeUsed(cfg: PlatformConfig): boolean {
     return runtimeNeeded({ installRuntime: cfg.serving.installRuntime, models: cfg.serving.models, defaultRuntime: cfg.serving.runtime });
@@ -690,6 +703,10 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
         if (c.image.build) add("image.build", `must be false when artifactStore.mode is "minio" (no ECR to push to): set image.ref to an image the local cluster can pull (got true)`);
     }
     if (!c.image.build && !c.image.ref) add("image.ref", `is required when image.build is false: an image such as registry.example.com/mlflow@sha256:... (got undefined)`);
+    if (c.image.ref !== undefined && c.image.mlflowVersion === undefined)
+        add("image.mlflowVersion", `is required with image.ref (${c.image.ref}): the MLflow version that image runs, such as ${BUILT_MLFLOW_VERSION}; the platform compares it with the database's before it migrates anything (got undefined)`);
+    if (c.image.ref === undefined && c.image.mlflowVersion !== undefined && c.image.mlflowVersion !== BUILT_MLFLOW_VERSION)
+        add("image.mlflowVersion", `is ${c.image.mlflowVersion}, but the image the stack builds (images/mlflow) runs MLflow ${BUILT_MLFLOW_VERSION}: set image.ref to an image of ${c.image.mlflowVersion}, or leave image.mlflowVersion unset`);
     const pgMajor = postgresImageMajor(c.database.inCluster.image);
     if (pgMajor === undefined)
         add("database.inCluster.image", `must name PostgreSQL's major version in its tag, e.g. postgres:${POSTGRES_MAJOR}.10 or registry.example.com/postgres:${POSTGRES_MAJOR}.10@sha256:... (got "${c.database.inCluster.image}"): a new major version cannot start on the existing data directory, so the platform checks it`);

@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { configSpec, parseConfig, postgresImageMajor, secretPaths } from "../../config";
+import { configSpec, mlflowVersionOf, parseConfig, postgresImageMajor, secretPaths } from "../../config";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { configReference, REFERENCE_PATH } from "../../cli/config-reference";
@@ -131,6 +131,13 @@ describe("config: rules across keys", () => {
     });
     it("image.build false needs image.ref", () => {
         assert.match(errorsOf({ image: { build: false } })[0], /^mlflow-platform:image\.ref is required when image\.build is false/);
+    });
+    it("image.mlflowVersion: required with image.ref, a release version, the built image's when the stack builds it", () => {
+        assert.match(errorsOf({ image: { ref: "r/mlflow:1" } })[0], /^mlflow-platform:image\.mlflowVersion is required with image\.ref \(r\/mlflow:1\): the MLflow version that image runs, such as 3\.17\.2/);
+        assert.match(errorsOf({ image: { ref: "r/mlflow:1", mlflowVersion: "latest" } })[0], /^mlflow-platform:image\.mlflowVersion .*an MLflow release version such as 3\.17\.2/);
+        assert.match(errorsOf({ image: { mlflowVersion: "3.10.0" } })[0], /^mlflow-platform:image\.mlflowVersion is 3\.10\.0, but the image the stack builds \(images\/mlflow\) runs MLflow 3\.17\.2/);
+        assert.equal(mlflowVersionOf(parseConfig({}, "t")), "3.17.2");
+        assert.equal(mlflowVersionOf(parseConfig({ image: { ref: "r/mlflow:1", mlflowVersion: "3.10.0" } }, "t")), "3.10.0");
     });
     it("static keys come in pairs", () => {
         assert.match(errorsOf({ staticKeys: { accessKeyId: "AKIA" } })[0], /^mlflow-platform:staticKeys needs both/);
