@@ -49,6 +49,13 @@ export interface RenderOptions {
     readonly mlflowUri?: string;
     /** The program; defaults to the project's index. */
     readonly program?: () => Promise<Record<string, unknown> | void>;
+    /**
+     * `mask` (default): secret values read "[secret]" (every value of a Kubernetes Secret among them). `keep`:
+     * resource inputs as the program registered them, each secret a Pulumi secret envelope with its value
+     * (isSecretEnvelope): for a program that re-declares the same resources (the bench's static twin).
+     * Outputs are masked either way.
+     */
+    readonly secrets?: "mask" | "keep";
 }
 
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -67,10 +74,14 @@ export function maskSecrets(value: unknown): unknown {
     return value;
 }
 
+/** Whether `value` is a Pulumi secret envelope as the mock monitor hands inputs over (`{ <sig>: <secret sig>, value }`). */
+export function isSecretEnvelope(value: unknown): value is { readonly value: unknown } {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+}
+
 /** A Pulumi secret envelope's value; anything else as it is. */
 function unwrapSecret(value: unknown): unknown {
-    const obj = value as Record<string, unknown> | undefined;
-    return obj && typeof obj === "object" && obj[SECRET_SIG_KEY] === SECRET_SIG ? obj.value : value;
+    return isSecretEnvelope(value) ? value.value : value;
 }
 
 /**
@@ -222,8 +233,9 @@ async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
         .map((r) => {
             const parentUrn = parents.get(`${r.type}::${r.name}`);
             const parent = parentUrn ? urns.get(parentUrn) : undefined;
-            const raw = r.type.startsWith("kubernetes:") ? maskKubernetesSecret(r.inputs) : r.inputs;
-            const inputs = maskSecrets(raw) as Record<string, unknown>;
+            const keep = opts.secrets === "keep";
+            const raw = r.type.startsWith("kubernetes:") && !keep ? maskKubernetesSecret(r.inputs) : r.inputs;
+            const inputs = keep ? raw : (maskSecrets(raw) as Record<string, unknown>);
             const options = guards.get(`${r.type}::${r.name}`);
             return { type: r.type, name: r.name, ...(parent && !parent.startsWith("pulumi:pulumi:Stack") ? { parent } : {}), inputs, ...(options ? { options } : {}) };
         });
