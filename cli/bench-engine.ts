@@ -6,6 +6,8 @@
  * - local: the project's program on the local stack (Pulumi.local.yaml, every credential supplied);
  * - twin: its static twin (cli/bench-twin.ts): the same rendered Kubernetes objects declared by a plain
  *   program, in a namespace of its own (the objects cannot share one cluster namespace with the local stack's);
+ * - ordered: the twin again, each object waiting for what it waits for in the program (its dependsOn, its
+ *   inputs' resources, its components' dependsOn): the program's order without the program (previews only);
  * - floor: one ConfigMap.
  *
  * Then, alternating (the order of the previews rotates every round), medians of `runs` samples each:
@@ -16,7 +18,10 @@
  *   (`stack output` twice, `stack history`) that neither a user's `pulumi up` nor the program pays: they are
  *   reported apart (upVsPreviewAutomation is the whole call's ratio), as is the twin's own up/preview ratio
  *   (the engine's, without the program);
- * - previewLocalVsFloor: the preview over the one-resource floor (the ratio the issue measured first).
+ * - previewLocalVsFloor: the preview over the one-resource floor (the ratio the issue measured first);
+ * - where the program's time goes: previewOrderedVsTwin (what the program's order costs the engine: chains
+ *   of Check and Diff one after the other) and previewLocalVsOrdered (the rest: evaluating the program, its
+ *   component registrations, its outputs).
  *
  * Each preview is also split into phases: engine start (the CLI, its plugins, the state and the config
  * secrets, until it runs the program), the program's evaluation (until the program function returns), its
@@ -24,21 +29,24 @@
  * and the rest (outputs, the engine's summary, the CLI's exit); with CPU: this process (the inline program and
  * the Automation API) and the CLI with the provider it starts (children's CPU from /proc/self/stat).
  */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as core from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
 import { projectRoot } from "../lib/paths";
 import { renderStack } from "../lib/render";
 import { main as platformMain } from "../program";
 import { startCluster } from "../testbed/cluster";
 import { engineStack, localSecrets, secretConfig, type EngineRun, type EngineStack } from "../testbed/stack";
 import { round, stat, type BenchPart, type BenchPartOptions, type Stat } from "./bench-stats";
-import { twinDeclarations, twinProgram } from "./bench-twin";
-import { toolchainSkipReason } from "./bench-toolchain";
+import { twinDeclarations, twinDependencies, twinProgram } from "./bench-twin";
 
 /** The twin's namespace: its objects are the local stack's, which lives in `mlflow`. */
 export const TWIN_NAMESPACE = "bench-twin";
+/** The ordered twin's namespace. */
+export const ORDERED_NAMESPACE = "bench-ordered";
 const LOCAL_NAMESPACE = "mlflow";
 
 type Program = () => Promise<Record<string, unknown> | void>;
@@ -95,12 +103,18 @@ function childrenCpuMs(): number | undefined {
 }
 
 /** The `pulumi` commands the Automation API ran during one operation, with their wall time. */
-interface CommandTiming {
+export interface CommandTiming {
     readonly command: string;
     readonly ms: number;
 }
 
 type PulumiCommandLike = { run(args: string[], ...rest: unknown[]): Promise<unknown>; [WRAPPED]?: true };
+
+/** `preview`, `up`, `stack output`, ... of a `pulumi` command line (flags and their values aside). */
+export function commandName(args: readonly string[]): string {
+    const words = args.filter((a) => !a.startsWith("-"));
+    return words[0] === "stack" || words[0] === "config" ? words.slice(0, 2).join(" ") : (words[0] ?? "");
+}
 
 /** Times every `pulumi` command the stack's workspace runs into `sink.current`. */
 function timeCommands(es: EngineStack, sink: { current: CommandTiming[] }): void {
@@ -114,13 +128,13 @@ function timeCommands(es: EngineStack, sink: { current: CommandTiming[] }): void
         try {
             return await run(args, ...rest);
         } finally {
-            sink.current.push({ command: args.filter((a) => !a.startsWith("-")).slice(0, 2).join(" "), ms: performance.now() - t0 });
+            sink.current.push({ command: commandName(args), ms: performance.now() - t0 });
         }
     };
     cmd[WRAPPED] = true;
 }
 
-interface OpSample {
+export interface OpSample {
     wallMs: number;
     /** The main CLI command (`pulumi preview` / `pulumi up`) alone. */
     commandMs: number;
@@ -139,6 +153,8 @@ export interface Phases {
     programMs: number;
     /** From the program's start until the engine answered its last registration (Check and Diff of each resource). */
     registrationsMs: number;
+    /** From the program's start until it sent its last registration (the program's evaluation and its waits on dependencies). */
+    lastSentMs: number;
     /** After the last answered registration until the call returns (outputs, summary, CLI exit). */
     tailMs: number;
     registrations: number;
@@ -147,7 +163,7 @@ export interface Phases {
 function phasesOf(t0: number, t1: number, m: ProgramMarks): Phases | undefined {
     if (m.start === undefined || m.returned === undefined) return undefined;
     const last = m.lastAnswered ?? m.returned;
-    return { engineStartMs: m.start - t0, programMs: m.returned - m.start, registrationsMs: last - m.start, tailMs: t1 - last, registrations: m.registrations };
+    return { engineStartMs: m.start - t0, programMs: m.returned - m.start, registrationsMs: last - m.start, lastSentMs: (m.lastSent ?? m.start) - m.start, tailMs: t1 - last, registrations: m.registrations };
 }
 
 /** Steps by operation; a no-change operation has only `same`. */
@@ -240,13 +256,35 @@ export interface EngineBench {
     readonly twinUpVsPreview: number;
     /** No-change preview, local stack over the one-ConfigMap floor. */
     readonly previewLocalVsFloor: number;
+    /** No-change preview, the ordered twin over the twin: what the program's order costs the engine. */
+    readonly previewOrderedVsTwin: number;
+    /** No-change preview, local stack over the ordered twin: the program's evaluation, components and outputs. */
+    readonly previewLocalVsOrdered: number;
     readonly cpu: { readonly previewLocalVsTwinProgram?: number; readonly previewLocalVsTwinEngine?: number };
+    /** Each goal (ENGINE_GOALS) met by the measured ratio. */
+    readonly goalsMet: { readonly previewLocalVsTwin: boolean; readonly upVsPreview: boolean };
     readonly resources: { readonly local: number; readonly twin: number; readonly floor: number };
+    /** The longest chain of objects waiting one for another: the plain twin's, the program's. */
+    readonly chains: { readonly twin: number; readonly ordered: number };
     readonly twinFidelity: ReturnType<typeof compareDeployed>;
-    readonly preview: { readonly local: OpStats; readonly twin: OpStats; readonly floor: OpStats };
+    readonly preview: { readonly local: OpStats; readonly twin: OpStats; readonly ordered: OpStats; readonly floor: OpStats };
     readonly up: { readonly local: OpStats; readonly twin: OpStats };
     readonly runs: number;
     readonly machine: { readonly cpus: number; readonly loadavg: { readonly start: number[]; readonly end: number[] } };
+}
+
+/** The most objects in one chain of waits (1: nothing waits for anything). */
+export function longestChain(waits: readonly (readonly number[])[]): number {
+    const depth = new Map<number, number>();
+    const of = (i: number, seen: ReadonlySet<number>): number => {
+        const known = depth.get(i);
+        if (known !== undefined) return known;
+        if (seen.has(i)) throw new Error(`a circle of waits through ${i}`);
+        const d = 1 + Math.max(0, ...waits[i]!.map((j) => of(j, new Set([...seen, i]))));
+        depth.set(i, d);
+        return d;
+    };
+    return Math.max(0, ...waits.map((_, i) => of(i, new Set())));
 }
 
 /** One ConfigMap: the floor every preview of a Kubernetes program pays. */
@@ -255,7 +293,8 @@ async function floorProgram(): Promise<Record<string, unknown>> {
     return {};
 }
 
-function opStats(samples: OpSample[]): OpStats {
+/** Medians (with spread) of one operation's samples. */
+export function opStats(samples: readonly OpSample[]): OpStats {
     const cmds = new Map<string, number[]>();
     for (const s of samples) for (const c of s.extraCommands) cmds.set(c.command, [...(cmds.get(c.command) ?? []), c.ms]);
     const engine = samples.map((s) => s.engineCpuMs).filter((x): x is number => x !== undefined);
@@ -273,6 +312,7 @@ function opStats(samples: OpSample[]): OpStats {
                       engineStartMs: med(ph.map((p) => p.engineStartMs)),
                       programMs: med(ph.map((p) => p.programMs)),
                       registrationsMs: med(ph.map((p) => p.registrationsMs)),
+                      lastSentMs: med(ph.map((p) => p.lastSentMs)),
                       tailMs: med(ph.map((p) => p.tailMs)),
                       registrations: med(ph.map((p) => p.registrations)),
                   },
@@ -281,12 +321,68 @@ function opStats(samples: OpSample[]): OpStats {
     };
 }
 
-const ratio = (a: number, b: number) => round(a / b, 2);
+/** a / b to two decimals; a RangeError when b is no positive number (a ratio of nothing measured). */
+export function ratio(a: number, b: number): number {
+    if (!Number.isFinite(a) || !Number.isFinite(b) || b <= 0) throw new RangeError(`bench: cannot divide ${a} by ${b}`);
+    return round(a / b, 2);
+}
+
+/** The goals of issue 21 part 1. */
+export const ENGINE_GOALS = { previewLocalVsTwin: 1.1, upVsPreview: 1.2 } as const;
+
+export type EngineFigures = Pick<
+    EngineBench,
+    "previewLocalVsTwin" | "upVsPreview" | "upVsPreviewAutomation" | "twinUpVsPreview" | "previewLocalVsFloor" | "previewOrderedVsTwin" | "previewLocalVsOrdered" | "cpu" | "goalsMet"
+>;
+
+/**
+ * The figures from the medians: previews by their Automation API call (wall), up over preview by the CLI
+ * command each ran (`pulumi up` / `pulumi preview`), and the whole calls apart.
+ */
+export function engineFigures(p: { local: OpStats; twin: OpStats; ordered: OpStats; floor: OpStats }, u: { local: OpStats; twin: OpStats }): EngineFigures {
+    const cpuRatio = (a?: Stat, b?: Stat) => (a && b && b.median > 0 ? ratio(a.median, b.median) : undefined);
+    const previewLocalVsTwin = ratio(p.local.wallMs.median, p.twin.wallMs.median);
+    const upVsPreview = ratio(u.local.commandMs.median, p.local.commandMs.median);
+    return {
+        previewLocalVsTwin,
+        upVsPreview,
+        upVsPreviewAutomation: ratio(u.local.wallMs.median, p.local.wallMs.median),
+        twinUpVsPreview: ratio(u.twin.commandMs.median, p.twin.commandMs.median),
+        previewLocalVsFloor: ratio(p.local.wallMs.median, p.floor.wallMs.median),
+        previewOrderedVsTwin: ratio(p.ordered.wallMs.median, p.twin.wallMs.median),
+        previewLocalVsOrdered: ratio(p.local.wallMs.median, p.ordered.wallMs.median),
+        cpu: { previewLocalVsTwinProgram: cpuRatio(p.local.programCpuMs, p.twin.programCpuMs), previewLocalVsTwinEngine: cpuRatio(p.local.engineCpuMs, p.twin.engineCpuMs) },
+        goalsMet: { previewLocalVsTwin: previewLocalVsTwin <= ENGINE_GOALS.previewLocalVsTwin, upVsPreview: upVsPreview <= ENGINE_GOALS.upVsPreview },
+    };
+}
 
 /** `items` rotated left by `by`: round i starts with a different preview. */
 export function rotate<T>(items: readonly T[], by: number): T[] {
     const k = ((by % items.length) + items.length) % items.length;
     return [...items.slice(k), ...items.slice(0, k)];
+}
+
+/**
+ * The twin's first up: it orders nothing but its namespace, so an object whose prerequisite another object
+ * creates (a PersistentVolumeClaim patch before its StatefulSet made the claim) may fail once; each further up
+ * only retries what failed. Three at most.
+ */
+async function upUntilSettled(es: EngineStack, log: (l: string) => void): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            await es.up();
+            return;
+        } catch (e) {
+            if (attempt >= 3) throw e;
+            log(`engine: the twin's up ${attempt} failed (${(e instanceof Error ? e.message : String(e)).split("\n").filter((l) => /error/i.test(l)).slice(0, 2).join(" | ")}); again`);
+        }
+    }
+}
+
+/** Why the engine part cannot run here (the engine toolchain is not built), or undefined. */
+export function toolchainSkipReason(): string | undefined {
+    const check = spawnSync("bash", [path.join(projectRoot(), "toolchain", "build.sh"), "--check"], { stdio: "ignore" });
+    return check.status === 0 ? undefined : "the engine toolchain is not built (bash toolchain/build.sh)";
 }
 
 export async function benchEngine(opts: Pick<BenchPartOptions, "runs" | "log">): Promise<EngineBench> {
@@ -297,37 +393,44 @@ export async function benchEngine(opts: Pick<BenchPartOptions, "runs" | "log">):
     const render = await renderStack({ root: projectRoot(), stack: "local", sets, secrets: "keep" });
     const twin = twinDeclarations(render.resources);
     opts.log(`engine: the twin declares ${twin.length} of the local stack's ${render.resources.length} resources (its Kubernetes objects)`);
+    const orderedSets = [...sets.filter((x) => !x.startsWith("namespace=")), `namespace=${ORDERED_NAMESPACE}`];
+    const ordered = twinDeclarations((await renderStack({ root: projectRoot(), stack: "local", sets: orderedSets, secrets: "keep", dependencies: true })).resources, { ordered: true });
+    const chains = { twin: longestChain(twinDependencies(twin)), ordered: longestChain(twinDependencies(ordered)) };
+    opts.log(`engine: longest chain of objects waiting one for another: ${chains.twin} in the twin, ${chains.ordered} in the program's order`);
 
     const cluster = await startCluster();
     const stacks: EngineStack[] = [];
     try {
-        const marks = { local: { current: { registrations: 0 } as ProgramMarks }, twin: { current: { registrations: 0 } as ProgramMarks }, floor: { current: { registrations: 0 } as ProgramMarks } };
+        const fresh = () => ({ current: { registrations: 0 } as ProgramMarks });
+        const marks = { local: fresh(), twin: fresh(), ordered: fresh(), floor: fresh() };
         const local = await engineStack(cluster, { base: "local", stackName: "bench-local", program: instrumented(() => platformMain(), marks.local) });
         const twinStack = await engineStack(cluster, { base: "local", stackName: "bench-twin", program: instrumented(twinProgram(twin), marks.twin) });
+        const orderedStack = await engineStack(cluster, { base: "local", stackName: "bench-ordered", program: instrumented(twinProgram(ordered), marks.ordered) });
         const floor = await engineStack(cluster, { base: "local", stackName: "bench-floor", program: instrumented(floorProgram, marks.floor) });
-        stacks.push(local, twinStack, floor);
+        stacks.push(local, twinStack, orderedStack, floor);
         // The same stack config for all three (the local stack's, credentials included): only the program differs.
         for (const s of stacks) await s.configure(secretConfig(secrets));
         const commands = { current: [] as CommandTiming[] };
         for (const s of stacks) timeCommands(s, commands);
 
-        opts.log("engine: up of the local stack, its twin and the floor");
+        opts.log("engine: up of the local stack, its twins and the floor");
         const first = await local.up();
-        await twinStack.up();
+        await upUntilSettled(twinStack, opts.log);
+        await orderedStack.up();
         await floor.up();
         const twinFidelity = compareDeployed(await deployedInputs(local), await deployedInputs(twinStack, TWIN_NAMESPACE, LOCAL_NAMESPACE));
         if (twinFidelity.differing.length > 0 || twinFidelity.onlyLocal.length > 0 || twinFidelity.onlyTwin.length > 0)
             opts.log(`engine: note: the twin differs from the local stack: ${JSON.stringify(twinFidelity)}`);
         // One warm-up each: the provider's first discovery of the API server is not what is measured.
-        const byName = { local, twin: twinStack, floor } as const;
-        for (const name of ["local", "twin", "floor"] as const) requireNoChange(`preview of ${name}`, stepCounts(await byName[name].preview()));
+        const byName = { local, twin: twinStack, ordered: orderedStack, floor } as const;
+        for (const name of ["local", "twin", "ordered", "floor"] as const) requireNoChange(`preview of ${name}`, stepCounts(await byName[name].preview()));
         requireNoChange("up of local", stepCounts(await local.up()));
         requireNoChange("up of twin", stepCounts(await twinStack.up()));
 
-        const previews: Record<"local" | "twin" | "floor", OpSample[]> = { local: [], twin: [], floor: [] };
+        const previews: Record<"local" | "twin" | "ordered" | "floor", OpSample[]> = { local: [], twin: [], ordered: [], floor: [] };
         const ups: Record<"local" | "twin", OpSample[]> = { local: [], twin: [] };
         for (let i = 0; i < opts.runs; i++) {
-            const order = rotate(["local", "twin", "floor"] as const, i);
+            const order = rotate(["local", "twin", "ordered", "floor"] as const, i);
             opts.log(`engine: round ${i + 1}/${opts.runs}: no-change previews (${order.join(", ")}), no-change ups (local, twin)`);
             for (const name of order) {
                 const s = await sample(() => byName[name].preview(), "preview", commands, marks[name]);
@@ -340,17 +443,12 @@ export async function benchEngine(opts: Pick<BenchPartOptions, "runs" | "log">):
                 ups[name].push(s);
             }
         }
-        const p = { local: opStats(previews.local), twin: opStats(previews.twin), floor: opStats(previews.floor) };
+        const p = { local: opStats(previews.local), twin: opStats(previews.twin), ordered: opStats(previews.ordered), floor: opStats(previews.floor) };
         const u = { local: opStats(ups.local), twin: opStats(ups.twin) };
-        const cpuRatio = (a?: Stat, b?: Stat) => (a && b ? ratio(a.median, b.median) : undefined);
         return {
-            previewLocalVsTwin: ratio(p.local.wallMs.median, p.twin.wallMs.median),
-            upVsPreview: ratio(u.local.commandMs.median, p.local.commandMs.median),
-            upVsPreviewAutomation: ratio(u.local.wallMs.median, p.local.wallMs.median),
-            twinUpVsPreview: ratio(u.twin.commandMs.median, p.twin.commandMs.median),
-            previewLocalVsFloor: ratio(p.local.wallMs.median, p.floor.wallMs.median),
-            cpu: { previewLocalVsTwinProgram: cpuRatio(p.local.programCpuMs, p.twin.programCpuMs), previewLocalVsTwinEngine: cpuRatio(p.local.engineCpuMs, p.twin.engineCpuMs) },
+            ...engineFigures(p, u),
             resources: { local: first.steps.filter((s) => s.op === "create").length, twin: twin.length, floor: 1 },
+            chains,
             twinFidelity,
             preview: p,
             up: u,
@@ -367,7 +465,7 @@ function engineHuman(e: EngineBench): string {
     const span = (x: Stat) => `median ${x.median} ms (min ${x.min}, max ${x.max})`;
     const ph = (o: OpStats) =>
         o.phases
-            ? `engine start ${o.phases.engineStartMs}, program ${o.phases.programMs}, registrations ${o.phases.registrationsMs} (${o.phases.registrations}), tail ${o.phases.tailMs} ms`
+            ? `engine start ${o.phases.engineStartMs}, program ${o.phases.programMs}, last registration sent ${o.phases.lastSentMs} and answered ${o.phases.registrationsMs} (${o.phases.registrations}), tail ${o.phases.tailMs} ms`
             : "no phases";
     const cpu = (o: OpStats) => `CPU: program side ${o.programCpuMs.median} ms, engine side ${o.engineCpuMs?.median ?? "?"} ms`;
     const extra = (o: OpStats) => Object.entries(o.extraCommandsMs).map(([k, v]) => `${k} ${v} ms`).join(", ");
@@ -376,6 +474,7 @@ function engineHuman(e: EngineBench): string {
         `previewLocalVsTwin   ${e.previewLocalVsTwin}  (goal <= 1.10)  no-change preview: local stack (${e.resources.local} resources) ${span(e.preview.local.wallMs)} vs its static twin (${e.resources.twin} objects) ${span(e.preview.twin.wallMs)}`,
         `  local              ${ph(e.preview.local)}; ${cpu(e.preview.local)}`,
         `  twin               ${ph(e.preview.twin)}; ${cpu(e.preview.twin)}`,
+        `  ordered twin       ${e.previewOrderedVsTwin} over the twin (the program's order: chains of ${e.chains.ordered} objects, the twin's ${e.chains.twin}); local over it ${e.previewLocalVsOrdered}; ${span(e.preview.ordered.wallMs)}; ${ph(e.preview.ordered)}`,
         `  CPU ratios         program side ${e.cpu.previewLocalVsTwinProgram ?? "?"}, engine side ${e.cpu.previewLocalVsTwinEngine ?? "?"}`,
         `  twin fidelity      ${f.compared} objects compared in state, ${f.differing.length} differ${f.differing.length > 0 ? ` (${f.differing.join(", ")})` : ""}${f.onlyLocal.length + f.onlyTwin.length > 0 ? `; only local: ${f.onlyLocal.join(", ") || "-"}; only twin: ${f.onlyTwin.join(", ") || "-"}` : ""}`,
         `upVsPreview          ${e.upVsPreview}  (goal <= 1.20)  \`pulumi up\` ${span(e.up.local.commandMs)} vs \`pulumi preview\` ${span(e.preview.local.commandMs)} (no change, local stack)`,
