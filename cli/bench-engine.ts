@@ -36,6 +36,7 @@ import * as core from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { projectRoot } from "../lib/paths";
+import { kubeGet, resolveKubeConnection } from "../lib/kube-api";
 import { renderStack } from "../lib/render";
 import { main as platformMain } from "../program";
 import { startCluster } from "../testbed/cluster";
@@ -264,6 +265,8 @@ export interface EngineBench {
     /** Each goal (ENGINE_GOALS) met by the measured ratio. */
     readonly goalsMet: { readonly previewLocalVsTwin: boolean; readonly upVsPreview: boolean };
     readonly resources: { readonly local: number; readonly twin: number; readonly floor: number };
+    /** Two GETs against the API server one after the other from the program's process, connection resolved first: what a two-read pre-flight adds. */
+    readonly preflightTwoGetsMs: Stat;
     /** The longest chain of objects waiting one for another: the plain twin's, the program's. */
     readonly chains: { readonly twin: number; readonly ordered: number };
     readonly twinFidelity: ReturnType<typeof compareDeployed>;
@@ -285,6 +288,21 @@ export function longestChain(waits: readonly (readonly number[])[]): number {
         return d;
     };
     return Math.max(0, ...waits.map((_, i) => of(i, new Set())));
+}
+
+/**
+ * What a pre-flight read costs the program: from this process (where the inline program runs), the
+ * connection resolved from the stack's kubeconfig as the program resolves it, then two GETs one after the
+ * other (the local stack's pre-flight reads nothing; a check of two objects before any registration adds this).
+ */
+async function preflightReadMs(kubeconfig: string, namespace: string): Promise<number> {
+    const t0 = performance.now();
+    const conn = resolveKubeConnection({ kubeconfig });
+    for (const p of [`/api/v1/namespaces/${namespace}`, `/api/v1/namespaces/${namespace}/secrets/postgres-password`]) {
+        const r = await kubeGet(conn, p);
+        if (r.status !== 200) throw new Error(`bench: GET ${p} answered HTTP ${r.status}`);
+    }
+    return performance.now() - t0;
 }
 
 /** One ConfigMap: the floor every preview of a Kubernetes program pays. */
@@ -363,9 +381,9 @@ export function rotate<T>(items: readonly T[], by: number): T[] {
 }
 
 /**
- * The twin's first up: it orders nothing but its namespace, so an object whose prerequisite another object
- * creates (a PersistentVolumeClaim patch before its StatefulSet made the claim) may fail once; each further up
- * only retries what failed. Three at most.
+ * The twin's first up: it orders only what the API server needs (the namespace, a claim's StatefulSet), so an
+ * object whose prerequisite another object makes later may fail once; each further up, 5 s later, only
+ * retries what failed. Three at most.
  */
 async function upUntilSettled(es: EngineStack, log: (l: string) => void): Promise<void> {
     for (let attempt = 1; ; attempt++) {
@@ -374,6 +392,7 @@ async function upUntilSettled(es: EngineStack, log: (l: string) => void): Promis
             return;
         } catch (e) {
             if (attempt >= 3) throw e;
+            await new Promise((r) => setTimeout(r, 5000));
             log(`engine: the twin's up ${attempt} failed (${(e instanceof Error ? e.message : String(e)).split("\n").filter((l) => /error/i.test(l)).slice(0, 2).join(" | ")}); again`);
         }
     }
@@ -416,7 +435,7 @@ export async function benchEngine(opts: Pick<BenchPartOptions, "runs" | "log">):
         opts.log("engine: up of the local stack, its twins and the floor");
         const first = await local.up();
         await upUntilSettled(twinStack, opts.log);
-        await orderedStack.up();
+        await upUntilSettled(orderedStack, opts.log);
         await floor.up();
         const twinFidelity = compareDeployed(await deployedInputs(local), await deployedInputs(twinStack, TWIN_NAMESPACE, LOCAL_NAMESPACE));
         if (twinFidelity.differing.length > 0 || twinFidelity.onlyLocal.length > 0 || twinFidelity.onlyTwin.length > 0)
@@ -429,6 +448,7 @@ export async function benchEngine(opts: Pick<BenchPartOptions, "runs" | "log">):
 
         const previews: Record<"local" | "twin" | "ordered" | "floor", OpSample[]> = { local: [], twin: [], ordered: [], floor: [] };
         const ups: Record<"local" | "twin", OpSample[]> = { local: [], twin: [] };
+        const reads: number[] = [];
         for (let i = 0; i < opts.runs; i++) {
             const order = rotate(["local", "twin", "ordered", "floor"] as const, i);
             opts.log(`engine: round ${i + 1}/${opts.runs}: no-change previews (${order.join(", ")}), no-change ups (local, twin)`);
@@ -437,6 +457,7 @@ export async function benchEngine(opts: Pick<BenchPartOptions, "runs" | "log">):
                 requireNoChange(`preview of ${name}`, s.steps);
                 previews[name].push(s);
             }
+            reads.push(await preflightReadMs(cluster.kubeconfig, LOCAL_NAMESPACE));
             for (const name of ["local", "twin"] as const) {
                 const s = await sample(() => byName[name].up(), "up", commands, marks[name]);
                 requireNoChange(`up of ${name}`, s.steps);
@@ -449,6 +470,7 @@ export async function benchEngine(opts: Pick<BenchPartOptions, "runs" | "log">):
             ...engineFigures(p, u),
             resources: { local: first.steps.filter((s) => s.op === "create").length, twin: twin.length, floor: 1 },
             chains,
+            preflightTwoGetsMs: stat(reads),
             twinFidelity,
             preview: p,
             up: u,
@@ -477,6 +499,7 @@ function engineHuman(e: EngineBench): string {
         `  ordered twin       ${e.previewOrderedVsTwin} over the twin (the program's order: chains of ${e.chains.ordered} objects, the twin's ${e.chains.twin}); local over it ${e.previewLocalVsOrdered}; ${span(e.preview.ordered.wallMs)}; ${ph(e.preview.ordered)}`,
         `  CPU ratios         program side ${e.cpu.previewLocalVsTwinProgram ?? "?"}, engine side ${e.cpu.previewLocalVsTwinEngine ?? "?"}`,
         `  twin fidelity      ${f.compared} objects compared in state, ${f.differing.length} differ${f.differing.length > 0 ? ` (${f.differing.join(", ")})` : ""}${f.onlyLocal.length + f.onlyTwin.length > 0 ? `; only local: ${f.onlyLocal.join(", ") || "-"}; only twin: ${f.onlyTwin.join(", ") || "-"}` : ""}`,
+        `  pre-flight         two GETs against the API server from the program's process ${span(e.preflightTwoGetsMs)} (the local stack's pre-flight makes none)`,
         `upVsPreview          ${e.upVsPreview}  (goal <= 1.20)  \`pulumi up\` ${span(e.up.local.commandMs)} vs \`pulumi preview\` ${span(e.preview.local.commandMs)} (no change, local stack)`,
         `  Automation API     ${e.upVsPreviewAutomation}  up() ${span(e.up.local.wallMs)} = up + ${extra(e.up.local) || "nothing else"}`,
         `  twin               ${e.twinUpVsPreview}  \`pulumi up\` ${span(e.up.twin.commandMs)} vs \`pulumi preview\` ${span(e.preview.twin.commandMs)}`,

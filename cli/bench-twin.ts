@@ -128,10 +128,28 @@ class TwinObject extends pulumi.CustomResource {
 }
 
 const NAMESPACE_TYPE = "kubernetes:core/v1:Namespace";
+const CLAIM_PATCH_TYPE = "kubernetes:core/v1:PersistentVolumeClaimPatch";
+
+type Meta = { name?: unknown; namespace?: unknown };
+const meta = (d: TwinDeclaration): Meta => (d.inputs.metadata as Meta | undefined) ?? {};
+
+/** The StatefulSet whose volumeClaimTemplate makes the claim a patch patches (`<template>-<set>-<ordinal>`), by index. */
+function claimMaker(patch: TwinDeclaration, declarations: readonly TwinDeclaration[]): number | undefined {
+    const claim = meta(patch).name;
+    if (typeof claim !== "string") return undefined;
+    const i = declarations.findIndex((d) => {
+        if (d.type !== "kubernetes:apps/v1:StatefulSet" || meta(d).namespace !== meta(patch).namespace) return false;
+        const templates = ((d.inputs.spec as { volumeClaimTemplates?: { metadata?: Meta }[] } | undefined)?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name);
+        return templates.some((t) => typeof t === "string" && new RegExp(`^${reEscape(t)}-${reEscape(String(meta(d).name))}-\\d+$`).test(claim));
+    });
+    return i >= 0 ? i : undefined;
+}
+
+const reEscape = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
  * Which declarations wait for which: an object in a namespace the twin declares waits for that Namespace (the
- * API server refuses it before), and an ordered twin's object for its `dependsOn`. The program orders more (its
+ * API server refuses it before), a PersistentVolumeClaim patch for the StatefulSet that makes its claim, and an ordered twin's object for its `dependsOn`. The program orders more (its
  * components' dependsOn); the plain twin does not: what that ordering costs is the program's. Returns, by
  * declaration index, the indexes it waits for.
  */
@@ -146,6 +164,8 @@ export function twinDependencies(declarations: readonly TwinDeclaration[]): numb
         const ns = (d.inputs.metadata as { namespace?: unknown } | undefined)?.namespace;
         const i = typeof ns === "string" ? namespaces.get(ns) : undefined;
         const waits = i !== undefined && d.type !== NAMESPACE_TYPE ? [i] : [];
+        const maker = d.type === CLAIM_PATCH_TYPE ? claimMaker(d, declarations) : undefined;
+        if (maker !== undefined) waits.push(maker);
         for (const id of d.dependsOn ?? []) {
             const j = index.get(id);
             if (j === undefined) throw new Error(`the twin's ${d.type}::${d.name} waits for ${id}, which the twin does not declare`);

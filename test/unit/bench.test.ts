@@ -177,6 +177,13 @@ describe("npm run bench: the static twin", () => {
         assert.deepEqual(twinDependencies(d), [[1], [], []]);
     });
 
+    it("a claim patch waits for the StatefulSet whose template makes the claim", () => {
+        const sts = (name: string, template: string) => res("kubernetes:apps/v1:StatefulSet", name, { metadata: { name, namespace: "t" }, spec: { volumeClaimTemplates: [{ metadata: { name: template } }] } });
+        const patch = (name: string, ns = "t") => res("kubernetes:core/v1:PersistentVolumeClaimPatch", name, { metadata: { name, namespace: ns } });
+        const d = twinDeclarations([patch("data-minio-0"), sts("minio", "data"), sts("postgres", "data"), patch("data-postgres-1"), patch("data-postgres-x"), patch("data-minio-0", "u")].map((r, i) => ({ ...r, name: `${r.name}-${i}` })));
+        assert.deepEqual(twinDependencies(d), [[1], [], [], [2], [], []]);
+    });
+
     it("the ordered twin waits for what the program's registration waited for, its components' waits included", () => {
         const objs = [
             res("mlflow-platform:x:Db", "db", {}, { dependsOn: [] }),
