@@ -298,7 +298,7 @@ export function longestChain(waits: readonly (readonly number[])[]): number {
 async function preflightReadMs(kubeconfig: string, namespace: string): Promise<number> {
     const t0 = performance.now();
     const conn = resolveKubeConnection({ kubeconfig });
-    for (const p of [`/api/v1/namespaces/${namespace}`, `/api/v1/namespaces/${namespace}/secrets/postgres-password`]) {
+    for (const p of [`/api/v1/namespaces/${namespace}`, `/api/v1/namespaces/${namespace}/secrets?limit=1`]) {
         const r = await kubeGet(conn, p);
         if (r.status !== 200) throw new Error(`bench: GET ${p} answered HTTP ${r.status}`);
     }
