@@ -273,6 +273,11 @@ export interface EngineBench {
     readonly preview: { readonly local: OpStats; readonly twin: OpStats; readonly ordered: OpStats; readonly floor: OpStats };
     readonly up: { readonly local: OpStats; readonly twin: OpStats };
     readonly runs: number;
+    /**
+     * How this process (where the inline programs run) loaded the program: `compiled` (bin/, as `pulumi up` runs
+     * it: Pulumi.yaml's main) or `tsx` (sources with source maps, which make every registration's stack capture dearer).
+     */
+    readonly programRuntime: "compiled" | "tsx";
     readonly machine: { readonly cpus: number; readonly loadavg: { readonly start: number[]; readonly end: number[] } };
 }
 
@@ -475,6 +480,7 @@ export async function benchEngine(opts: Pick<BenchPartOptions, "runs" | "log">):
             preview: p,
             up: u,
             runs: opts.runs,
+            programRuntime: __filename.endsWith(".ts") ? "tsx" : "compiled",
             machine: { cpus: os.cpus().length, loadavg: { start: loadStart, end: os.loadavg().map((l) => round(l, 2)) } },
         };
     } finally {
@@ -504,7 +510,7 @@ function engineHuman(e: EngineBench): string {
         `  Automation API     ${e.upVsPreviewAutomation}  up() ${span(e.up.local.wallMs)} = up + ${extra(e.up.local) || "nothing else"}`,
         `  twin               ${e.twinUpVsPreview}  \`pulumi up\` ${span(e.up.twin.commandMs)} vs \`pulumi preview\` ${span(e.preview.twin.commandMs)}`,
         `previewLocalVsFloor  ${e.previewLocalVsFloor}  one-ConfigMap program ${span(e.preview.floor.wallMs)}; ${ph(e.preview.floor)}`,
-        `machine              ${e.machine.cpus} CPUs, load ${e.machine.loadavg.start.join(" ")} at start, ${e.machine.loadavg.end.join(" ")} at end; ${e.runs} rounds`,
+        `machine              program loaded ${e.programRuntime === "tsx" ? "from the sources through tsx (npm run build for the compiled deploy path)" : "compiled (bin/)"}; ${e.machine.cpus} CPUs, load ${e.machine.loadavg.start.join(" ")} at start, ${e.machine.loadavg.end.join(" ")} at end; ${e.runs} rounds`,
     ].join("\n");
 }
 
