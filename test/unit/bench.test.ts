@@ -84,7 +84,7 @@ describe("npm run bench: running parts", () => {
 });
 
 describe("npm run bench: engine figures", () => {
-    const sample = (wallMs: number, commandMs = wallMs, programCpuMs = 10): OpSample => ({ wallMs, commandMs, extraCommands: [], programCpuMs, engineCpuMs: 20, steps: { same: 3 } });
+    const sample = (wallMs: number, commandMs = wallMs, programCpuMs = 10, engineCpuMs = 20): OpSample => ({ wallMs, commandMs, extraCommands: [], programCpuMs, engineCpuMs, steps: { same: 3 } });
     const op = (walls: number[], commands?: number[]) => opStats(walls.map((w, i) => sample(w, commands?.[i] ?? w)));
 
     it("ratios of medians: preview over the twin's, up command over preview command", () => {
@@ -100,6 +100,13 @@ describe("npm run bench: engine figures", () => {
         assert.equal(f.previewLocalVsOrdered, ratio(1100, 700));
         assert.deepEqual(f.goalsMet, { previewLocalVsTwin: false, upVsPreview: true });
         assert.equal(f.cpu.previewLocalVsTwinProgram, 1);
+        assert.equal(f.cpu.previewLocalVsTwinTotal, 1); // 10 + 20 ms CPU on both sides of every sample
+    });
+
+    it("the CPU ratios: each side, and both together", () => {
+        const cpu = (program: number, engine: number) => opStats([1, 2, 3, 4, 5].map((w) => sample(w, w, program, engine)));
+        const f = engineFigures({ local: cpu(300, 800), twin: cpu(200, 800), ordered: cpu(200, 800), floor: cpu(20, 400) }, { local: cpu(300, 900), twin: cpu(200, 900) });
+        assert.deepEqual(f.cpu, { previewLocalVsTwinProgram: 1.5, previewLocalVsTwinEngine: 1, previewLocalVsTwinTotal: 1.1 });
     });
 
     it("a goal is met at its bound and missed above it", () => {
