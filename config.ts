@@ -633,6 +633,22 @@ export interface PlatformConfig {
     };
 }
 
+/** The config sections, each the Args of the component that owns it (plus the wiring it needs from others). */
+export type ArtifactStoreConfig = PlatformConfig["artifactStore"];
+export type MinioConfig = ArtifactStoreConfig["minio"];
+export type DatabaseConfig = PlatformConfig["database"];
+export type StaticKeysConfig = PlatformConfig["staticKeys"];
+export type ClusterConfig = PlatformConfig["cluster"];
+export type AccessConfig = PlatformConfig["access"];
+export type TrackingServerConfig = PlatformConfig["trackingServer"];
+export type ObservabilityConfig = PlatformConfig["observability"];
+export type TrainingConfig = PlatformConfig["training"];
+export type BatchConfig = PlatformConfig["batch"];
+export type PromotionConfig = PlatformConfig["promotion"];
+export type BackupConfig = PlatformConfig["backup"];
+export type GcConfig = PlatformConfig["gc"];
+export type ServingConfig = PlatformConfig["serving"];
+
 /** The PostgreSQL major version the platform's databases run, in the cluster and on RDS. */
 export const POSTGRES_MAJOR = 16;
 

@@ -1,24 +1,21 @@
 // Submodule imports: the @pulumi/aws root loads every service module (~10x the load time).
 import * as s3 from "@pulumi/aws/s3";
 import * as pulumi from "@pulumi/pulumi";
+import type { ArtifactStoreConfig } from "../config";
 import { tlsOnlyBucketPolicy } from "../lib/iam-policies";
 import { BACKUP_PREFIX } from "../manifests/backup";
 
 export interface ArtifactStoreArgs {
-    /** Bucket name. Defaults to an auto-generated `mlflow-artifacts-<stack>-<suffix>`. */
-    readonly bucketName?: pulumi.Input<string>;
-    /** Prefix of the generated name when bucketName is unset. Defaults to `mlflow-artifacts-<stack>-`. */
+    /**
+     * The `artifactStore` config section: the bucket's name (unset: generated from bucketPrefix), forceDestroy
+     * (false: the bucket holds every model), days a replaced version and an unfinished upload are kept, the KMS key
+     * of default encryption (unset: SSE-S3).
+     */
+    readonly config: Pick<ArtifactStoreConfig, "bucketName" | "forceDestroy" | "noncurrentVersionDays" | "abortIncompleteUploadDays" | "kmsKeyArn">;
+    /** Prefix of the generated name when the config names no bucket. Defaults to `mlflow-artifacts-`. */
     readonly bucketPrefix?: pulumi.Input<string>;
-    /** Allow `pulumi destroy` to delete a non-empty bucket. Defaults to false: the bucket holds every model. */
-    readonly forceDestroy?: pulumi.Input<boolean>;
-    /** Days a replaced object version is kept. Defaults to 90. */
-    readonly noncurrentVersionDays?: pulumi.Input<number>;
-    /** Days before an unfinished multipart upload is aborted. Defaults to 7. */
-    readonly abortIncompleteUploadDays?: pulumi.Input<number>;
-    /** Days a database backup (under `backups/`, see DatabaseBackup) is kept before it expires. Defaults to 30. */
+    /** Days a database backup (under `backups/`, see DatabaseBackup) is kept before it expires (backup.retentionDays). Defaults to 30. */
     readonly backupRetentionDays?: pulumi.Input<number>;
-    /** KMS key for default encryption. Defaults to SSE-S3 (AES256). */
-    readonly kmsKeyArn?: pulumi.Input<string>;
 }
 
 /**
@@ -38,13 +35,14 @@ export class ArtifactStore extends pulumi.ComponentResource {
     constructor(name: string, args: ArtifactStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:storage:ArtifactStore", name, {}, opts);
         const child = { parent: this };
+        const c = args.config;
 
         const bucket = new s3.Bucket(
             name,
             {
-                bucket: args.bucketName,
-                bucketPrefix: args.bucketName === undefined ? args.bucketPrefix : undefined,
-                forceDestroy: args.forceDestroy ?? false,
+                bucket: c.bucketName,
+                bucketPrefix: c.bucketName === undefined ? (args.bucketPrefix ?? "mlflow-artifacts-") : undefined,
+                forceDestroy: c.forceDestroy,
                 tags: { "mlflow-platform/purpose": "mlflow-artifacts" },
             },
             { ...child, retainOnDelete: true },
@@ -62,10 +60,10 @@ export class ArtifactStore extends pulumi.ComponentResource {
                 bucket: bucket.id,
                 rules: [
                     {
-                        applyServerSideEncryptionByDefault: args.kmsKeyArn
-                            ? { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.kmsKeyArn }
+                        applyServerSideEncryptionByDefault: c.kmsKeyArn
+                            ? { sseAlgorithm: "aws:kms", kmsMasterKeyId: c.kmsKeyArn }
                             : { sseAlgorithm: "AES256" },
-                        bucketKeyEnabled: args.kmsKeyArn ? true : undefined,
+                        bucketKeyEnabled: c.kmsKeyArn ? true : undefined,
                     },
                 ],
             },
@@ -80,13 +78,13 @@ export class ArtifactStore extends pulumi.ComponentResource {
                         id: "expire-noncurrent-versions",
                         status: "Enabled",
                         filter: {},
-                        noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays ?? 90 },
+                        noncurrentVersionExpiration: { noncurrentDays: c.noncurrentVersionDays },
                     },
                     {
                         id: "abort-incomplete-multipart-uploads",
                         status: "Enabled",
                         filter: {},
-                        abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortIncompleteUploadDays ?? 7 },
+                        abortIncompleteMultipartUpload: { daysAfterInitiation: c.abortIncompleteUploadDays },
                     },
                     {
                         // A backup expires after the retention (a delete marker, the bucket being versioned); its data,

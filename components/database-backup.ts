@@ -1,29 +1,19 @@
 import * as batchv1 from "@pulumi/kubernetes/batch/v1";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
-import type { Resources } from "../config";
+import type { BackupConfig, Resources } from "../config";
 import type { AwsCredentialSource } from "../manifests/common";
-import { BACKUP_NAME, BACKUP_SERVICE_ACCOUNT, backupCronJob, backupDatabases, backupEncryption, backupLaunchCommand, backupPrefix, backupServiceAccount, DEFAULT_BACKUP_SCHEDULE } from "../manifests/backup";
+import { BACKUP_NAME, BACKUP_SERVICE_ACCOUNT, backupCronJob, backupDatabases, backupEncryption, backupLaunchCommand, backupPrefix, backupServiceAccount } from "../manifests/backup";
 
 export interface DatabaseBackupArgs {
     /** Namespace of the CronJob (plain: it is part of the launch command). */
     readonly namespace: string;
-    /** Cron schedule, in UTC (plain: checked here). Defaults to `17 3 * * *` (daily, 03:17 UTC). */
-    readonly schedule?: string;
-    /** Image with pg_dump/pg_restore of the server's major version: the StatefulSet's. Defaults to `postgres:16.10`. */
-    readonly postgresImage?: string;
+    /** The `backup` config section: the cron schedule, in UTC (checked here). */
+    readonly config: Pick<BackupConfig, "schedule">;
+    /** The server to dump: the InClusterDatabase. */
+    readonly database: BackupSource;
     /** Image with Python and boto3 that uploads the dumps (images/mlflow). Defaults to none: required. */
     readonly uploaderImage: pulumi.Input<string>;
-    /** Host of the PostgreSQL server (InClusterDatabase.host). Defaults to none: required. */
-    readonly host: pulumi.Input<string>;
-    /** Port of the server. Defaults to 5432. */
-    readonly port?: number;
-    /** Database user. Defaults to `mlflow`. */
-    readonly username?: pulumi.Input<string>;
-    /** Secret with the user's password under `password` (InClusterDatabase.passwordSecretName). Defaults to none: required. */
-    readonly passwordSecretName: pulumi.Input<string>;
-    /** MLflow's database (plain: it names the key prefix). Defaults to `mlflow`. */
-    readonly database?: string;
     /** The basic-auth app's database, dumped after MLflow's (plain). Defaults to none (auth off). */
     readonly authDatabase?: string;
     /** s3://bucket[/prefix] of the artifact store; dumps go to `<root>/backups/<db>/<UTC stamp>.dump`. Defaults to none: required. */
@@ -44,6 +34,22 @@ export interface DatabaseBackupArgs {
     readonly backoffLimit?: number;
     /** sizeLimit of the emptyDir holding the dumps (plain). Defaults to `20Gi`. */
     readonly workDirSize?: string;
+}
+
+/** The PostgreSQL server a backup dumps (what InClusterDatabase exposes). */
+export interface BackupSource {
+    /** Host of the server. */
+    readonly host: pulumi.Input<string>;
+    /** Port of the server. Defaults to 5432. */
+    readonly port?: number;
+    /** The user the dumps connect as. */
+    readonly username: pulumi.Input<string>;
+    /** Secret with the user's password under `password`. */
+    readonly passwordSecretName: pulumi.Input<string>;
+    /** MLflow's database (plain: it names the key prefix). */
+    readonly database: string;
+    /** Image with pg_dump/pg_restore of the server's major version: the StatefulSet's. */
+    readonly image: string;
 }
 
 const DEFAULT_RESOURCES: Resources = { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } };
@@ -73,14 +79,14 @@ export class DatabaseBackup extends pulumi.ComponentResource {
             name,
             backupCronJob({
                 namespace: args.namespace,
-                schedule: args.schedule ?? DEFAULT_BACKUP_SCHEDULE,
-                postgresImage: args.postgresImage ?? "postgres:16.10",
+                schedule: args.config.schedule,
+                postgresImage: args.database.image,
                 uploaderImage: args.uploaderImage,
-                host: args.host,
-                port: args.port,
-                username: args.username ?? "mlflow",
-                passwordSecretName: args.passwordSecretName,
-                databases: backupDatabases(args.database ?? "mlflow", args.authDatabase),
+                host: args.database.host,
+                port: args.database.port,
+                username: args.database.username,
+                passwordSecretName: args.database.passwordSecretName,
+                databases: backupDatabases(args.database.database, args.authDatabase),
                 artifactRoot: args.artifactRoot,
                 aws: args.aws,
                 encryption: backupEncryption(args.serverSideEncryption, args.kmsKeyArn),

@@ -1,30 +1,24 @@
 import * as batchv1 from "@pulumi/kubernetes/batch/v1";
 import * as pulumi from "@pulumi/pulumi";
-import type { Resources } from "../config";
+import type { GcConfig } from "../config";
 import type { AwsCredentialSource } from "../manifests/common";
 import { gcCommand, gcCronJob } from "../manifests/gc";
 import { TRACKING_SERVICE_ACCOUNT } from "./tracking-server";
 
 export interface GarbageCollectionArgs {
-    /** Namespace of the CronJob (the tracking server's). */
+    /** Namespace of the CronJob. */
     readonly namespace: string;
-    /** Tracking-server image (images/mlflow), which carries `mlflow gc`. */
+    /** The `gc` config section: schedule, the age of deleted runs removed for good, retries, resources. */
+    readonly config: Pick<GcConfig, "schedule" | "olderThan" | "backoffLimit" | "resources">;
+    /** Tracking-server image (images/mlflow): `mlflow gc` of the same version as the server. */
     readonly image: pulumi.Input<string>;
-    /** The tracking server's backend-store Secret (key `uri`). */
+    /** Secret whose key `uri` is the backend-store URI. */
     readonly backendStoreSecretName: pulumi.Input<string>;
-    /** The tracking server's artifact credentials: a keys Secret, or none for IRSA (its ServiceAccount's role). */
+    /** AWS credentials of the pods: a keys Secret, or none for IRSA (the tracking server's role). */
     readonly aws: AwsCredentialSource;
-    /** Requests and limits of the gc pod. */
-    readonly resources: Resources;
-    /** Cron schedule (plain: it is checked here). Defaults to `17 3 * * *` (daily, 03:17 in the controller's time zone). */
-    readonly schedule?: string;
-    /** Retention of deleted runs, e.g. `30d` (plain: it is checked here). Defaults to `30d`. */
-    readonly olderThan?: string;
-    /** Retries of a failed run. Defaults to 1. */
-    readonly backoffLimit?: number;
     /** Seconds before a run is stopped. Defaults to 3600. */
     readonly activeDeadlineSeconds?: number;
-    /** Seconds a finished Job (and its log of deleted run ids) is kept. Defaults to 604800 (7 days). */
+    /** Seconds a finished Job is kept. Defaults to 604800 (a week). */
     readonly ttlSecondsAfterFinished?: number;
     /** MLflow's usage telemetry on in its containers (telemetry.enabled). Defaults to off. */
     readonly telemetry?: boolean;
@@ -45,20 +39,20 @@ export class GarbageCollection extends pulumi.ComponentResource {
 
     constructor(name: string, args: GarbageCollectionArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:gc:GarbageCollection", name, {}, opts);
-        const olderThan = args.olderThan ?? "30d";
-        this.schedule = args.schedule ?? "17 3 * * *";
+        const { olderThan, schedule, backoffLimit, resources } = args.config;
+        this.schedule = schedule;
         const cj = new batchv1.CronJob(
             name,
             gcCronJob({
                 namespace: args.namespace,
                 image: args.image,
                 serviceAccountName: TRACKING_SERVICE_ACCOUNT,
-                resources: args.resources,
+                resources,
                 schedule: this.schedule,
                 olderThan,
                 backendStoreSecretName: args.backendStoreSecretName,
                 aws: args.aws,
-                backoffLimit: args.backoffLimit ?? 1,
+                backoffLimit,
                 activeDeadlineSeconds: args.activeDeadlineSeconds ?? 3600,
                 ttlSecondsAfterFinished: args.ttlSecondsAfterFinished ?? 604_800,
                 telemetry: args.telemetry,

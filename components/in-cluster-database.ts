@@ -1,7 +1,7 @@
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as networkingv1 from "@pulumi/kubernetes/networking/v1";
 import * as pulumi from "@pulumi/pulumi";
-import type { Resources } from "../config";
+import type { DatabaseConfig } from "../config";
 import { suppliedOrGenerated } from "../lib/secret-value";
 import { meta } from "../manifests/common";
 import { statefulStore } from "./stateful-store";
@@ -11,20 +11,11 @@ import { BACKEND_URI_KEY } from "../manifests/tracking-server";
 export interface InClusterDatabaseArgs {
     /** Namespace of the StatefulSet. */
     readonly namespace: string;
-    /** PostgreSQL image. Defaults to `postgres:16.10`. */
-    readonly image?: string;
-    /** Size of the data volume. Defaults to `20Gi`. */
-    readonly storageSize?: string;
-    /** StorageClass of the data volume. Defaults to the cluster default. */
-    readonly storageClassName?: string;
-    /** Requests and limits of the PostgreSQL container. */
-    readonly resources: Resources;
-    /** Database name. Defaults to `mlflow`. */
-    readonly database?: string;
-    /** Database user. Defaults to `mlflow`. */
-    readonly username?: string;
-    /** Password of the user (any characters: the URI percent-encodes it). Defaults to a generated one (RandomPassword `<name>-password`, 32 letters and digits). */
-    readonly password?: pulumi.Input<string>;
+    /**
+     * The `database` config section: `name`, `username` and `inCluster` (image, storage, resources; the password,
+     * any characters, the URI percent-encodes it; unset: generated, RandomPassword `<name>-password`, 32 letters and digits).
+     */
+    readonly config: Pick<DatabaseConfig, "name" | "username" | "inCluster">;
 }
 
 /**
@@ -41,18 +32,24 @@ export class InClusterDatabase extends pulumi.ComponentResource {
     public readonly password: pulumi.Output<string>;
     /** The in-cluster host name. */
     public readonly host: string;
-    private readonly username: string;
+    /** MLflow's database on the server. */
+    public readonly database: string;
+    /** The user MLflow connects as. */
+    public readonly username: string;
+    /** The PostgreSQL image of the StatefulSet (its clients, e.g. pg_dump, run the same major version). */
+    public readonly image: string;
 
     constructor(name: string, args: InClusterDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:database:InClusterDatabase", name, {}, opts);
         const child = { parent: this };
-        const database = args.database ?? "mlflow";
-        const username = args.username ?? "mlflow";
+        const { name: database, username, inCluster } = args.config;
         this.host = postgresHost(args.namespace);
+        this.database = database;
         this.username = username;
+        this.image = inCluster.image;
 
         // Supplied (a config secret) or generated; a Pulumi secret either way.
-        this.password = suppliedOrGenerated(args.password, { name: `${name}-password`, length: 32, parent: this });
+        this.password = suppliedOrGenerated(inCluster.password, { name: `${name}-password`, length: 32, parent: this });
 
         const passwordSecret = new corev1.Secret(
             `${name}-password`,
@@ -77,15 +74,15 @@ export class InClusterDatabase extends pulumi.ComponentResource {
             ...child,
             aliases: [{ name: "access-postgres", parent: pulumi.createUrn("access", "mlflow-platform:access:Access") }],
         });
-        const storageSize = args.storageSize ?? "20Gi";
+        const storageSize = inCluster.storageSize;
         statefulStore(
             name,
             postgresStatefulSet({
                 namespace: args.namespace,
-                image: args.image ?? "postgres:16.10",
+                image: inCluster.image,
                 storageSize,
-                storageClassName: args.storageClassName,
-                resources: args.resources,
+                storageClassName: inCluster.storageClassName,
+                resources: inCluster.resources,
                 database,
                 username,
                 passwordSecretName: passwordSecret.metadata.name,

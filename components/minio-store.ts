@@ -1,6 +1,7 @@
 import * as batchv1 from "@pulumi/kubernetes/batch/v1";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
+import type { MinioConfig } from "../config";
 import { suppliedOrGenerated } from "../lib/secret-value";
 import { meta } from "../manifests/common";
 import { statefulStore } from "./stateful-store";
@@ -11,22 +12,12 @@ import { AWS_KEYS_SECRET } from "./static-artifact-credentials";
 export interface MinioStoreArgs {
     /** Namespace of MinIO. */
     readonly namespace: string;
-    /** MinIO image. */
-    readonly image: string;
-    /** Bucket to create. Defaults to `mlflow-artifacts`. */
-    readonly bucketName?: string;
-    /** Size of the data volume. Defaults to `20Gi`. */
-    readonly storageSize?: string;
-    /** StorageClass of the data volume. Defaults to the cluster default. */
-    readonly storageClassName?: string;
-    /** MinIO's root user (at least 3 characters). Defaults to a generated one (RandomPassword `<name>-root-user`, 16 characters). */
-    readonly rootUser?: pulumi.Input<string>;
-    /** MinIO's root password (at least 8 characters). Defaults to a generated one (RandomPassword `<name>-root-password`, 40 characters). */
-    readonly rootPassword?: pulumi.Input<string>;
-    /** Access key id of MLflow's MinIO user (at least 3 characters). Defaults to a generated one (RandomPassword `<name>-access-key-id`, 20 characters). */
-    readonly accessKeyId?: pulumi.Input<string>;
-    /** Secret key of MLflow's MinIO user (at least 8 characters). Defaults to a generated one (RandomPassword `<name>-secret-access-key`, 40 characters). */
-    readonly secretAccessKey?: pulumi.Input<string>;
+    /**
+     * The `artifactStore.minio` config section: image, bucket, storage, and the credentials (root user and password,
+     * MLflow's key pair; each unset one generated: RandomPassword `<name>-root-user` (16 characters),
+     * `-root-password` (40), `-access-key-id` (20), `-secret-access-key` (40)).
+     */
+    readonly config: MinioConfig;
 }
 
 /**
@@ -48,7 +39,8 @@ export class MinioStore extends pulumi.ComponentResource {
     constructor(name: string, args: MinioStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:storage:MinioStore", name, {}, opts);
         const child = { parent: this };
-        this.bucketName = args.bucketName ?? "mlflow-artifacts";
+        const c = args.config;
+        this.bucketName = c.bucketName;
         this.rootUri = `s3://${this.bucketName}`;
         this.endpoint = minioEndpoint(args.namespace);
         // Each credential is supplied (a config secret) or generated; a Pulumi secret either way.
@@ -56,19 +48,19 @@ export class MinioStore extends pulumi.ComponentResource {
 
         const root = new corev1.Secret(
             `${name}-root`,
-            { metadata: meta("minio-root", args.namespace, MINIO_COMPONENT), type: "Opaque", stringData: { username: secretText("root-user", 16, args.rootUser), password: secretText("root-password", 40, args.rootPassword) } },
+            { metadata: meta("minio-root", args.namespace, MINIO_COMPONENT), type: "Opaque", stringData: { username: secretText("root-user", 16, c.rootUser), password: secretText("root-password", 40, c.rootPassword) } },
             child,
         );
         const keys = new corev1.Secret(
             `${name}-keys`,
-            { metadata: { ...meta(AWS_KEYS_SECRET, args.namespace, "artifact-credentials"), annotations: kserveS3Annotations({ region: "us-east-1", s3Endpoint: this.endpoint }) }, type: "Opaque", stringData: { AWS_ACCESS_KEY_ID: secretText("access-key-id", 20, args.accessKeyId), AWS_SECRET_ACCESS_KEY: secretText("secret-access-key", 40, args.secretAccessKey) } },
+            { metadata: { ...meta(AWS_KEYS_SECRET, args.namespace, "artifact-credentials"), annotations: kserveS3Annotations({ region: "us-east-1", s3Endpoint: this.endpoint }) }, type: "Opaque", stringData: { AWS_ACCESS_KEY_ID: secretText("access-key-id", 20, c.accessKeyId), AWS_SECRET_ACCESS_KEY: secretText("secret-access-key", 40, c.secretAccessKey) } },
             child,
         );
         const service = new corev1.Service(name, minioService(args.namespace), child);
-        const storageSize = args.storageSize ?? "20Gi";
+        const storageSize = c.storageSize;
         const { statefulSet: sts } = statefulStore(
             name,
-            minioStatefulSet({ namespace: args.namespace, image: args.image, storageSize, storageClassName: args.storageClassName, rootSecretName: root.metadata.name }),
+            minioStatefulSet({ namespace: args.namespace, image: c.image, storageSize, storageClassName: c.storageClassName, rootSecretName: root.metadata.name }),
             { statefulSetName: MINIO_NAME, namespace: args.namespace, storageSize },
             child,
         );

@@ -1,7 +1,7 @@
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as apiextensions from "@pulumi/kubernetes/apiextensions";
 import * as pulumi from "@pulumi/pulumi";
-import type { Resources, ServedModel } from "../config";
+import type { Resources, ServingConfig } from "../config";
 import { AwsCredentialSource } from "../manifests/common";
 import {
     clusterServingRuntime,
@@ -16,32 +16,25 @@ import { MLFLOW_PYFUNC_RUNTIME, runtimeNeeded } from "../lib/terms";
 export interface ModelServingArgs {
     /** Namespace of the ServiceAccount and the InferenceServices. */
     readonly namespace: string;
-    /** serving.models: one InferenceService each. */
-    readonly models: readonly ServedModel[];
-    /** The registry lookups of `models`, in the same order (resolveModels keeps it). */
-    readonly resolved: readonly ResolvedModel[];
-    /** Runtime of a model that names none. Defaults to `mlflow-pyfunc`. */
-    readonly runtime?: string;
     /**
-     * Create the `mlflow-pyfunc` ClusterServingRuntime when a served model uses it (cluster-scoped: one stack
-     * per cluster should). A stack that serves no model on it declares no KServe object at all, so it goes
-     * up on a cluster without KServe. Defaults to true.
+     * The `serving` config section: the models (one InferenceService each), the default runtime, whether to install
+     * the project's ClusterServingRuntime (cluster-scoped: one stack per cluster should; a stack serving no model on
+     * it declares no KServe object at all, so it goes up on a cluster without KServe), KServe's deployment mode,
+     * the storage initializer's resources.
      */
-    readonly installRuntime?: boolean;
+    readonly config: Pick<ServingConfig, "models" | "runtime" | "installRuntime" | "deploymentMode" | "storageInitializer">;
+    /** The registry lookups of the config's models, in the same order (resolveModels keeps it). */
+    readonly resolved: readonly ResolvedModel[];
     /** Image of the runtime (images/serving). Required when a served model runs on the project's runtime. Defaults to none. */
     readonly runtimeImage?: pulumi.Input<string>;
     /** Requests and limits of the runtime's container template. Defaults to 500m/1Gi requests, 1/2Gi limits. */
     readonly runtimeResources?: Resources;
+    /** Image of images/storage-initializer. Required when a model is served. Defaults to none. */
+    readonly storageInitializerImage?: pulumi.Input<string>;
     /** How the storage initializer reaches the bucket: a keys Secret (static keys) or none (IRSA); region, endpoint. */
     readonly aws: AwsCredentialSource;
     /** Annotations of the ServiceAccount, e.g. eks.amazonaws.com/role-arn (IRSA). Defaults to none. */
     readonly serviceAccountAnnotations?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** KServe deployment mode every InferenceService states. Defaults to Standard. */
-    readonly deploymentMode?: "Standard" | "Knative";
-    /** Image of images/storage-initializer. Required when a model is served. Defaults to none. */
-    readonly storageInitializerImage?: pulumi.Input<string>;
-    /** Requests and limits of the storage initializer. Defaults to 100m/256Mi requests, 1/1Gi limits. */
-    readonly storageInitializerResources?: Resources;
     /** The s3:// prefixes the storage initializer serves from (the artifact bucket, allowed prefixes). Defaults to none. */
     readonly storagePrefixes?: readonly string[];
     /** MLflow's usage telemetry on in its containers (telemetry.enabled). Defaults to off. */
@@ -72,11 +65,12 @@ export class ModelServing extends pulumi.ComponentResource {
     constructor(name: string, args: ModelServingArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:serving:ModelServing", name, {}, opts);
         const child = { parent: this };
-        if (args.models.length !== args.resolved.length)
-            throw new Error(`ModelServing: ${args.models.length} serving.models but ${args.resolved.length} resolved models (one lookup per model, same order)`);
-        const installRuntime = args.installRuntime ?? true;
-        const defaultRuntime = args.runtime ?? MLFLOW_PYFUNC_RUNTIME;
-        const needsRuntime = runtimeNeeded({ installRuntime, models: args.models, defaultRuntime });
+        const c = args.config;
+        const models = c.models;
+        if (models.length !== args.resolved.length)
+            throw new Error(`ModelServing: ${models.length} serving.models but ${args.resolved.length} resolved models (one lookup per model, same order)`);
+        const defaultRuntime = c.runtime;
+        const needsRuntime = runtimeNeeded({ installRuntime: c.installRuntime, models, defaultRuntime });
         if (needsRuntime && args.runtimeImage === undefined)
             throw new Error(`ModelServing: runtimeImage is required when a served model runs on "${MLFLOW_PYFUNC_RUNTIME}" (set serving.runtimeImage or image.build)`);
 
@@ -90,10 +84,10 @@ export class ModelServing extends pulumi.ComponentResource {
                 ? new apiextensions.CustomResource(`${name}-runtime`, { ...clusterServingRuntime({ image: args.runtimeImage, resources: args.runtimeResources, telemetry: args.telemetry }) }, child)
                 : undefined;
 
-        if (args.models.length > 0 && args.storageInitializerImage === undefined)
+        if (models.length > 0 && args.storageInitializerImage === undefined)
             throw new Error(`ModelServing: storageInitializerImage is required when a model is served (set serving.storageInitializer.image or image.build)`);
         this.storageContainer =
-            args.models.length > 0 && args.storageInitializerImage !== undefined
+            models.length > 0 && args.storageInitializerImage !== undefined
                 ? new apiextensions.CustomResource(
                       `${name}-storage-initializer`,
                       {
@@ -101,7 +95,7 @@ export class ModelServing extends pulumi.ComponentResource {
                               namespace: args.namespace,
                               image: args.storageInitializerImage,
                               prefixes: [...(args.storagePrefixes ?? [])],
-                              resources: args.storageInitializerResources,
+                              resources: c.storageInitializer.resources,
                           }),
                       },
                       child,
@@ -109,13 +103,13 @@ export class ModelServing extends pulumi.ComponentResource {
                 : undefined;
 
         this.inferenceServices = {};
-        this.models = args.models.map((model, i) => {
+        this.models = models.map((model, i) => {
             const resolved = args.resolved[i];
             const isvc = inferenceService(model, resolved, {
                 namespace: args.namespace,
                 serviceAccountName: SERVING_SERVICE_ACCOUNT,
                 runtime: defaultRuntime,
-                deploymentMode: args.deploymentMode,
+                deploymentMode: c.deploymentMode,
             });
             const dependsOn: pulumi.Resource[] = [sa, ...(this.storageContainer ? [this.storageContainer] : [])];
             if (runtime && (model.runtime ?? defaultRuntime) === MLFLOW_PYFUNC_RUNTIME) dependsOn.push(runtime);

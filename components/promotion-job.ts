@@ -1,28 +1,21 @@
 import * as batchv1 from "@pulumi/kubernetes/batch/v1";
 import * as pulumi from "@pulumi/pulumi";
-import type { Resources } from "../config";
+import type { PromotionConfig } from "../config";
 import { promotionCronJob, promotionLaunchCommand } from "../manifests/promotion";
 import { TRAINING_SERVICE_ACCOUNT } from "./training-jobs";
+import type { TrackingConnection } from "./tracking-server";
 
 export interface PromotionJobArgs {
-    /** Namespace of the template (plain: the launch command names it). */
+    /** Namespace of the template (plain: it is part of the launch command). */
     readonly namespace: string;
-    /** Trainer image (images/trainer), which carries promote.py. */
+    /** The `promotion` config section: the alias the gate moves, the metric it compares, the regression allowed, resources. */
+    readonly config: PromotionConfig;
+    /** The registered model whose alias moves (training.registeredModel). */
+    readonly registeredModel: pulumi.Input<string>;
+    /** Trainer image (images/trainer, which ships promote.py). */
     readonly image: pulumi.Input<string>;
-    /** In-cluster tracking URI. */
-    readonly trackingUri: pulumi.Input<string>;
-    /** Registered model whose alias the template moves. Defaults to `CaliforniaHousingRegressor`. */
-    readonly registeredModel?: pulumi.Input<string>;
-    /** Alias the template moves. Defaults to `production`. */
-    readonly alias?: pulumi.Input<string>;
-    /** Run metric the gate compares, lower is better. Defaults to `test_rmse`. */
-    readonly metric?: pulumi.Input<string>;
-    /** How much worse than the current version's metric a candidate may be, a fraction >= 0. Defaults to 0 (no worse). */
-    readonly maxRegression?: number;
-    /** Requests and limits of the promotion pod. */
-    readonly resources: Resources;
-    /** Secret with `username`/`password` for a tracking server behind basic auth. Defaults to none. */
-    readonly trackingCredentialsSecretName?: pulumi.Input<string>;
+    /** The tracking server holding the registry. */
+    readonly tracking: TrackingConnection;
     /** MLflow's usage telemetry on in its containers (telemetry.enabled). Defaults to off. */
     readonly telemetry?: boolean;
 }
@@ -46,17 +39,17 @@ export class PromotionJob extends pulumi.ComponentResource {
             promotionCronJob({
                 namespace: args.namespace,
                 image: args.image,
-                trackingUri: args.trackingUri,
-                registeredModel: args.registeredModel ?? "CaliforniaHousingRegressor",
-                alias: args.alias ?? "production",
-                metric: args.metric ?? "test_rmse",
-                maxRegression: args.maxRegression ?? 0,
+                trackingUri: args.tracking.uri,
+                registeredModel: args.registeredModel,
+                alias: args.config.alias,
+                metric: args.config.metric,
+                maxRegression: args.config.maxRegression,
                 serviceAccountName: TRAINING_SERVICE_ACCOUNT,
-                resources: args.resources,
+                resources: args.config.resources,
                 activeDeadlineSeconds: 600,
                 ttlSecondsAfterFinished: 86400,
                 telemetry: args.telemetry,
-                ...(args.trackingCredentialsSecretName !== undefined ? { trackingCredentialsSecretName: args.trackingCredentialsSecretName } : {}),
+                ...(args.tracking.credentialsSecretName !== undefined ? { trackingCredentialsSecretName: args.tracking.credentialsSecretName } : {}),
             }),
             { parent: this },
         );

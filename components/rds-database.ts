@@ -4,6 +4,7 @@ import * as rds from "@pulumi/aws/rds";
 import * as vpc from "@pulumi/aws/vpc";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
+import type { DatabaseConfig } from "../config";
 import { suppliedOrGenerated } from "../lib/secret-value";
 import { meta } from "../manifests/common";
 import { postgresUri } from "../manifests/postgres";
@@ -16,34 +17,13 @@ export interface RdsDatabaseArgs {
     readonly namespace: string;
     /** Instance identifier. */
     readonly identifier: string;
-    /** VPC of the cluster. */
-    readonly vpcId: string;
-    /** Private subnets of the DB subnet group (two or more AZs). */
-    readonly subnetIds: readonly string[];
-    /** CIDRs admitted on 5432. Defaults to none. */
-    readonly allowedCidrBlocks?: readonly string[];
-    /** Security groups admitted on 5432. Defaults to none. */
-    readonly allowedSecurityGroupIds?: readonly string[];
-    /** Instance class. Defaults to `db.t4g.medium`. */
-    readonly instanceClass?: string;
-    /** Storage in GiB. Defaults to 50. */
-    readonly allocatedStorage?: number;
-    /** Storage autoscaling ceiling in GiB. Defaults to 200. */
-    readonly maxAllocatedStorage?: number;
-    /** PostgreSQL version (16 or 16.x). Defaults to `16`. */
-    readonly engineVersion?: string;
-    /** Standby in a second AZ. Defaults to true. */
-    readonly multiAz?: boolean;
-    /** Days of automated backups. Defaults to 7 (the minimum allowed here). */
-    readonly backupRetentionDays?: number;
-    /** Refuse deletion of the instance. Defaults to true. */
-    readonly deletionProtection?: boolean;
-    /** Database name. Defaults to `mlflow`. */
-    readonly database?: string;
-    /** Master user. Defaults to `mlflow`. */
-    readonly username?: string;
-    /** Master password (RDS rule: 8-128 printable ASCII, no '/', '"', '@', space). Defaults to a generated one (RandomPassword `<name>-password`, 32 letters and digits). */
-    readonly password?: pulumi.Input<string>;
+    /**
+     * The `database` config section: `name`, `username` (the master user) and `rds`: the cluster's VPC and two or
+     * more private subnets, who is admitted on 5432, instance class, storage, engine version (16 or 16.x),
+     * Multi-AZ, backup days, deletion protection, and the master password (RDS rule: 8-128 printable ASCII, no
+     * '/', '"', '@', space; unset: generated, RandomPassword `<name>-password`, 32 letters and digits).
+     */
+    readonly config: Pick<DatabaseConfig, "name" | "username" | "rds">;
 }
 
 /** The parameter group family of an engine version: 16.4 → postgres16. */
@@ -66,16 +46,18 @@ export class RdsDatabase extends pulumi.ComponentResource {
     constructor(name: string, args: RdsDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:database:RdsDatabase", name, {}, opts);
         const child = { parent: this };
-        const database = args.database ?? "mlflow";
-        const username = args.username ?? "mlflow";
-        const engineVersion = args.engineVersion ?? "16";
+        const { name: database, username, rds: c } = args.config;
+        const engineVersion = c.engineVersion;
+        // config.ts requires the VPC with database.mode rds (or keepRds).
+        if (c.vpcId === undefined) throw new Error("RdsDatabase: database.rds.vpcId is required");
+        const vpcId = c.vpcId;
 
-        const subnets = new rds.SubnetGroup(name, { subnetIds: [...args.subnetIds], description: "mlflow-platform backend store" }, child);
-        const sg = new ec2.SecurityGroup(name, { vpcId: args.vpcId, description: "mlflow-platform backend store: PostgreSQL from the cluster only" }, child);
-        (args.allowedCidrBlocks ?? []).forEach((cidr, i) =>
+        const subnets = new rds.SubnetGroup(name, { subnetIds: [...c.subnetIds], description: "mlflow-platform backend store" }, child);
+        const sg = new ec2.SecurityGroup(name, { vpcId, description: "mlflow-platform backend store: PostgreSQL from the cluster only" }, child);
+        c.allowedCidrBlocks.forEach((cidr, i) =>
             new vpc.SecurityGroupIngressRule(`${name}-cidr-${i}`, { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: 5432, toPort: 5432, cidrIpv4: cidr, description: "PostgreSQL" }, child),
         );
-        (args.allowedSecurityGroupIds ?? []).forEach((source, i) =>
+        c.allowedSecurityGroupIds.forEach((source, i) =>
             new vpc.SecurityGroupIngressRule(`${name}-sg-${i}`, { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: 5432, toPort: 5432, referencedSecurityGroupId: source, description: "PostgreSQL" }, child),
         );
         const params = new rds.ParameterGroup(
@@ -87,16 +69,16 @@ export class RdsDatabase extends pulumi.ComponentResource {
             },
             child,
         );
-        const password = suppliedOrGenerated(args.password, { name: `${name}-password`, length: 32, parent: this });
+        const password = suppliedOrGenerated(c.password, { name: `${name}-password`, length: 32, parent: this });
         this.instance = new rds.Instance(
             name,
             {
                 identifier: args.identifier,
                 engine: "postgres",
                 engineVersion,
-                instanceClass: args.instanceClass ?? "db.t4g.medium",
-                allocatedStorage: args.allocatedStorage ?? 50,
-                maxAllocatedStorage: args.maxAllocatedStorage ?? 200,
+                instanceClass: c.instanceClass,
+                allocatedStorage: c.allocatedStorage,
+                maxAllocatedStorage: c.maxAllocatedStorage,
                 storageType: "gp3",
                 storageEncrypted: true,
                 dbName: database,
@@ -106,9 +88,9 @@ export class RdsDatabase extends pulumi.ComponentResource {
                 vpcSecurityGroupIds: [sg.id],
                 parameterGroupName: params.name,
                 publiclyAccessible: false,
-                multiAz: args.multiAz ?? true,
-                backupRetentionPeriod: args.backupRetentionDays ?? 7,
-                deletionProtection: args.deletionProtection ?? true,
+                multiAz: c.multiAz,
+                backupRetentionPeriod: c.backupRetentionDays,
+                deletionProtection: c.deletionProtection,
                 skipFinalSnapshot: false,
                 finalSnapshotIdentifier: `${args.identifier}-final`,
                 copyTagsToSnapshot: true,

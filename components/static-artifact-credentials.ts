@@ -2,6 +2,7 @@
 import * as iam from "@pulumi/aws/iam";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
+import type { StaticKeysConfig } from "../config";
 import { artifactAccessPolicy, outsideBucketGrants, type TrainingS3Paths } from "../lib/iam-policies";
 import { meta } from "../manifests/common";
 import { kserveS3Annotations } from "../manifests/serving";
@@ -15,10 +16,8 @@ export interface StaticArtifactCredentialsArgs {
     readonly bucketName: pulumi.Input<string>;
     /** The dataset and batch paths of the training Jobs; those outside the artifact bucket are granted to the key's user (lib/iam-policies.ts outsideBucketGrants). Defaults to none. */
     readonly trainingS3Paths?: pulumi.Input<TrainingS3Paths>;
-    /** A key to use instead of creating an IAM user. Defaults to a new IAM user and access key. */
-    readonly accessKeyId?: pulumi.Input<string>;
-    /** The secret of accessKeyId (a Pulumi secret). */
-    readonly secretAccessKey?: pulumi.Input<string>;
+    /** The `staticKeys` config section: a key (id and secret) to use instead of creating an IAM user; unset: a new IAM user and access key. */
+    readonly config: StaticKeysConfig;
     /** AWS region of the bucket: KServe's storage initializer reads it from the Secret's annotations. Defaults to none. */
     readonly region?: pulumi.Input<string>;
 }
@@ -40,9 +39,10 @@ export class StaticArtifactCredentials extends pulumi.ComponentResource {
     constructor(name: string, args: StaticArtifactCredentialsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:identity:StaticArtifactCredentials", name, {}, opts);
         const child = { parent: this };
-        if (args.accessKeyId !== undefined && args.secretAccessKey !== undefined) {
-            this.accessKeyId = pulumi.secret(pulumi.output(args.accessKeyId));
-            this.secretAccessKey = pulumi.secret(pulumi.output(args.secretAccessKey));
+        const { accessKeyId, secretAccessKey } = args.config;
+        if (accessKeyId !== undefined && secretAccessKey !== undefined) {
+            this.accessKeyId = pulumi.secret(pulumi.output(accessKeyId));
+            this.secretAccessKey = pulumi.secret(pulumi.output(secretAccessKey));
         } else {
             const user = new iam.User(name, { path: "/mlflow-platform/", tags: { "mlflow-platform/purpose": "mlflow-artifacts" } }, child);
             new iam.UserPolicy(

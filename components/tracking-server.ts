@@ -7,7 +7,7 @@ import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as policyv1 from "@pulumi/kubernetes/policy/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "node:crypto";
-import type { Resources, TrackingAutoscaling } from "../config";
+import type { ObservabilityConfig, TrackingServerConfig } from "../config";
 import { AwsCredentialSource, meta } from "../manifests/common";
 import { trackingServiceMonitor } from "../manifests/observability";
 import {
@@ -24,17 +24,41 @@ import {
 
 export const TRACKING_SERVICE_ACCOUNT = "mlflow";
 
+/** How a workload reaches the tracking server: what TrackingServer (the URI) and Access (the credentials) provide. */
+export interface TrackingConnection {
+    /** In-cluster tracking URI, http://mlflow.<namespace>.svc.cluster.local:5000. */
+    readonly uri: string;
+    /** Secret with `username`/`password` when the server is behind basic auth or single sign-on. Defaults to none. */
+    readonly credentialsSecretName?: pulumi.Input<string>;
+}
+
+/** What the Access component adds to the tracking server (the future state's Ingress or Gateway with auth). */
+export interface TrackingAccess {
+    /** Host headers to accept besides the Service's names and localhost (the external host). */
+    readonly allowedHosts: readonly string[];
+    /** CORS origins (the external https origin). */
+    readonly corsOrigins: readonly string[];
+    /** Basic-auth app settings; undefined with single sign-on. */
+    readonly auth?: TrackingAuth;
+    /** Single sign-on: the oauth2-proxy sidecar in front, MLflow on loopback; undefined with basic auth. */
+    readonly sso?: Omit<SsoSpec, "upstreamPort">;
+    /** Changes when the auth config changes, to roll the pods. */
+    readonly configChecksum: pulumi.Input<string>;
+    /** Secret with `username`/`password` for in-cluster clients and Prometheus. */
+    readonly credentialsSecretName: pulumi.Input<string>;
+    /** What the schema migration waits for (the Job creating the auth database). */
+    readonly ready: readonly pulumi.Resource[];
+}
+
 export interface TrackingServerArgs {
     /** Namespace of the server. */
     readonly namespace: string;
+    /** The `trackingServer` config section: replicas (or autoscaling), workers, resources, extra allowed hosts. */
+    readonly config: TrackingServerConfig;
+    /** The `observability` config section: /metrics, and a Prometheus Operator ServiceMonitor with its interval. */
+    readonly observability: Pick<ObservabilityConfig, "metrics" | "serviceMonitor" | "scrapeInterval">;
     /** Tracking-server image, ideally pinned by digest. */
     readonly image: pulumi.Input<string>;
-    /** Pods. Defaults to 2. */
-    readonly replicas?: number;
-    /** Server workers per pod. Defaults to 2. */
-    readonly workers?: number;
-    /** Requests and limits of each pod. */
-    readonly resources: Resources;
     /** Secret whose key `uri` is the backend-store URI. */
     readonly backendStoreSecretName: pulumi.Input<string>;
     /** Default artifact root of new experiments, e.g. s3://bucket/. */
@@ -43,29 +67,10 @@ export interface TrackingServerArgs {
     readonly aws: AwsCredentialSource;
     /** Annotations of the ServiceAccount, e.g. eks.amazonaws.com/role-arn. Defaults to none. */
     readonly serviceAccountAnnotations?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** Host headers to accept besides the Service's names and localhost. Defaults to none. */
-    readonly extraAllowedHosts?: readonly string[];
-    /** CORS origins (the Ingress's https origin). Defaults to none. */
-    readonly corsOrigins?: readonly string[];
-    /** Basic-auth app settings. Defaults to no authentication. */
-    readonly auth?: TrackingAuth;
-    /** Single sign-on: the oauth2-proxy sidecar in front, MLflow on loopback. Defaults to none. */
-    readonly sso?: Omit<SsoSpec, "upstreamPort">;
-    /** Pod annotations (e.g. a checksum of the auth config). Defaults to none. */
-    readonly podAnnotations?: Record<string, pulumi.Input<string>>;
-    /** Resources the schema migration must wait for (e.g. the database copy Job). Defaults to none. */
+    /** External access and authentication (the Access component). Defaults to none: cluster-local, no auth. */
+    readonly access?: TrackingAccess;
+    /** Other resources the schema migration must wait for (e.g. the database copy Job). Defaults to none. */
     readonly waitFor?: pulumi.Input<pulumi.Resource>[];
-    /** Serve Prometheus metrics on /metrics. Defaults to true. */
-    readonly metrics?: boolean;
-    /** A HorizontalPodAutoscaler between these bounds; `replicas` is then ignored. Defaults to none (fixed replicas). */
-    readonly autoscaling?: Omit<TrackingAutoscaling, "enabled">;
-    /** A Prometheus Operator ServiceMonitor for /metrics (needs metrics). Defaults to none. */
-    readonly serviceMonitor?: {
-        /** Scrape interval, e.g. 30s. */
-        readonly interval: string;
-        /** Secret with `username`/`password` when the server has basic auth. */
-        readonly basicAuthSecretName?: pulumi.Input<string>;
-    };
     /** MLflow's usage telemetry on in its containers (telemetry.enabled). Defaults to off. */
     readonly telemetry?: boolean;
 }
@@ -86,13 +91,18 @@ export class TrackingServer extends pulumi.ComponentResource {
     public readonly serviceName: string;
     public readonly serviceAccountName: pulumi.Output<string>;
     public readonly deployment: appsv1.Deployment;
+    /** How workloads reach the server: its URI, and the credentials Secret when it is behind auth. */
+    public readonly connection: TrackingConnection;
 
     constructor(name: string, args: TrackingServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:tracking:TrackingServer", name, {}, opts);
         const child = { parent: this };
-        const replicas = args.replicas ?? 2;
-        const metrics = args.metrics ?? true;
-        if (args.serviceMonitor && !metrics) throw new Error("TrackingServer: a ServiceMonitor needs metrics (args.metrics false)");
+        const c = args.config;
+        const access = args.access;
+        const replicas = c.replicas;
+        const metrics = args.observability.metrics;
+        const autoscaling = c.autoscaling.enabled ? c.autoscaling : undefined;
+        if (args.observability.serviceMonitor && !metrics) throw new Error("TrackingServer: a ServiceMonitor needs metrics (observability.metrics false)");
 
         const sa = new corev1.ServiceAccount(
             name,
@@ -110,52 +120,53 @@ export class TrackingServer extends pulumi.ComponentResource {
                 image: args.image,
                 serviceAccountName: TRACKING_SERVICE_ACCOUNT,
                 backendStoreSecretName: args.backendStoreSecretName,
-                resources: args.resources,
+                resources: c.resources,
                 telemetry: args.telemetry,
             }),
-            { ...child, dependsOn: [sa, ...(args.waitFor ?? [])] },
+            { ...child, dependsOn: [sa, ...(args.waitFor ?? []), ...(access?.ready ?? [])] },
         );
         // With an autoscaler the replica count is the autoscaler's: the Deployment is created with minReplicas
         // and ignores the field afterwards. Leaving `replicas` out instead (as the HPA docs suggest for
         // client-side apply) makes a server-side apply drop the field the program owned, and the running
         // Deployment falls to 1 pod until the autoscaler catches up (found on the real engine); with
         // ignoreChanges the provider sends the live count, or leaves it to the autoscaler once that owns it.
-        const autoscaled = args.autoscaling !== undefined;
+        const autoscaled = autoscaling !== undefined;
         this.deployment = new appsv1.Deployment(
             name,
             trackingServerDeployment({
                 namespace: args.namespace,
                 image: args.image,
-                replicas: args.autoscaling?.minReplicas ?? replicas,
-                workers: args.workers ?? 2,
-                resources: args.resources,
+                replicas: autoscaling?.minReplicas ?? replicas,
+                workers: c.workers,
+                resources: c.resources,
                 serviceAccountName: TRACKING_SERVICE_ACCOUNT,
                 backendStoreSecretName: args.backendStoreSecretName,
                 artifactRoot: args.artifactRoot,
                 aws: args.aws,
-                extraAllowedHosts: args.extraAllowedHosts ?? [],
-                corsOrigins: args.corsOrigins,
-                auth: args.auth,
-                sso: args.sso,
-                podAnnotations: args.podAnnotations,
+                extraAllowedHosts: [...c.extraAllowedHosts, ...(access?.allowedHosts ?? [])],
+                corsOrigins: access ? [...access.corsOrigins] : undefined,
+                auth: access?.auth,
+                sso: access?.sso,
+                podAnnotations: access ? { "mlflow-platform/auth-config": access.configChecksum } : undefined,
                 metrics,
                 telemetry: args.telemetry,
             }),
             { ...child, dependsOn: [migration, sa], ...(autoscaled ? { ignoreChanges: ["spec.replicas"] } : {}) },
         );
         new corev1.Service(name, trackingServerService(args.namespace), child);
-        new policyv1.PodDisruptionBudget(name, trackingServerPdb(args.namespace, args.autoscaling?.minReplicas ?? replicas), child);
-        if (args.autoscaling) new autoscalingv2.HorizontalPodAutoscaler(name, trackingServerHpa(args.namespace, args.autoscaling), { ...child, dependsOn: [this.deployment] });
-        if (args.serviceMonitor) {
+        new policyv1.PodDisruptionBudget(name, trackingServerPdb(args.namespace, autoscaling?.minReplicas ?? replicas), child);
+        if (autoscaling) new autoscalingv2.HorizontalPodAutoscaler(name, trackingServerHpa(args.namespace, autoscaling), { ...child, dependsOn: [this.deployment] });
+        if (args.observability.serviceMonitor) {
             new apiextensions.CustomResource(
                 name,
-                trackingServiceMonitor({ namespace: args.namespace, interval: args.serviceMonitor.interval, basicAuthSecretName: args.serviceMonitor.basicAuthSecretName }),
+                trackingServiceMonitor({ namespace: args.namespace, interval: args.observability.scrapeInterval, basicAuthSecretName: access?.credentialsSecretName }),
                 child,
             );
         }
 
         this.trackingUri = trackingUri(args.namespace);
         this.serviceName = TRACKING_SERVICE_NAME;
+        this.connection = { uri: this.trackingUri, credentialsSecretName: access?.credentialsSecretName };
         this.serviceAccountName = sa.metadata.name;
         this.registerOutputs({ trackingUri: this.trackingUri, serviceName: this.serviceName });
     }

@@ -1,8 +1,9 @@
 import * as batchv1 from "@pulumi/kubernetes/batch/v1";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
-import type { Resources, TrainingProfile } from "../config";
+import type { TrainingConfig } from "../config";
 import { AwsCredentialSource, meta } from "../manifests/common";
+import type { TrackingConnection } from "./tracking-server";
 import { launchCommand, trainingCronJob, trainingJobName, TRAINING_COMPONENT } from "../manifests/training";
 
 export const TRAINING_SERVICE_ACCOUNT = "mlflow-training";
@@ -10,36 +11,21 @@ export const TRAINING_SERVICE_ACCOUNT = "mlflow-training";
 export interface TrainingJobsArgs {
     /** Namespace of the templates. */
     readonly namespace: string;
-    /** Trainer image (images/trainer); required when `profiles` is not empty. Defaults to none. */
+    /**
+     * The `training` config section: experiment, registered model, dataset (DVC remote and hash), one template per
+     * profile, resources, deadline, TTL and retries of a run.
+     */
+    readonly config: TrainingConfig;
+    /** Trainer image (images/trainer); required when the config has profiles. Defaults to none. */
     readonly image?: pulumi.Input<string>;
-    /** In-cluster tracking URI. */
-    readonly trackingUri: string;
-    /** Experiment of every run. Defaults to `california_housing_price`. */
-    readonly experiment?: string;
-    /** Registered model of the trained versions. Defaults to `CaliforniaHousingRegressor`. */
-    readonly registeredModel?: string;
-    /** s3:// path of the training CSV. */
+    /** The tracking server the runs log to. */
+    readonly tracking: TrackingConnection;
+    /** s3:// path of the training CSV (training.dataset.s3Path, or the default key in the artifact store). */
     readonly datasetS3Path: pulumi.Input<string>;
-    /** DVC remote of the dataset. Defaults to none. */
-    readonly dvcRemote?: string;
-    /** DVC md5 of the dataset. Defaults to the trainer computing it. */
-    readonly dvcHash?: string;
-    /** One template per profile. */
-    readonly profiles: readonly TrainingProfile[];
-    /** Requests and limits of a training pod. */
-    readonly resources: Resources;
-    /** Seconds before a run is stopped. Defaults to 7200. */
-    readonly activeDeadlineSeconds?: number;
-    /** Seconds a finished Job is kept. Defaults to 86400. */
-    readonly ttlSecondsAfterFinished?: number;
-    /** Retries of a failed run. Defaults to 1. */
-    readonly backoffLimit?: number;
     /** AWS credentials of the pods: a keys Secret, or none for IRSA. */
     readonly aws: AwsCredentialSource;
     /** Annotations of the ServiceAccount, e.g. eks.amazonaws.com/role-arn. Defaults to none. */
     readonly serviceAccountAnnotations?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** Secret with `username`/`password` for a tracking server behind basic auth. Defaults to none. */
-    readonly trackingCredentialsSecretName?: pulumi.Input<string>;
     /** MLflow's usage telemetry on in its containers (telemetry.enabled). Defaults to off. */
     readonly telemetry?: boolean;
 }
@@ -62,7 +48,8 @@ export class TrainingJobs extends pulumi.ComponentResource {
         super("mlflow-platform:training:TrainingJobs", name, {}, opts);
         const child = { parent: this };
         const image = args.image;
-        if (args.profiles.length > 0 && image === undefined) throw new Error("TrainingJobs: image is required when profiles are set (set training.image or image.build)");
+        const c = args.config;
+        if (c.profiles.length > 0 && image === undefined) throw new Error("TrainingJobs: image is required when profiles are set (set training.image or image.build)");
         const sa = new corev1.ServiceAccount(
             name,
             {
@@ -71,26 +58,26 @@ export class TrainingJobs extends pulumi.ComponentResource {
             },
             child,
         );
-        this.templates = args.profiles.map((profile) => {
+        this.templates = c.profiles.map((profile) => {
             new batchv1.CronJob(
                 `${name}-${profile.name}`,
                 trainingCronJob(
                     {
                         namespace: args.namespace,
                         image: image as pulumi.Input<string>, // checked above: profiles are not empty here
-                        trackingUri: args.trackingUri,
-                        experiment: args.experiment ?? "california_housing_price",
-                        registeredModel: args.registeredModel ?? "CaliforniaHousingRegressor",
+                        trackingUri: args.tracking.uri,
+                        experiment: c.experiment,
+                        registeredModel: c.registeredModel,
                         datasetS3Path: args.datasetS3Path,
-                        dvcRemote: args.dvcRemote,
-                        dvcHash: args.dvcHash,
+                        dvcRemote: c.dataset.dvcRemote,
+                        dvcHash: c.dataset.dvcHash,
                         serviceAccountName: TRAINING_SERVICE_ACCOUNT,
                         aws: args.aws,
-                        resources: args.resources,
-                        activeDeadlineSeconds: args.activeDeadlineSeconds ?? 7200,
-                        ttlSecondsAfterFinished: args.ttlSecondsAfterFinished ?? 86400,
-                        backoffLimit: args.backoffLimit ?? 1,
-                        trackingCredentialsSecretName: args.trackingCredentialsSecretName,
+                        resources: c.resources,
+                        activeDeadlineSeconds: c.activeDeadlineSeconds,
+                        ttlSecondsAfterFinished: c.ttlSecondsAfterFinished,
+                        backoffLimit: c.backoffLimit,
+                        trackingCredentialsSecretName: args.tracking.credentialsSecretName,
                         telemetry: args.telemetry,
                     },
                     profile,

@@ -1,15 +1,14 @@
 // Submodule imports: the @pulumi/aws root loads every service module (~10x the load time).
 import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
+import type { ClusterConfig } from "../config";
 import { artifactAccessPolicy, irsaTrustPolicy, workloadAccess, type TrainingS3Paths, type WorkloadAccounts } from "../lib/iam-policies";
 
 export interface WorkloadIdentityArgs {
     /** Namespace of the service accounts. */
     readonly namespace: string;
-    /** IAM OIDC provider of the cluster. */
-    readonly oidcProviderArn: string;
-    /** OIDC issuer URL of the cluster. */
-    readonly oidcIssuerUrl: string;
+    /** The `cluster` config section: the cluster's IAM OIDC provider ARN and issuer URL (required for IRSA). */
+    readonly cluster: Pick<ClusterConfig, "oidcProviderArn" | "oidcIssuerUrl">;
     /** The artifact bucket. */
     readonly bucketName: pulumi.Input<string>;
     /** The dataset and batch paths of the training ServiceAccount's Jobs; those outside the artifact bucket are granted to its role (lib/iam-policies.ts outsideBucketGrants). Defaults to none. */
@@ -33,6 +32,9 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
     constructor(name: string, args: WorkloadIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:identity:WorkloadIdentity", name, {}, opts);
         const child = { parent: this };
+        const { oidcProviderArn, oidcIssuerUrl } = args.cluster;
+        // config.ts requires both with artifactAuth irsa.
+        if (!oidcProviderArn || !oidcIssuerUrl) throw new Error("WorkloadIdentity: cluster.oidcProviderArn and cluster.oidcIssuerUrl are required");
         // The accounts are known before the grants (no resource is created in an apply).
         const accounts = Object.values(args.serviceAccounts).filter((sa): sa is string => sa !== undefined);
         const access = pulumi
@@ -48,7 +50,7 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
                 `${name}-${sa}`,
                 {
                     description: of.apply((a) => `mlflow-platform ${a.purpose}`),
-                    assumeRolePolicy: JSON.stringify(irsaTrustPolicy(args.oidcProviderArn, args.oidcIssuerUrl, args.namespace, sa)),
+                    assumeRolePolicy: JSON.stringify(irsaTrustPolicy(oidcProviderArn, oidcIssuerUrl, args.namespace, sa)),
                     maxSessionDuration: 3600,
                     tags: { "mlflow-platform/service-account": `${args.namespace}/${sa}` },
                 },

@@ -15,6 +15,8 @@ export interface RenderedResource {
     readonly type: string;
     readonly name: string;
     readonly parent?: string;
+    /** `pulumi:providers:<package>::<name>` of an explicit provider (a program composing the platform passes its own); undefined: the default one. */
+    readonly provider?: string;
     readonly inputs: Record<string, unknown>;
     /**
      * Resource options that guard data or change what the engine diffs, present only when set: `protect`,
@@ -123,6 +125,7 @@ type RegisterRequest = {
     getType(): string;
     getName(): string;
     getParent(): string;
+    getProvider?(): string;
     getProtect?(): boolean;
     getRetainondelete?(): boolean;
     getIgnorechangesList?(): string[];
@@ -172,6 +175,7 @@ async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
 
     // Record each registration's parent: the mock's newResource is not told it.
     const parents = new Map<string, string>();
+    const providers = new Map<string, string>();
     const guards = new Map<string, NonNullable<RenderedResource["options"]>>();
     const urns = new Map<string, string>();
     const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: RegisterCallback): void };
@@ -179,6 +183,10 @@ async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
     monitor.registerResource = (req, cb) => {
         const id = `${req.getType()}::${req.getName()}`;
         if (req.getParent()) parents.set(id, req.getParent());
+        // A provider reference is `<urn>::<id>` (the URN's type is prefixed by its parents' types, `a$b$type`); the
+        // default providers' names start with "default".
+        const [, , providerType, providerName] = (req.getProvider?.() ?? "").split("::");
+        if (providerType && providerName && !providerName.startsWith("default")) providers.set(id, `${providerType.split("$").pop()}::${providerName}`);
         const ignoreChanges = req.getIgnorechangesList?.() ?? [];
         // The project's own aliases (provider SDKs add theirs to every resource of a renamed type).
         const aliasTypes = req.getType().startsWith("mlflow-platform:") ? (req.getAliasesList?.() ?? []).map((a) => a.getSpec?.()?.getType?.() ?? "").filter((t) => t !== "") : [];
@@ -225,7 +233,8 @@ async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
             const raw = r.type.startsWith("kubernetes:") ? maskKubernetesSecret(r.inputs) : r.inputs;
             const inputs = maskSecrets(raw) as Record<string, unknown>;
             const options = guards.get(`${r.type}::${r.name}`);
-            return { type: r.type, name: r.name, ...(parent && !parent.startsWith("pulumi:pulumi:Stack") ? { parent } : {}), inputs, ...(options ? { options } : {}) };
+            const provider = providers.get(`${r.type}::${r.name}`);
+            return { type: r.type, name: r.name, ...(parent && !parent.startsWith("pulumi:pulumi:Stack") ? { parent } : {}), ...(provider ? { provider } : {}), inputs, ...(options ? { options } : {}) };
         });
     const kubernetes = sortKubernetes(
         resources

@@ -31,7 +31,7 @@ export interface Toolchain {
 
 let cached: Promise<Toolchain> | undefined;
 
-/** Builds what is missing (cold: tens of minutes, see README) and returns the paths. */
+/** Builds what is missing (cold: tens of minutes, see docs/testing.md) and returns the paths. */
 export function toolchain(): Promise<Toolchain> {
   cached ??= load().catch((err: unknown) => { cached = undefined; throw err; });
   return cached;

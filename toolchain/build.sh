@@ -12,7 +12,7 @@
 #              PULUMI_KUBERNETES_VERSION (the plugin version the provider is installed as)
 #   --only N   build only the named entries (repeatable), e.g. --only pulumi
 #   --check    build nothing: exit 0 when every entry is in the cache, 3 when one is missing
-# Logs go to stderr; stdout carries only the result. Cold on 2 cores: see README ("Engine tests").
+# Logs go to stderr; stdout carries only the result. Cold on 2 cores: see docs/testing.md ("The toolchain", "CI time").
 set -euo pipefail
 
 # Bump when the build steps below change in a way that changes the binaries.

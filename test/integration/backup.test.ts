@@ -15,7 +15,7 @@ import { DeleteObjectCommand, GetObjectAclCommand, GetObjectCommand, HeadObjectC
 import { MlflowRegistryClient, resolveModel, type ResolvedModel } from "../../lib/registry";
 import { AUTH_DATABASE } from "../../components/access";
 import { artifactAccessPolicy, workloadAccess } from "../../lib/iam-policies";
-import { SERVICE_ACCOUNTS } from "../../program";
+import { SERVICE_ACCOUNTS } from "../../components/mlflow-platform";
 import {
     BACKUP_DIR,
     BACKUP_SERVICE_ACCOUNT,

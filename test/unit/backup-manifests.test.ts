@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AUTH_DATABASE } from "../../components/access";
 import { ArtifactStore } from "../../components/artifact-store";
 import { DatabaseBackup, type DatabaseBackupArgs } from "../../components/database-backup";
+import { parseConfig } from "../../config";
 import { postgresNetworkPolicy } from "../../manifests/postgres";
 import {
     BACKUP_COMPONENT,
@@ -249,9 +250,9 @@ describe("manifests: database backup CronJob", () => {
 describe("DatabaseBackup and ArtifactStore (Pulumi mocks)", () => {
     const BASE: DatabaseBackupArgs = {
         namespace: "mlflow",
+        config: { schedule: DEFAULT_BACKUP_SCHEDULE },
+        database: { host: postgresHost("mlflow"), username: "mlflow", passwordSecretName: pulumi.output("postgres-credentials"), database: "mlflow", image: "postgres:16.10" },
         uploaderImage: "registry.example.com/mlflow@sha256:0123",
-        host: postgresHost("mlflow"),
-        passwordSecretName: pulumi.output("postgres-credentials"),
         artifactRoot: pulumi.output("s3://mlflow-artifacts-dev-1a2b3c"),
         aws: { keysSecretName: "mlflow-aws-credentials", region: "eu-west-1" },
     };
@@ -293,7 +294,7 @@ describe("DatabaseBackup and ArtifactStore (Pulumi mocks)", () => {
 
     it("explicit values: schedule, image, auth database, KMS", async () => {
         const x = await renderWith(() => {
-            new DatabaseBackup("db-backup", { ...BASE, schedule: "0 */6 * * *", postgresImage: "postgres:16.11", authDatabase: AUTH_DATABASE, kmsKeyArn: pulumi.output("arn:aws:kms:eu-west-1:1:key/k") });
+            new DatabaseBackup("db-backup", { ...BASE, config: { schedule: "0 */6 * * *" }, database: { ...BASE.database, image: "postgres:16.11" }, authDatabase: AUTH_DATABASE, kmsKeyArn: pulumi.output("arn:aws:kms:eu-west-1:1:key/k") });
             return {};
         });
         const o = plain(x.kubernetes.find((k) => k.kind === "CronJob"));
@@ -305,7 +306,7 @@ describe("DatabaseBackup and ArtifactStore (Pulumi mocks)", () => {
         assert.equal(envOf(pod.containers[0].env).BACKUP_SSE_KMS_KEY_ID, "arn:aws:kms:eu-west-1:1:key/k");
         await assert.rejects(
             renderWith(() => {
-                new DatabaseBackup("db-backup", { ...BASE, schedule: "hourly" });
+                new DatabaseBackup("db-backup", { ...BASE, config: { schedule: "hourly" } });
                 return {};
             }),
             /schedule "hourly" is not a five-field cron expression/,
@@ -315,7 +316,7 @@ describe("DatabaseBackup and ArtifactStore (Pulumi mocks)", () => {
     it("the bucket expires backups/ after backupRetentionDays (default 30), keeping its other rules", async () => {
         const rulesOf = async (days?: number) => {
             const x = await renderWith(() => {
-                new ArtifactStore("artifacts", { bucketName: "mlflow-artifacts-dev", ...(days === undefined ? {} : { backupRetentionDays: days }) });
+                new ArtifactStore("artifacts", { config: { ...parseConfig({}, "dev").artifactStore, bucketName: "mlflow-artifacts-dev" }, ...(days === undefined ? {} : { backupRetentionDays: days }) });
                 return {};
             });
             const lc = x.resources.filter((res) => res.type === "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration");

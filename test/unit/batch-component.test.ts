@@ -1,18 +1,24 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
+import { parseConfig } from "../../config";
 import { BatchJobs, BatchJobsArgs } from "../../components/batch-jobs";
 import { renderStack, RenderResult } from "../../lib/render";
 import { validateKubernetesObject } from "../support/k8s-validate";
 import { ROOT } from "../support/render";
 
 const RESOURCES = { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "4Gi" } };
+/** The batch config section as the spec defaults it, with two profiles. */
+const CONFIG: BatchJobsArgs["config"] = {
+    ...parseConfig({}, "dev").batch,
+    profiles: [{ name: "nightly" }, { name: "adhoc", inputS3Path: "s3://inputs/rows.csv", outputS3Prefix: "s3://outputs/preds", schedule: "0 3 * * *" }],
+    resources: RESOURCES,
+};
 const BASE: BatchJobsArgs = {
     namespace: "mlflow",
+    config: CONFIG,
     image: "registry.example.com/trainer@sha256:0123",
-    trackingUri: "http://mlflow.mlflow.svc.cluster.local:5000",
-    profiles: [{ name: "nightly" }, { name: "adhoc", inputS3Path: "s3://inputs/rows.csv", outputS3Prefix: "s3://outputs/preds", schedule: "0 3 * * *" }],
+    tracking: { uri: "http://mlflow.mlflow.svc.cluster.local:5000" },
     artifactRoot: "s3://mlflow-artifacts-dev",
-    resources: RESOURCES,
     aws: { keysSecretName: "mlflow-aws-credentials", region: "eu-west-1" },
 };
 const CRONJOB = "kubernetes:batch/v1:CronJob";
@@ -91,13 +97,8 @@ describe("BatchJobs component (Pulumi mocks)", () => {
     it("explicit values reach the CronJob: model, alias, limits, tracking credentials", async () => {
         const x = await renderBatch({
             ...BASE,
-            profiles: [{ name: "nightly" }],
-            registeredModel: "OtherModel",
-            alias: pulumi.output("champion"),
-            activeDeadlineSeconds: 600,
-            ttlSecondsAfterFinished: 60,
-            backoffLimit: 3,
-            trackingCredentialsSecretName: "mlflow-tracking-credentials",
+            config: { ...CONFIG, profiles: [{ name: "nightly" }], registeredModel: "OtherModel", alias: "champion", activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 60, backoffLimit: 3 },
+            tracking: { ...BASE.tracking, credentialsSecretName: "mlflow-tracking-credentials" },
         });
         const o = x.kubernetes[0] as Json;
         const env = envOf(o);
@@ -108,10 +109,10 @@ describe("BatchJobs component (Pulumi mocks)", () => {
     });
 
     it("no profiles: nothing but the component, no image needed; profiles without an image, or twice the same name, are refused", async () => {
-        const empty = await renderBatch({ ...BASE, image: undefined, profiles: [] });
+        const empty = await renderBatch({ ...BASE, image: undefined, config: { ...CONFIG, profiles: [] } });
         assert.deepEqual(empty.kubernetes, []);
         assert.deepEqual(empty.outputs.templates, []);
         await assert.rejects(renderBatch({ ...BASE, image: undefined }), /BatchJobs: image is required when profiles are set/);
-        await assert.rejects(renderBatch({ ...BASE, profiles: [{ name: "a" }, { name: "a" }] }), /BatchJobs: profile "a" appears twice/);
+        await assert.rejects(renderBatch({ ...BASE, config: { ...CONFIG, profiles: [{ name: "a" }, { name: "a" }] } }), /BatchJobs: profile "a" appears twice/);
     });
 });

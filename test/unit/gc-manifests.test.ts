@@ -177,10 +177,10 @@ describe("manifests: garbage collection (mlflow-gc)", () => {
 describe("GarbageCollection component (Pulumi mocks)", () => {
     const ARGS: GarbageCollectionArgs = {
         namespace: "mlflow",
+        config: { ...cfg.gc, resources: cfg.trackingServer.resources },
         image: "mlflow@sha256:abc",
         backendStoreSecretName: "mlflow-backend-store",
         aws: { keysSecretName: "mlflow-aws-credentials", region: "eu-west-1" },
-        resources: cfg.trackingServer.resources,
     };
     let r: RenderResult;
     before(async () => {

@@ -121,7 +121,7 @@ describe("manifests: promotion template", () => {
 });
 
 describe("PromotionJob component (Pulumi mocks)", () => {
-    const ARGS: PromotionJobArgs = { namespace: "mlflow", image: "trainer@sha256:abc", trackingUri: SPEC.trackingUri, resources: cfg.training.resources };
+    const ARGS: PromotionJobArgs = { namespace: "mlflow", config: { ...cfg.promotion, resources: cfg.training.resources }, registeredModel: cfg.training.registeredModel, image: "trainer@sha256:abc", tracking: { uri: SPEC.trackingUri as string } };
     let r: RenderResult;
     before(async () => {
         r = await renderStack({

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import type { ServedModel } from "../../config";
+import { parseConfig, type ServedModel } from "../../config";
 import { ModelServing, ModelServingArgs } from "../../components/model-serving";
 import type { ResolvedModel } from "../../lib/registry/resolver";
 import { renderStack, RenderResult, SECRET_PLACEHOLDER } from "../../lib/render";
@@ -17,9 +17,11 @@ const RESOLVED: ResolvedModel[] = [
     { name: "CaliforniaHousingRegressor", version: "7", alias: "production", runId: "r7", source: "models:/m-7", storageUri: "s3://mlflow-artifacts-dev/1/models/m-7/artifacts" },
     { name: "CaliforniaHousingRegressor", version: "8", runId: "r8", source: "models:/m-8", storageUri: "s3://mlflow-artifacts-dev/1/models/m-8/artifacts" },
 ];
+/** The serving config section as the spec defaults it, with MODELS. */
+const CONFIG: ModelServingArgs["config"] = { ...parseConfig({}, "dev").serving, models: MODELS };
 const BASE: ModelServingArgs = {
     namespace: "mlflow",
-    models: MODELS,
+    config: CONFIG,
     resolved: RESOLVED,
     runtimeImage: "ghcr.io/example/mlflow-platform-serving:0.1.0",
     storageInitializerImage: "ghcr.io/example/mlflow-platform-storage-initializer:0.1.0",
@@ -111,7 +113,7 @@ describe("ModelServing component (Pulumi mocks)", () => {
     });
 
     it("an empty model list declares no KServe object: no InferenceService, no runtime, no storage container (the ServiceAccount stays)", async () => {
-        const empty = await renderServing({ ...BASE, models: [], resolved: [] });
+        const empty = await renderServing({ ...BASE, config: { ...CONFIG, models: [] }, resolved: [] });
         assert.equal(ofType(empty, ISVC).length, 0);
         assert.equal(ofType(empty, SA).length, 1);
         assert.equal(ofType(empty, RUNTIME).length, 0);
@@ -123,7 +125,7 @@ describe("ModelServing component (Pulumi mocks)", () => {
         const role = "arn:aws:iam::123456789012:role/mlflow-serving";
         const irsa = await renderServing({
             ...BASE,
-            installRuntime: false,
+            config: { ...CONFIG, installRuntime: false },
             runtimeImage: undefined,
             aws: { region: "eu-west-1" },
             serviceAccountAnnotations: pulumi.output({ "eks.amazonaws.com/role-arn": pulumi.output(role) }),
