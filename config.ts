@@ -453,11 +453,11 @@ export const configSpec: ObjectSpec = {
                             resources: resources("500m", "1Gi", "1", "2Gi", "each predictor pod"),
                             workers: {
                                 kind: "number", integer: true, min: 1, max: 32, optional: true,
-                                description: `Server processes in each predictor pod of the project's runtime \`${MLFLOW_PYFUNC_RUNTIME}\` (uvicorn workers of MLflow's scoring server, env MLFLOW_MODELS_WORKERS; each loads its own copy of the model). Unset: one per CPU of resources.limits.cpu, rounded up (measured with \`npm run bench\`, docs/serving-runtime.md). Only for that runtime.`,
+                                description: `Server processes in each predictor pod of the project's runtime \`${MLFLOW_PYFUNC_RUNTIME}\` (uvicorn workers of MLflow's scoring server, env MLFLOW_MODELS_WORKERS; each loads its own copy of the model). Unset: one per CPU of resources.limits.cpu, rounded up (measured: \`npx tsx cli/bench-serving.ts --sweep 1x1,2x1,1x2\`). Only for that runtime.`,
                             },
                             threadsPerWorker: {
                                 kind: "number", integer: true, min: 1, max: 64, optional: true,
-                                description: `Native compute threads (OpenMP / BLAS: OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS) each worker of the project's runtime \`${MLFLOW_PYFUNC_RUNTIME}\` may use per prediction. Unset: 1 (measured with \`npm run bench\`: the scoring server already predicts several requests at once in threads; more native threads per request only contend for the pod's CPU limit). Only for that runtime.`,
+                                description: `Native compute threads (OpenMP / BLAS: OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS) each worker of the project's runtime \`${MLFLOW_PYFUNC_RUNTIME}\` may use per prediction. Unset: 1 (measured the same way: the scoring server already predicts several requests at once in threads; more native threads per request only contend for the pod's CPU limit). Only for that runtime.`,
                             },
                         },
                     },
@@ -705,7 +705,7 @@ export interface ServingProcesses {
 
 /**
  * serving.models[].workers and .threadsPerWorker with their defaults: one worker per CPU of the pod's CPU limit,
- * rounded up (at least 1), and 1 native thread per worker (measured: cli/bench-serving.ts, docs/serving-runtime.md).
+ * rounded up (at least 1), and 1 native thread per worker (measured: `npx tsx cli/bench-serving.ts --sweep ...`).
  */
 export function servingProcesses(model: Pick<ServedModel, "workers" | "threadsPerWorker" | "resources">): ServingProcesses {
     const cores = cpuCores(model.resources.limits.cpu);
