@@ -706,7 +706,8 @@ export async function runServingBench(opts: ServingRunOptions): Promise<ServingB
         };
         const errors = SIZES.reduce((n, s) => n + sizes[`${s}`].runtime.errors, 0);
         const goals = servingGoals({ "1": sizes["1"].ratios, "100": sizes["100"].ratios }, coldStart.runtime.totalMs.median, errors);
-        const runtimeCommand = [...(runtimeMerged.command ?? []), ...(runtimeMerged.args ?? [])];
+        // As run: the rendered command, host and port substituted (host network, 127.0.0.1, a free port).
+        const runtimeCommand = [...(runtimeMerged.command ?? []), ...runtimeArgs];
         return {
             setup: {
                 model: `${summary.registered_model_name} v${summary.version} (${storageUri})`,
