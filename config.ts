@@ -453,7 +453,7 @@ export const configSpec: ObjectSpec = {
                             resources: resources("500m", "1Gi", "1", "2Gi", "each predictor pod"),
                             workers: {
                                 kind: "number", integer: true, min: 1, max: 32, optional: true,
-                                description: `Server processes in each predictor pod of the project's runtime \`${MLFLOW_PYFUNC_RUNTIME}\` (uvicorn workers of MLflow's scoring server, env MLFLOW_MODELS_WORKERS; each loads its own copy of the model). Unset: one more than the CPUs of resources.limits.cpu, rounded up (2 at the default limit of 1 CPU: one worker parses and answers while the other predicts; measured with \`npx tsx cli/bench-serving.ts --sweep 1x1,2x1,3x1,1x2\`: at 1 CPU, 2 workers gave the most requests/s at the same rows per CPU-second, 3 fewer rows per CPU-second). Only for that runtime.`,
+                                description: `Server processes in each predictor pod of the project's runtime \`${MLFLOW_PYFUNC_RUNTIME}\` (uvicorn workers of MLflow's scoring server, env MLFLOW_MODELS_WORKERS; each loads its own copy of the model). Unset: one per CPU of resources.limits.cpu, rounded up (1 at the default limit of 1 CPU; measured with \`npx tsx cli/bench-serving.ts --sweep 1x1,2x1,3x1,4x1,1x2\`: at a 1-CPU limit on a quiet machine 1 worker gave the most requests/s, rows per CPU-second and the lowest p99; more workers only won on a loaded machine, by taking more of the host's CPU, and each adds a model copy and start-up time). Only for that runtime.`,
                             },
                             threadsPerWorker: {
                                 kind: "number", integer: true, min: 1, max: 64, optional: true,
@@ -704,13 +704,13 @@ export interface ServingProcesses {
 }
 
 /**
- * serving.models[].workers and .threadsPerWorker with their defaults: one worker more than the CPUs of the pod's
- * CPU limit, rounded up (2 at 1 CPU), and 1 native thread per worker (measured: `npx tsx cli/bench-serving.ts --sweep ...`).
+ * serving.models[].workers and .threadsPerWorker with their defaults: one worker per CPU of the pod's CPU limit,
+ * rounded up (1 at 1 CPU), and 1 native thread per worker (measured: `npx tsx cli/bench-serving.ts --sweep ...`).
  */
 export function servingProcesses(model: Pick<ServedModel, "workers" | "threadsPerWorker" | "resources">): ServingProcesses {
     const cores = cpuCores(model.resources.limits.cpu);
     return {
-        workers: model.workers ?? Math.ceil(cores ?? 1) + 1,
+        workers: model.workers ?? Math.max(1, Math.ceil(cores ?? 1)),
         threadsPerWorker: model.threadsPerWorker ?? 1,
     };
 }

@@ -141,12 +141,12 @@ describe("config: rules across keys", () => {
         assert.match(errorsOf(served({ threadsPerWorker: 2 }, { runtime: "kserve-mlserver" }))[0], /^mlflow-platform:serving\.models\[0\]\.threadsPerWorker applies only to the project's runtime/);
         assert.doesNotThrow(() => parseConfig(served({ runtime: "kserve-mlserver" }), "t"));
     });
-    it("the runtime's processes default to one worker more than the CPUs of the limit (rounded up) and 1 thread each", () => {
+    it("the runtime's processes default to one worker per CPU of the limit (rounded up) and 1 thread each", () => {
         const res = (cpu: string) => ({ requests: { cpu: "100m", memory: "1Gi" }, limits: { cpu, memory: "2Gi" } });
-        assert.deepEqual(servingProcesses({ resources: res("1") }), { workers: 2, threadsPerWorker: 1 });
-        assert.deepEqual(servingProcesses({ resources: res("500m") }), { workers: 2, threadsPerWorker: 1 });
-        assert.deepEqual(servingProcesses({ resources: res("1500m") }), { workers: 3, threadsPerWorker: 1 });
-        assert.deepEqual(servingProcesses({ resources: res("4") }), { workers: 5, threadsPerWorker: 1 });
+        assert.deepEqual(servingProcesses({ resources: res("1") }), { workers: 1, threadsPerWorker: 1 });
+        assert.deepEqual(servingProcesses({ resources: res("500m") }), { workers: 1, threadsPerWorker: 1 });
+        assert.deepEqual(servingProcesses({ resources: res("1500m") }), { workers: 2, threadsPerWorker: 1 });
+        assert.deepEqual(servingProcesses({ resources: res("4") }), { workers: 4, threadsPerWorker: 1 });
         assert.deepEqual(servingProcesses({ resources: res("4"), workers: 2, threadsPerWorker: 3 }), { workers: 2, threadsPerWorker: 3 });
         assert.equal(cpuCores("250m"), 0.25);
         assert.equal(cpuCores("2.5"), 2.5);
