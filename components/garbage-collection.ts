@@ -22,6 +22,11 @@ export interface GarbageCollectionArgs {
     readonly ttlSecondsAfterFinished?: number;
     /** MLflow's usage telemetry on in its containers (telemetry.enabled). Defaults to off. */
     readonly telemetry?: boolean;
+    /**
+     * What the CronJob is applied after (a component's dependsOn does not reach its children): the tracking server,
+     * and during an MLflow upgrade its resume step, which gives back the CronJob's `suspend`. Defaults to none.
+     */
+    readonly waitFor?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -57,7 +62,7 @@ export class GarbageCollection extends pulumi.ComponentResource {
                 ttlSecondsAfterFinished: args.ttlSecondsAfterFinished ?? 604_800,
                 telemetry: args.telemetry,
             }),
-            { parent: this },
+            { parent: this, dependsOn: args.waitFor ?? [] },
         );
         this.cronJob = cj.metadata.name;
         this.command = gcCommand(olderThan).join(" ");

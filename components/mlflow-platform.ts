@@ -222,7 +222,7 @@ export class MlflowPlatform extends pulumi.ComponentResource {
             },
             part({ dependsOn: [ns, backend] }),
         );
-        upgrade?.resume([tracking.deployment, tracking.schemaRecord]);
+        const resumed = upgrade?.resume([tracking.deployment, tracking.schemaRecord]);
 
         const training = new TrainingJobs(
             "training",
@@ -277,7 +277,17 @@ export class MlflowPlatform extends pulumi.ComponentResource {
         const gc = cfg.gc.enabled
             ? new GarbageCollection(
                   "gc",
-                  { namespace: cfg.namespace, config: cfg.gc, image: trackingImage, backendStoreSecretName: backend.backendStoreSecretName, aws, telemetry: cfg.telemetry.enabled },
+                  {
+                      namespace: cfg.namespace,
+                      config: cfg.gc,
+                      image: trackingImage,
+                      backendStoreSecretName: backend.backendStoreSecretName,
+                      aws,
+                      telemetry: cfg.telemetry.enabled,
+                      // After an upgrade's resume: until then the stop step owns the CronJob's `suspend` (true), and
+                      // the program's apply of it (false) would conflict (found on the real node).
+                      waitFor: [tracking, ...(resumed ? [resumed] : [])],
+                  },
                   part({ dependsOn: [ns, tracking] }),
               )
             : undefined;

@@ -176,6 +176,25 @@ def _pip_requirements() -> list[str]:
     return [f"mlflow=={mlflow.__version__}"] + [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "pandas", "numpy", "cloudpickle")]
 
 
+def log_input(dataset, attempts: int = 3) -> None:
+    """mlflow.log_input, again when a concurrent run registered the same dataset first.
+
+    Two training Jobs started together both insert the experiment's dataset row; the server answers the loser with
+    a unique violation on dataset_pk (found on the real node: train-baseline and train-deep launched at once). The
+    row then exists, and the next call only links it to this run.
+    """
+    import mlflow
+
+    for attempt in range(1, attempts + 1):
+        try:
+            mlflow.log_input(dataset, context="training")
+            return
+        except mlflow.exceptions.MlflowException as e:
+            if "dataset_pk" not in str(e) or attempt == attempts:
+                raise
+            time.sleep(0.5 * attempt)
+
+
 def train_and_register(cfg: Config, frame: pd.DataFrame, dvc_hash: str, hash_source: str) -> dict:
     import mlflow
     import numpy as np
@@ -215,7 +234,7 @@ def train_and_register(cfg: Config, frame: pd.DataFrame, dvc_hash: str, hash_sou
         dataset = mlflow.data.from_pandas(
             frame, source=cfg.dataset_s3_path, targets=TARGET_COLUMN, name="california_housing"
         )
-        mlflow.log_input(dataset, context="training")
+        log_input(dataset)
 
         estimator = fit(make_estimator(cfg.max_depth, cfg.learning_rate, cfg.max_iter, cfg.random_state), x_train, y_train)
         wrapper = CaliforniaHousingModel(estimator)

@@ -134,3 +134,39 @@ def test_successful_run_logs_everything_and_registers_a_version(world, capsys, c
     assert proc.returncode == 0, proc.stderr[-2000:]
     predictions = json.loads(proc.stdout.strip().splitlines()[-1])
     assert len(predictions) == 5 and all(0.0 < p < 6.0 for p in predictions)
+
+
+def test_log_input_again_after_a_concurrent_runs_dataset_insert(monkeypatch):
+    """Two Jobs started together: the loser's first log_input meets dataset_pk; the next call links the row."""
+    calls = []
+
+    def flaky(dataset, context):
+        calls.append(context)
+        if len(calls) == 1:
+            raise mlflow.exceptions.MlflowException('BAD_REQUEST: duplicate key value violates unique constraint "dataset_pk"')
+
+    monkeypatch.setattr(mlflow, "log_input", flaky)
+    monkeypatch.setattr(train.time, "sleep", lambda s: None)
+    train.log_input(object())
+    assert calls == ["training", "training"]
+
+
+def test_log_input_other_errors_and_the_last_attempt_raise(monkeypatch):
+    def broken(dataset, context):
+        raise mlflow.exceptions.MlflowException("INTERNAL_ERROR: something else")
+
+    monkeypatch.setattr(mlflow, "log_input", broken)
+    with pytest.raises(mlflow.exceptions.MlflowException, match="something else"):
+        train.log_input(object())
+
+    calls = []
+
+    def always_pk(dataset, context):
+        calls.append(1)
+        raise mlflow.exceptions.MlflowException('duplicate key value violates unique constraint "dataset_pk"')
+
+    monkeypatch.setattr(mlflow, "log_input", always_pk)
+    monkeypatch.setattr(train.time, "sleep", lambda s: None)
+    with pytest.raises(mlflow.exceptions.MlflowException, match="dataset_pk"):
+        train.log_input(object(), attempts=3)
+    assert len(calls) == 3

@@ -15,7 +15,7 @@ const NEW = ["image.ref=registry.example.com/mlflow@sha256:" + "c".repeat(64), "
 const UPGRADE = "mlflow-platform:tracking:MlflowUpgrade";
 
 function renderWith(stack: string, record: SchemaRecord, sets: readonly string[] = []): Promise<RenderResult> {
-    return renderStack({ root: ROOT, stack, sets: [...NEW, ...sets], program: async () => (await MlflowPlatform.create("mlflow-platform", { config: loadPlatformConfig(), schemaRecord: record })).outputs });
+    return renderStack({ root: ROOT, stack, sets: [...NEW, ...sets], dependencies: true, program: async () => (await MlflowPlatform.create("mlflow-platform", { config: loadPlatformConfig(), schemaRecord: record })).outputs });
 }
 /** An object's annotations (the render's metadata type leaves them untyped). */
 const annotations = (o: { metadata: unknown } | undefined): Record<string, string> => ((o?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations ?? {});
@@ -44,6 +44,13 @@ describe("MLflow upgrade wiring (Pulumi mocks)", () => {
         const stop = r.kubernetes.find((o) => o.metadata.name === "mlflow-upgrade-3-10-0-to-3-17-2-stop") as unknown as { spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } };
         const cronJobs = stop.spec.template.spec.containers[0].env.find((e) => e.name === "UPGRADE_CRONJOBS")?.value;
         assert.equal(cronJobs, r.kubernetes.some((o) => o.kind === "CronJob" && o.metadata.name === "mlflow-gc") ? "mlflow-gc" : "");
+    });
+
+    it("the gc CronJob is applied after the resume step (until then the stop step owns its suspend: a conflict on the real node)", async () => {
+        const r = await renderWith("dev", { trackingDeployed: true, mlflowVersion: "3.10.0" }, ["gc.enabled=true"]);
+        const gc = r.resources.find((x) => x.type === "kubernetes:batch/v1:CronJob" && x.name === "gc");
+        assert.ok(gc, r.resources.filter((x) => x.type.includes("CronJob")).map((x) => x.name).join(", "));
+        assert.ok((gc.dependsOn ?? []).includes("kubernetes:batch/v1:Job::mlflow-upgrade-resume"), `the gc CronJob waits for: ${(gc.dependsOn ?? []).join(", ")}`);
     });
 
     it("RDS, recorded 3.10.0: a manual snapshot instead of the dump, retained when the stack lets go of it", async () => {
