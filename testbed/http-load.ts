@@ -17,7 +17,11 @@ export interface LoadRequest {
 export interface LoadOptions {
     /** http://host:port */
     readonly baseUrl: string;
-    readonly request: LoadRequest;
+    /**
+     * The request every client sends, or a function giving client `client` (0-based) its `n`-th request (0-based,
+     * warm-up included): for loads whose requests must differ, e.g. metric batches of consecutive steps.
+     */
+    readonly request: LoadRequest | ((client: number, n: number) => LoadRequest);
     readonly clients: number;
     readonly warmupMs: number;
     readonly durationMs: number;
@@ -76,13 +80,15 @@ export async function closedLoopLoad(opts: LoadOptions): Promise<LoadRun> {
     };
     const startTimer = setTimeout(() => edge("start"), Math.max(0, windowStart - performance.now()));
     const endTimer = setTimeout(() => edge("end"), Math.max(0, windowEnd - performance.now()));
-    const client = async () => {
-        while (performance.now() < windowEnd) {
+    const requestOf = opts.request;
+    const client = async (_: unknown, index: number) => {
+        for (let n = 0; performance.now() < windowEnd; n++) {
+            const request = typeof requestOf === "function" ? requestOf(index, n) : requestOf;
             const t0 = performance.now();
             sent++;
             let wrong: string | undefined;
             try {
-                const res = await send(agent, url, opts.request);
+                const res = await send(agent, url, request);
                 wrong = opts.check(res.status, res.body);
             } catch (err) {
                 wrong = err instanceof Error ? err.message : String(err);
