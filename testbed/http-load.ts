@@ -41,6 +41,11 @@ export interface LoadRun {
     readonly firstError?: string;
     /** Requests sent in all (warm-up included). */
     readonly sent: number;
+    /**
+     * Latency of each right answer that ENDED inside the window, whatever its start (warm-up included), ms: the
+     * throughput of a server slower than the window (every request outlasting it) is then not 0.
+     */
+    readonly endedInWindowMs?: number[];
 }
 
 function send(agent: http.Agent, url: URL, r: LoadRequest): Promise<{ status: number; body: string }> {
@@ -69,6 +74,7 @@ export async function closedLoopLoad(opts: LoadOptions): Promise<LoadRun> {
     const windowStart = start + Math.max(0, opts.warmupMs);
     const windowEnd = windowStart + opts.durationMs;
     const latenciesMs: number[] = [];
+    const endedInWindowMs: number[] = [];
     let errors = 0;
     let firstError: string | undefined;
     let sent = 0;
@@ -94,6 +100,7 @@ export async function closedLoopLoad(opts: LoadOptions): Promise<LoadRun> {
                 wrong = err instanceof Error ? err.message : String(err);
             }
             const t1 = performance.now();
+            if (wrong === undefined && t1 >= windowStart && t1 <= windowEnd) endedInWindowMs.push(t1 - t0);
             if (t0 < windowStart || t1 > windowEnd) continue;
             if (wrong !== undefined) {
                 errors++;
@@ -110,5 +117,5 @@ export async function closedLoopLoad(opts: LoadOptions): Promise<LoadRun> {
         edge("end");
         agent.destroy();
     }
-    return { latenciesMs, windowMs: windowEnd - windowStart, errors, ...(firstError !== undefined ? { firstError } : {}), sent };
+    return { latenciesMs, windowMs: windowEnd - windowStart, errors, ...(firstError !== undefined ? { firstError } : {}), sent, endedInWindowMs };
 }
