@@ -151,24 +151,27 @@ export function mergeRuns(runs: readonly LoadRun[]): LoadRun {
         errors: runs.reduce((t, r) => t + r.errors, 0),
         ...(firstError !== undefined ? { firstError } : {}),
         sent: runs.reduce((t, r) => t + r.sent, 0),
+        ...(runs.every((r) => r.endedInWindowMs !== undefined) ? { endedInWindowMs: runs.flatMap((r) => r.endedInWindowMs!) } : {}),
     };
 }
 
 /**
- * batches/s over the window, metrics/s, p50/p99 (nearest rank). A window in which no batch completed counts as
- * an error (every request took longer than the window, or failed): its rate is 0, not a missing value.
+ * batches/s, metrics/s, p50/p99 (nearest rank) of the right answers that ended inside the window (whatever their
+ * start: a server slower than the window still has a rate; without that record, those that also started in it).
+ * A window in which no batch completed counts as an error: its rate is 0, not a missing value.
  */
 export function summarizeLoad(run: LoadRun, loadavg: readonly number[], perBatch = METRICS_PER_BATCH): LoadSummary {
-    const n = run.latenciesMs.length;
+    const latencies = run.endedInWindowMs ?? run.latenciesMs;
+    const n = latencies.length;
     const perSecond = n / (run.windowMs / 1000);
     const none = n === 0 && run.errors === 0;
-    const firstError = run.firstError ?? (none ? `no batch completed inside ${round(run.windowMs / 1000, 1)} s of window (${run.sent} sent, warm-up included): each took longer` : undefined);
+    const firstError = run.firstError ?? (none ? `no batch completed inside ${round(run.windowMs / 1000, 1)} s of window (${run.sent} sent, warm-up included)` : undefined);
     return {
         batches: n,
         batchesPerSecond: round(perSecond, 1),
         metricsPerSecond: Math.round(perSecond * perBatch),
-        p50Ms: n > 0 ? percentile(run.latenciesMs, 50) : Number.NaN,
-        p99Ms: n > 0 ? percentile(run.latenciesMs, 99) : Number.NaN,
+        p50Ms: n > 0 ? percentile(latencies, 50) : Number.NaN,
+        p99Ms: n > 0 ? percentile(latencies, 99) : Number.NaN,
         errors: run.errors + (none ? 1 : 0),
         ...(firstError !== undefined ? { firstError } : {}),
         sent: run.sent,
@@ -547,7 +550,7 @@ export async function runTrackingBench(opts: BenchPartOptions & { options?: bool
                     const r = await pass(l.started, l.runIds, warmup, window);
                     runs.get(n)!.push(r);
                     loads.get(n)!.push(before, load1());
-                    log(`tracking:   ${round(r.latenciesMs.length / (r.windowMs / 1000), 1)} batches/s, errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ""}`);
+                    log(`tracking:   ${round((r.endedInWindowMs ?? r.latenciesMs).length / (r.windowMs / 1000), 1)} batches/s, errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ""}`);
                 }
             }
             return new Map(names.map((n) => [n, summarizeLoad(mergeRuns(runs.get(n)!), loads.get(n)!)]));

@@ -98,6 +98,11 @@ describe("bench tracking: statistics", () => {
         );
     });
 
+    it("counts the answers that ended inside the window when the load recorded them (a server slower than the window has a rate)", () => {
+        const s = summarizeLoad({ latenciesMs: [], windowMs: 5000, errors: 0, sent: 24, endedInWindowMs: [7000, 7100, 7200, 7300, 7400] }, []);
+        assert.deepEqual([s.batches, s.batchesPerSecond, s.p50Ms, s.p99Ms, s.errors], [5, 1, 7200, 7400, 0]);
+    });
+
     it("a window in which no batch completed is an error with rate 0, not a missing value", () => {
         const s = summarizeLoad({ latenciesMs: [], windowMs: 5000, errors: 0, sent: 16 }, []);
         assert.equal(s.batchesPerSecond, 0);
@@ -112,6 +117,11 @@ describe("bench tracking: statistics", () => {
             { latenciesMs: [3], windowMs: 500, errors: 1, firstError: "boom", sent: 4 },
         ]);
         assert.deepEqual(m, { latenciesMs: [1, 2, 3], windowMs: 1500, errors: 1, firstError: "boom", sent: 9 });
+        const ended = mergeRuns([
+            { latenciesMs: [], windowMs: 1000, errors: 0, sent: 5, endedInWindowMs: [9] },
+            { latenciesMs: [3], windowMs: 500, errors: 0, sent: 4, endedInWindowMs: [3, 8] },
+        ]);
+        assert.deepEqual(ended.endedInWindowMs, [9, 3, 8]);
         assert.throws(() => mergeRuns([]), /no runs/);
     });
 
@@ -184,6 +194,7 @@ describe("testbed http-load: a request per client and count", () => {
                 assert.deepEqual(counts, counts.map((_, i) => i), `client ${c}: counts 0, 1, 2, ... in order`);
             }
             assert.equal(seen.length, run.sent);
+            assert.ok((run.endedInWindowMs ?? []).length >= run.latenciesMs.length, "every answer inside the window also ended inside it");
         } finally {
             await new Promise<void>((r) => server.close(() => r()));
         }
