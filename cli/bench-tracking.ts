@@ -139,6 +139,8 @@ export interface LoadSummary {
     readonly sent: number;
     /** 1-minute load average at the start and the end of each pass. */
     readonly loadavg: readonly number[];
+    /** batches/s of each pass: the spread the shared machine leaves. */
+    readonly perPass?: readonly number[];
 }
 
 /** The passes of one contender as one run: windows, latencies, errors and requests added up. */
@@ -177,6 +179,11 @@ export function summarizeLoad(run: LoadRun, loadavg: readonly number[], perBatch
         sent: run.sent,
         loadavg,
     };
+}
+
+/** batches/s of one pass (the answers that ended inside its window). */
+export function passRate(run: LoadRun): number {
+    return round((run.endedInWindowMs ?? run.latenciesMs).length / (run.windowMs / 1000), 1);
 }
 
 /** a/b to two decimals; NaN when b has no throughput. */
@@ -550,10 +557,10 @@ export async function runTrackingBench(opts: BenchPartOptions & { options?: bool
                     const r = await pass(l.started, l.runIds, warmup, window);
                     runs.get(n)!.push(r);
                     loads.get(n)!.push(before, load1());
-                    log(`tracking:   ${round((r.endedInWindowMs ?? r.latenciesMs).length / (r.windowMs / 1000), 1)} batches/s, errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ""}`);
+                    log(`tracking:   ${passRate(r)} batches/s, errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ""}`);
                 }
             }
-            return new Map(names.map((n) => [n, summarizeLoad(mergeRuns(runs.get(n)!), loads.get(n)!)]));
+            return new Map(names.map((n) => [n, { ...summarizeLoad(mergeRuns(runs.get(n)!), loads.get(n)!), perPass: runs.get(n)!.map((r) => passRate(r)) }]));
         };
 
         const main = await phase(["bare", "platform", "basicAuth", "sso"]);
@@ -582,7 +589,7 @@ export async function runTrackingBench(opts: BenchPartOptions & { options?: bool
             }
             for (const v of variants) await live.get(v)?.stop();
         }
-        const errors = [...main.values()].reduce((n, r) => n + r.errors, 0);
+        const errors = (["bare", "platform"] as const).reduce((n, c) => n + (main.get(c)?.errors ?? 0), 0);
         return {
             setup: {
                 clients: CLIENTS, metricsPerBatch: METRICS_PER_BATCH, warmupSeconds: WARMUP_SECONDS, durationSeconds: opts.durationSeconds,
@@ -593,7 +600,7 @@ export async function runTrackingBench(opts: BenchPartOptions & { options?: bool
             results: Object.fromEntries(main) as TrackingBench["results"],
             ratios,
             options,
-            goal: { goal: `platform/bare batches/s ≥ ${GOAL_RATIO}, no errors`, value: ratios.platformVsBare, met: ratios.platformVsBare >= GOAL_RATIO && errors === 0 },
+            goal: { goal: `platform/bare batches/s ≥ ${GOAL_RATIO}, no errors on either`, value: ratios.platformVsBare, met: ratios.platformVsBare >= GOAL_RATIO && errors === 0 },
         };
     } finally {
         for (const stop of stops.reverse()) {
@@ -614,8 +621,8 @@ export function trackingHuman(r: TrackingBench): string {
     lines.push(`tracking            ${r.setup.clients} clients × ${r.setup.metricsPerBatch} metrics per log-batch, --workers ${r.setup.workers}, one PostgreSQL; ${r.setup.durationSeconds} s each: ${r.setup.passes}`);
     lines.push(`  machine           ${r.machine.cpus} CPUs, load ${r.machine.loadavgBefore.join(" ")} before, ${r.machine.loadavgAfter.join(" ")} after`);
     const row = (name: string, s: LoadSummary) =>
-        `  ${name.padEnd(18)}${String(s.batchesPerSecond).padStart(10)}${String(s.metricsPerSecond).padStart(11)}${String(s.p50Ms).padStart(9)}${String(s.p99Ms).padStart(9)}   ${s.loadavg.join(" ")}${s.errors ? `  ${s.errors} errors: ${s.firstError}` : ""}`;
-    lines.push(`  ${"".padEnd(18)}${"batches/s".padStart(10)}${"metrics/s".padStart(11)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}   load (each pass)`);
+        `  ${name.padEnd(18)}${String(s.batchesPerSecond).padStart(10)}${String(s.metricsPerSecond).padStart(11)}${String(s.p50Ms).padStart(9)}${String(s.p99Ms).padStart(9)}   ${(s.perPass ?? []).join(" ").padEnd(22)}${Math.min(...s.loadavg)}-${Math.max(...s.loadavg)}${s.errors ? `  ${s.errors} errors: ${s.firstError}` : ""}`;
+    lines.push(`  ${"".padEnd(18)}${"batches/s".padStart(10)}${"metrics/s".padStart(11)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}   ${"batches/s per pass".padEnd(22)}load`);
     for (const [name, s] of Object.entries(r.results)) if (s) lines.push(row(name, s));
     const q = r.ratios;
     lines.push(`  ratios            platform/bare ${q.platformVsBare} (p99 ${q.p99PlatformVsBare}), basic auth/bare ${q.basicAuthVsBare} (p99 ${q.p99BasicAuthVsBare}), sso/bare ${q.ssoVsBare} (p99 ${q.p99SsoVsBare})`);

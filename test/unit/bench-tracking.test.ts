@@ -11,6 +11,7 @@ import {
     parseTrackingArgs,
     part,
     passOrder,
+    passRate,
     ratio,
     summarizeLoad,
     variantArgs,
@@ -123,6 +124,11 @@ describe("bench tracking: statistics", () => {
         ]);
         assert.deepEqual(ended.endedInWindowMs, [9, 3, 8]);
         assert.throws(() => mergeRuns([]), /no runs/);
+    });
+
+    it("a pass's rate counts the answers that ended in its window", () => {
+        assert.equal(passRate({ latenciesMs: [1], windowMs: 2000, errors: 0, sent: 9, endedInWindowMs: [1, 2, 3, 4, 5] }), 2.5);
+        assert.equal(passRate({ latenciesMs: [1, 2], windowMs: 4000, errors: 0, sent: 9 }), 0.5);
     });
 
     it("ratios to two decimals, NaN without a reference throughput", () => {
