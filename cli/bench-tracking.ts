@@ -40,7 +40,7 @@ import { parseArgs, UsageError } from "./args";
 import { percentile, round, type BenchPart, type BenchPartOptions } from "./bench-stats";
 import { closedLoopLoad, type LoadRequest, type LoadRun } from "../testbed/http-load";
 import { PROVIDER_CLIENT, startOidcProvider, type OidcProvider } from "../testbed/oidc-provider";
-import { imageCacheRoot, podmanRunSpec, startContainer, type FullContainer, type RunningContainer } from "../testbed/podman";
+import { imageCacheRoot, podman, podmanRunSpec, startContainer, type FullContainer, type RunningContainer } from "../testbed/podman";
 import { startPostgres, type PostgresServer } from "../testbed/postgres";
 import { freePort } from "../testbed/ports";
 import { installExitHooks, spawnManaged, waitForHttp200, type ManagedProcess } from "../testbed/process";
@@ -141,6 +141,11 @@ export interface LoadSummary {
     readonly loadavg: readonly number[];
     /** batches/s of each pass: the spread the shared machine leaves. */
     readonly perPass?: readonly number[];
+    /**
+     * CPU time of the contender's processes (MLflow's, and the sidecar's) during the windows per batch answered in
+     * them: what a batch costs, much less sensitive to the other load on a shared machine than batches/s.
+     */
+    readonly cpuMsPerBatch?: number;
 }
 
 /** The passes of one contender as one run: windows, latencies, errors and requests added up. */
@@ -181,9 +186,45 @@ export function summarizeLoad(run: LoadRun, loadavg: readonly number[], perBatch
     };
 }
 
+/** Process group and CPU time (user + system, clock ticks) of one /proc/<pid>/stat line. */
+export function parseProcStat(text: string): { pgrp: number; ticks: number } {
+    const close = text.lastIndexOf(")");
+    if (close < 0) throw new Error(`not a /proc/<pid>/stat line: ${text.slice(0, 80)}`);
+    // After "pid (comm) ": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime ...
+    const f = text.slice(close + 2).trim().split(/\s+/);
+    const pgrp = Number(f[2]);
+    const ticks = Number(f[11]) + Number(f[12]);
+    if (!Number.isInteger(pgrp) || !Number.isFinite(ticks)) throw new Error(`unexpected /proc/<pid>/stat fields: ${text.slice(0, 120)}`);
+    return { pgrp, ticks };
+}
+
+/** CPU seconds used so far by the live processes of process group `pgid` (threads included; Linux only). */
+export function groupCpuSeconds(pgid: number, ticksPerSecond = 100): number {
+    let ticks = 0;
+    for (const e of fs.readdirSync("/proc")) {
+        if (!/^[0-9]+$/.test(e)) continue;
+        try {
+            const st = parseProcStat(fs.readFileSync(`/proc/${e}/stat`, "utf8"));
+            if (st.pgrp === pgid) ticks += st.ticks;
+        } catch { /* exited meanwhile */ }
+    }
+    return ticks / ticksPerSecond;
+}
+
+/** CPU seconds used so far by process `pid` (all its threads). */
+export function pidCpuSeconds(pid: number, ticksPerSecond = 100): number {
+    return parseProcStat(fs.readFileSync(`/proc/${pid}/stat`, "utf8")).ticks / ticksPerSecond;
+}
+
 /** batches/s of one pass (the answers that ended inside its window). */
 export function passRate(run: LoadRun): number {
     return round((run.endedInWindowMs ?? run.latenciesMs).length / (run.windowMs / 1000), 1);
+}
+
+/** CPU ms per batch answered inside the windows; NaN without batches. */
+export function cpuMsPerBatch(cpuSeconds: number, run: LoadRun): number {
+    const n = (run.endedInWindowMs ?? run.latenciesMs).length;
+    return n > 0 ? round((cpuSeconds * 1000) / n, 1) : Number.NaN;
 }
 
 /** a/b to two decimals; NaN when b has no throughput. */
@@ -245,6 +286,8 @@ interface Started {
     readonly auth?: { username: string; password: string };
     /** What runs, for the report. */
     readonly command: string[];
+    /** CPU seconds the contender's processes (server workers, sidecar) have used so far. */
+    cpuSeconds(): number;
     stop(): Promise<void>;
 }
 
@@ -274,7 +317,8 @@ async function startBare(e: Env, workers: string): Promise<Started> {
     };
     const url = `http://127.0.0.1:${port}`;
     const proc = await startProcess(path.join(e.binDir, "mlflow"), args, env, dir, url, "bare mlflow server");
-    return { url, host: `127.0.0.1:${port}`, command: ["mlflow", ...args.map((a) => a.replace(e.pg.password, "***"))], stop: () => proc.stop() };
+    const pgid = proc.child.pid!;
+    return { url, host: `127.0.0.1:${port}`, command: ["mlflow", ...args.map((a) => a.replace(e.pg.password, "***"))], cpuSeconds: () => groupCpuSeconds(pgid), stop: () => proc.stop() };
 }
 
 interface PlatformStart {
@@ -333,6 +377,7 @@ async function startPlatform(e: Env, s: PlatformStart): Promise<Started> {
         host: `mlflow.${m.namespace}.svc.cluster.local:5000`,
         ...(auth ? { auth } : {}),
         command: m.command,
+        cpuSeconds: () => groupCpuSeconds(m.proc.child.pid!),
         stop: () => m.proc.stop(),
     };
 }
@@ -361,10 +406,14 @@ async function startSso(e: Env, s: PlatformStart & { sso: { machinePassword: str
         const url = `http://127.0.0.1:${port}`;
         container = await startContainer(spec, { url: `${url}/ping`, timeoutMs: 120_000, label: "oauth2-proxy sidecar" });
         const running = container;
+        const inspect = await podman(["inspect", "--format", "{{.State.Pid}}", spec.name]);
+        const proxyPid = Number(inspect.stdout.trim());
+        if (inspect.code !== 0 || !(proxyPid > 0)) throw new Error(`podman inspect ${spec.name}: no PID (${inspect.stdout.trim()} ${inspect.stderr.trim()})`);
         return {
             url,
             host: `mlflow.${m.namespace}.svc.cluster.local:5000`,
             auth: { username: MACHINE_USERNAME, password: s.sso.machinePassword },
+            cpuSeconds: () => groupCpuSeconds(m.proc.child.pid!) + pidCpuSeconds(proxyPid),
             command: [...m.command, "|", "podman", "run", ...spec.options.filter((o) => !o.startsWith("/")), spec.image, ...spec.args],
             stop: async () => {
                 await running.stop(5);
@@ -411,15 +460,18 @@ async function createRuns(s: Started, label: string): Promise<string[]> {
 const load1 = () => round(os.loadavg()[0]!, 2);
 
 /** One pass of the load on one contender: warm-up, then the window. */
-async function pass(s: Started, runIds: readonly string[], warmupSeconds: number, durationSeconds: number): Promise<LoadRun> {
-    return closedLoopLoad({
+async function pass(s: Started, runIds: readonly string[], warmupSeconds: number, durationSeconds: number): Promise<{ run: LoadRun; cpuSeconds: number }> {
+    const edges: { start?: number; end?: number } = {};
+    const run = await closedLoopLoad({
         baseUrl: s.url,
         request: batchRequests(runIds, apiHeaders(s.host, s.auth), Date.now()),
         clients: CLIENTS,
         warmupMs: warmupSeconds * 1000,
         durationMs: durationSeconds * 1000,
         check: logBatchCheck,
+        onWindow: (edge) => void (edges[edge] = s.cpuSeconds()),
     });
+    return { run, cpuSeconds: (edges.end ?? Number.NaN) - (edges.start ?? Number.NaN) };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -444,6 +496,10 @@ export interface TrackingBench {
         readonly p99PlatformVsBare: number;
         readonly p99BasicAuthVsBare: number;
         readonly p99SsoVsBare: number;
+        /** CPU per batch against bare's: > 1 is what the configuration costs in CPU. */
+        readonly cpuPerBatchPlatformVsBare: number;
+        readonly cpuPerBatchBasicAuthVsBare: number;
+        readonly cpuPerBatchSsoVsBare: number;
     };
     /**
      * Measured when the contender they vary misses the goal against bare (or with --options): each variant beside
@@ -455,6 +511,8 @@ export interface TrackingBench {
         readonly reference: LoadSummary;
         readonly variant: LoadSummary;
         readonly ratio: number;
+        /** variant/reference CPU per batch (< 1: the option taken away cost CPU). */
+        readonly cpuPerBatchRatio: number;
         readonly referenceVsBare: number;
         readonly variantVsBare: number;
     }>>;
@@ -548,24 +606,30 @@ export async function runTrackingBench(opts: BenchPartOptions & { options?: bool
             for (const n of names) await bring(n);
             const runs = new Map<Contender, LoadRun[]>(names.map((n) => [n, []]));
             const loads = new Map<Contender, number[]>(names.map((n) => [n, []]));
+            const cpu = new Map<Contender, number>(names.map((n) => [n, 0]));
             for (const [i, order] of passOrder(names, PASSES).entries()) {
                 for (const n of order) {
                     const l = live.get(n)!;
                     const before = load1();
                     const warmup = i === 0 ? WARMUP_SECONDS : REWARM_SECONDS;
                     log(`tracking: ${n} (pass ${i + 1}/${PASSES}): ${CLIENTS} clients × ${METRICS_PER_BATCH} metrics per batch, ${warmup} s warm-up + ${window} s (load ${before})`);
-                    const r = await pass(l.started, l.runIds, warmup, window);
+                    const { run: r, cpuSeconds } = await pass(l.started, l.runIds, warmup, window);
                     runs.get(n)!.push(r);
+                    cpu.set(n, cpu.get(n)! + cpuSeconds);
                     loads.get(n)!.push(before, load1());
                     log(`tracking:   ${passRate(r)} batches/s, errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ""}`);
                 }
             }
-            return new Map(names.map((n) => [n, { ...summarizeLoad(mergeRuns(runs.get(n)!), loads.get(n)!), perPass: runs.get(n)!.map((r) => passRate(r)) }]));
+            return new Map(names.map((n) => {
+                const merged = mergeRuns(runs.get(n)!);
+                return [n, { ...summarizeLoad(merged, loads.get(n)!), perPass: runs.get(n)!.map((r) => passRate(r)), cpuMsPerBatch: cpuMsPerBatch(cpu.get(n)!, merged) }];
+            }));
         };
 
         const main = await phase(["bare", "platform", "basicAuth", "sso"]);
         const rate = (c: LoadSummary | undefined) => c?.batchesPerSecond ?? Number.NaN;
         const p99 = (c: LoadSummary | undefined) => c?.p99Ms ?? Number.NaN;
+        const cpuPer = (c: LoadSummary | undefined) => c?.cpuMsPerBatch ?? Number.NaN;
         const ratios = {
             platformVsBare: ratio(rate(main.get("platform")), rate(main.get("bare"))),
             basicAuthVsBare: ratio(rate(main.get("basicAuth")), rate(main.get("bare"))),
@@ -573,6 +637,9 @@ export async function runTrackingBench(opts: BenchPartOptions & { options?: bool
             p99PlatformVsBare: ratio(p99(main.get("platform")), p99(main.get("bare"))),
             p99BasicAuthVsBare: ratio(p99(main.get("basicAuth")), p99(main.get("bare"))),
             p99SsoVsBare: ratio(p99(main.get("sso")), p99(main.get("bare"))),
+            cpuPerBatchPlatformVsBare: ratio(cpuPer(main.get("platform")), cpuPer(main.get("bare"))),
+            cpuPerBatchBasicAuthVsBare: ratio(cpuPer(main.get("basicAuth")), cpuPer(main.get("bare"))),
+            cpuPerBatchSsoVsBare: ratio(cpuPer(main.get("sso")), cpuPer(main.get("bare"))),
         };
         const missed = { platform: !(ratios.platformVsBare >= GOAL_RATIO), basicAuth: !(ratios.basicAuthVsBare >= GOAL_RATIO), sso: !(ratios.ssoVsBare >= GOAL_RATIO) };
         const options: TrackingBench["options"] = {};
@@ -584,7 +651,7 @@ export async function runTrackingBench(opts: BenchPartOptions & { options?: bool
             for (const v of variants) {
                 options[v] = {
                     bare: got.get("bare")!, reference: got.get(ref)!, variant: got.get(v)!,
-                    ratio: ratio(rate(got.get(v)), rate(got.get(ref))), referenceVsBare: ratio(rate(got.get(ref)), rate(got.get("bare"))), variantVsBare: ratio(rate(got.get(v)), rate(got.get("bare"))),
+                    ratio: ratio(rate(got.get(v)), rate(got.get(ref))), cpuPerBatchRatio: ratio(cpuPer(got.get(v)), cpuPer(got.get(ref))), referenceVsBare: ratio(rate(got.get(ref)), rate(got.get("bare"))), variantVsBare: ratio(rate(got.get(v)), rate(got.get("bare"))),
                 };
             }
             for (const v of variants) await live.get(v)?.stop();
@@ -621,15 +688,16 @@ export function trackingHuman(r: TrackingBench): string {
     lines.push(`tracking            ${r.setup.clients} clients × ${r.setup.metricsPerBatch} metrics per log-batch, --workers ${r.setup.workers}, one PostgreSQL; ${r.setup.durationSeconds} s each: ${r.setup.passes}`);
     lines.push(`  machine           ${r.machine.cpus} CPUs, load ${r.machine.loadavgBefore.join(" ")} before, ${r.machine.loadavgAfter.join(" ")} after`);
     const row = (name: string, s: LoadSummary) =>
-        `  ${name.padEnd(18)}${String(s.batchesPerSecond).padStart(10)}${String(s.metricsPerSecond).padStart(11)}${String(s.p50Ms).padStart(9)}${String(s.p99Ms).padStart(9)}   ${(s.perPass ?? []).join(" ").padEnd(22)}${Math.min(...s.loadavg)}-${Math.max(...s.loadavg)}${s.errors ? `  ${s.errors} errors: ${s.firstError}` : ""}`;
-    lines.push(`  ${"".padEnd(18)}${"batches/s".padStart(10)}${"metrics/s".padStart(11)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}   ${"batches/s per pass".padEnd(22)}load`);
+        `  ${name.padEnd(18)}${String(s.batchesPerSecond).padStart(10)}${String(s.metricsPerSecond).padStart(11)}${String(s.p50Ms).padStart(9)}${String(s.p99Ms).padStart(9)}${String(s.cpuMsPerBatch ?? "-").padStart(14)}   ${(s.perPass ?? []).join(" ").padEnd(22)}${Math.min(...s.loadavg)}-${Math.max(...s.loadavg)}${s.errors ? `  ${s.errors} errors: ${s.firstError}` : ""}`;
+    lines.push(`  ${"".padEnd(18)}${"batches/s".padStart(10)}${"metrics/s".padStart(11)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"CPU ms/batch".padStart(14)}   ${"batches/s per pass".padEnd(22)}load`);
     for (const [name, s] of Object.entries(r.results)) if (s) lines.push(row(name, s));
     const q = r.ratios;
     lines.push(`  ratios            platform/bare ${q.platformVsBare} (p99 ${q.p99PlatformVsBare}), basic auth/bare ${q.basicAuthVsBare} (p99 ${q.p99BasicAuthVsBare}), sso/bare ${q.ssoVsBare} (p99 ${q.p99SsoVsBare})`);
+    lines.push(`  CPU per batch     platform/bare ${q.cpuPerBatchPlatformVsBare}, basic auth/bare ${q.cpuPerBatchBasicAuthVsBare}, sso/bare ${q.cpuPerBatchSsoVsBare}`);
     for (const [v, o] of Object.entries(r.options)) {
         if (!o) continue;
         const ref = VARIANTS[v as Variant];
-        lines.push(`  option ${v.padEnd(16)}${o.variant.batchesPerSecond} batches/s (p99 ${o.variant.p99Ms} ms) beside ${ref} ${o.reference.batchesPerSecond} (p99 ${o.reference.p99Ms}) and bare ${o.bare.batchesPerSecond} (p99 ${o.bare.p99Ms}): ${v}/${ref} ${o.ratio}, ${v}/bare ${o.variantVsBare}, ${ref}/bare ${o.referenceVsBare}`);
+        lines.push(`  option ${v.padEnd(16)}${o.variant.batchesPerSecond} batches/s (p99 ${o.variant.p99Ms} ms) beside ${ref} ${o.reference.batchesPerSecond} (p99 ${o.reference.p99Ms}) and bare ${o.bare.batchesPerSecond} (p99 ${o.bare.p99Ms}): ${v}/${ref} ${o.ratio} (CPU per batch ${o.cpuPerBatchRatio}), ${v}/bare ${o.variantVsBare}, ${ref}/bare ${o.referenceVsBare}`);
     }
     lines.push(`  goal ${r.goal.met ? "met    " : "MISSED "}   ${r.goal.goal}: ${r.goal.value}`);
     return lines.join("\n");

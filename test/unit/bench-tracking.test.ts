@@ -1,10 +1,15 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { UsageError } from "../../cli/args";
 import {
     apiHeaders,
     batchRequests,
+    cpuMsPerBatch,
+    groupCpuSeconds,
+    parseProcStat,
+    pidCpuSeconds,
     logBatchCheck,
     mergeRuns,
     metricBatchBody,
@@ -146,6 +151,29 @@ describe("bench tracking: statistics", () => {
         assert.equal(mean("a"), mean("c"));
         assert.equal(mean("a"), mean("b"));
         assert.throws(() => passOrder(["a"], 0), /positive integer/);
+    });
+});
+
+describe("bench tracking: CPU per batch", () => {
+    it("reads the process group and user + system ticks of a /proc/<pid>/stat line, also with spaces and parens in the name", () => {
+        const line = "4242 (uvicorn (w) 1) S 4200 4100 4100 0 -1 4194560 9 0 0 0 250 40 7 3 20 0 5 0 100 0 0";
+        assert.deepEqual(parseProcStat(line), { pgrp: 4100, ticks: 290 });
+        assert.throws(() => parseProcStat("garbage"), /not a \/proc/);
+    });
+
+    it("measures this process: its group's CPU includes its own, and grows with work", () => {
+        const self = pidCpuSeconds(process.pid);
+        const group = groupCpuSeconds(Number(fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ")[2]));
+        assert.ok(group >= self - 0.02, `group ${group} s ≥ own ${self} s`);
+        const t = Date.now();
+        let x = 0;
+        while (Date.now() - t < 120) x += Math.sqrt(x + 1);
+        assert.ok(pidCpuSeconds(process.pid) > self, `CPU time grows (${x > 0})`);
+    });
+
+    it("CPU ms per batch answered in the windows, NaN without batches", () => {
+        assert.equal(cpuMsPerBatch(1.5, { latenciesMs: [], windowMs: 1000, errors: 0, sent: 60, endedInWindowMs: Array(50).fill(1) }), 30);
+        assert.ok(Number.isNaN(cpuMsPerBatch(1.5, { latenciesMs: [], windowMs: 1000, errors: 0, sent: 3, endedInWindowMs: [] })));
     });
 });
 
