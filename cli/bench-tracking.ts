@@ -26,6 +26,7 @@
  * Alone: `npx tsx cli/bench-tracking.ts [--json] [--duration <s>] [--options]`; `--options` (or a missed goal)
  * also measures the platform's render with one option taken away at a time, to name what costs.
  */
+import * as bcrypt from "bcryptjs";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -244,13 +245,16 @@ export function passOrder<T>(contenders: readonly T[], passes: number): T[][] {
 /**
  * The option variants, each measured beside what it varies: the platform's rendered args without the Prometheus
  * exporter, or with no host check (`--allowed-hosts *`); the basic-auth app with MLflow's credential cache on
- * (basic_auth.ini `auth_cache_ttl_seconds`); the sign-in sidecar without its CPU limit.
+ * (basic_auth.ini `auth_cache_ttl_seconds`); the sign-in sidecar without its CPU limit, or with the machine user's
+ * htpasswd line at bcrypt's lowest cost (4, where the platform's is MACHINE_BCRYPT_COST): the sidecar verifies it on
+ * every request.
  */
 export const VARIANTS = {
     noPrometheus: "platform",
     anyHost: "platform",
     basicAuthCached: "basicAuth",
     ssoNoCpuLimit: "sso",
+    ssoBcrypt4: "sso",
 } as const;
 export type Variant = keyof typeof VARIANTS;
 /** The credential cache's TTL the basicAuthCached variant sets. */
@@ -382,7 +386,7 @@ async function startPlatform(e: Env, s: PlatformStart): Promise<Started> {
     };
 }
 
-async function startSso(e: Env, s: PlatformStart & { sso: { machinePassword: string } }, opts: { noCpuLimit?: boolean } = {}): Promise<Started> {
+async function startSso(e: Env, s: PlatformStart & { sso: { machinePassword: string } }, opts: { noCpuLimit?: boolean; bcryptCost?: number } = {}): Promise<Started> {
     const m = await startRenderedMlflow(e, s);
     let container: RunningContainer | undefined;
     try {
@@ -395,7 +399,8 @@ async function startSso(e: Env, s: PlatformStart & { sso: { machinePassword: str
         // The Secret's and the ConfigMap's files as the kubelet would mount them (readable by the sidecar's user).
         fs.writeFileSync(path.join(files, "client-secret"), PROVIDER_CLIENT.secret, { mode: 0o644 });
         fs.writeFileSync(path.join(files, "cookie-secret"), randomBytes(16).toString("hex"), { mode: 0o644 });
-        fs.writeFileSync(path.join(files, "htpasswd"), htpasswdLine(MACHINE_USERNAME, s.sso.machinePassword), { mode: 0o644 });
+        const htpasswd = opts.bcryptCost === undefined ? htpasswdLine(MACHINE_USERNAME, s.sso.machinePassword) : `${MACHINE_USERNAME}:${bcrypt.hashSync(s.sso.machinePassword, opts.bcryptCost)}\n`;
+        fs.writeFileSync(path.join(files, "htpasswd"), htpasswd, { mode: 0o644 });
         const cm = findRendered(s.render, "ConfigMap", "mlflow-sso").data as Record<string, string>;
         fs.writeFileSync(path.join(emails, "authenticated-emails"), cm["authenticated-emails"] ?? "", { mode: 0o644 });
         const port = await freePort();
@@ -580,6 +585,7 @@ export async function runTrackingBench(opts: BenchPartOptions & { options?: bool
             anyHost: () => startPlatform(e, { database: "anyhost", render: plain, variant: "anyHost", label: "platform with --allowed-hosts *" }),
             basicAuthCached: () => startPlatform(e, basicStart("basiccached", `auth_cache_ttl_seconds = ${AUTH_CACHE_TTL_SECONDS}\n`)),
             ssoNoCpuLimit: () => startSso(e, { ...ssoStart, database: "ssonolimit", label: "platform + single sign-on, sidecar without CPU limit" }, { noCpuLimit: true }),
+            ssoBcrypt4: () => startSso(e, { ...ssoStart, database: "ssobcrypt4", label: "platform + single sign-on, htpasswd at bcrypt cost 4" }, { bcryptCost: 4 }),
         };
         const live = new Map<Contender, Live>();
         const commands: Partial<Record<Contender, string[]>> = {};
