@@ -19,12 +19,18 @@
  *   through the sidecar, as the platform's Jobs do.
  *
  * Load (testbed/http-load.ts): 8 closed-loop keep-alive clients, each logging batches of 100 metrics
- * (POST /api/2.0/mlflow/runs/log-batch, every batch a new step) to its own run created beforehand, a warm-up
- * then a fixed window (`--duration`); every answer must be 200 with `{}`. Reported: batches/s, metrics/s, p50,
- * p99, and platform/bare (goal ≥ 0.90), basicAuth/bare, sso/bare, and the load average around each run.
+ * (POST /api/2.0/mlflow/runs/log-batch, every batch a new step) to its own run created beforehand; every answer
+ * must be 200 with `{}`. All contenders run at once (idle but one); each gets `--duration` seconds of load in
+ * 4 windows, interleaved with the others' in alternating order (A B C D, D C B A, ...) so that the shared
+ * machine's drifting load weighs on each alike; a warm-up before each window. Reported: batches/s and metrics/s
+ * (answers that ended inside the windows), p50, p99, the CPU time of the contender's own processes per batch
+ * (much steadier than batches/s on a loaded machine), the batches/s of each window and the load average around
+ * them; platform/bare (goal ≥ 0.90), basicAuth/bare, sso/bare.
  *
- * Alone: `npx tsx cli/bench-tracking.ts [--json] [--duration <s>] [--options]`; `--options` (or a missed goal)
- * also measures the platform's render with one option taken away at a time, to name what costs.
+ * When one of those ratios misses 0.90 (or with `--options`), the variants of what missed (VARIANTS) are measured
+ * beside it and bare, to name the option that costs.
+ *
+ * Alone: `npx tsx cli/bench-tracking.ts [--json] [--duration <s>] [--options]`.
  */
 import * as bcrypt from "bcryptjs";
 import { randomBytes } from "node:crypto";
