@@ -695,6 +695,13 @@ export async function runTrackingBench(opts: BenchPartOptions & { options?: bool
 // ---------------------------------------------------------------------------------------------------------
 // Output.
 
+/** "  N errors: <first>" over summaries measured together (their ratios mean little then); "" without errors. */
+function errorsOf(ss: readonly LoadSummary[]): string {
+    const n = ss.reduce((t, s) => t + s.errors, 0);
+    const first = ss.find((s) => s.firstError !== undefined)?.firstError;
+    return n > 0 ? `  ${n} errors: ${first ?? "?"}` : "";
+}
+
 export function trackingHuman(r: TrackingBench): string {
     const lines: string[] = [];
     lines.push(`tracking            ${r.setup.clients} clients × ${r.setup.metricsPerBatch} metrics per log-batch, --workers ${r.setup.workers}, one PostgreSQL; ${r.setup.durationSeconds} s each: ${r.setup.passes}`);
@@ -709,7 +716,7 @@ export function trackingHuman(r: TrackingBench): string {
     for (const [v, o] of Object.entries(r.options)) {
         if (!o) continue;
         const ref = VARIANTS[v as Variant];
-        lines.push(`  option ${v.padEnd(16)}${o.variant.batchesPerSecond} batches/s (p99 ${o.variant.p99Ms} ms) beside ${ref} ${o.reference.batchesPerSecond} (p99 ${o.reference.p99Ms}) and bare ${o.bare.batchesPerSecond} (p99 ${o.bare.p99Ms}): ${v}/${ref} ${o.ratio} (CPU per batch ${o.cpuPerBatchRatio}), ${v}/bare ${o.variantVsBare}, ${ref}/bare ${o.referenceVsBare}`);
+        lines.push(`  option ${v.padEnd(16)}${o.variant.batchesPerSecond} batches/s (p99 ${o.variant.p99Ms} ms) beside ${ref} ${o.reference.batchesPerSecond} (p99 ${o.reference.p99Ms}) and bare ${o.bare.batchesPerSecond} (p99 ${o.bare.p99Ms}): ${v}/${ref} ${o.ratio} (CPU per batch ${o.cpuPerBatchRatio}), ${v}/bare ${o.variantVsBare}, ${ref}/bare ${o.referenceVsBare}${errorsOf([o.bare, o.reference, o.variant])}`);
     }
     lines.push(`  goal ${r.goal.met ? "met    " : "MISSED "}   ${r.goal.goal}: ${r.goal.value}`);
     return lines.join("\n");
