@@ -557,7 +557,9 @@ export async function runTrackingBench(opts: BenchPartOptions & { options?: bool
         log("tracking: PostgreSQL, the mlflow venv, the OpenID provider");
         const providerDir = fs.mkdtempSync(path.join(tmp, "provider-"));
         const [pg, venv, provider] = await Promise.all([
-            startPostgres({ name: "bench-tracking" }),
+            // ~3000 metric rows/s: WAL kept small (the default lets it reach 1 GB before a checkpoint), and room for
+            // every contender's connection pools (up to 8 servers, two stores each with basic auth) while all are up.
+            startPostgres({ name: "bench-tracking", settings: ["wal_level = minimal", "max_wal_senders = 0", "max_wal_size = 64MB", "min_wal_size = 32MB", "max_connections = 300"] }),
             ensureVenv("mlflow"),
             startOidcProvider(providerDir, [{ username: "alice", password: "alice-pass-1", email: "alice@example.com" }], `https://${SSO_HOST}/oauth2/callback`),
         ] as const);
