@@ -395,6 +395,8 @@ async function startPlatform(e: Env, s: PlatformStart): Promise<Started> {
 async function startSso(e: Env, s: PlatformStart & { sso: { machinePassword: string } }, opts: { noCpuLimit?: boolean; bcryptCost?: number } = {}): Promise<Started> {
     const m = await startRenderedMlflow(e, s);
     let container: RunningContainer | undefined;
+    let envDir: string | undefined;
+    const removeEnv = () => { if (envDir) fs.rmSync(envDir, { recursive: true, force: true }); };
     try {
         const deployment = findRendered(s.render, "Deployment", "mlflow");
         const sidecar = renderedContainer(deployment, "oauth2-proxy") as FullContainer;
@@ -415,6 +417,8 @@ async function startSso(e: Env, s: PlatformStart & { sso: { machinePassword: str
         const rendered = podmanRunSpec(deployment, sidecar, { env: localEnv(sidecar), args, volumeSources: { sso: files, "sso-emails": emails }, name: `bench-tracking-sso-${randomBytes(3).toString("hex")}` });
         const spec = opts.noCpuLimit ? { ...rendered, options: withoutCpuLimit(rendered.options), describe: `${rendered.describe}, no CPU limit` } : rendered;
         const url = `http://127.0.0.1:${port}`;
+        // podmanRunSpec's env file is removed at the harness's stopAll(), which a bench part does not call: here.
+        envDir = path.dirname(spec.envFile);
         container = await startContainer(spec, { url: `${url}/ping`, timeoutMs: 120_000, label: "oauth2-proxy sidecar" });
         const running = container;
         const inspect = await podman(["inspect", "--format", "{{.State.Pid}}", spec.name]);
@@ -428,11 +432,13 @@ async function startSso(e: Env, s: PlatformStart & { sso: { machinePassword: str
             command: [...m.command, "|", "podman", "run", ...spec.options.filter((o) => !o.startsWith("/")), spec.image, ...spec.args],
             stop: async () => {
                 await running.stop(5);
+                removeEnv();
                 await m.proc.stop();
             },
         };
     } catch (err) {
         await container?.stop(5);
+        removeEnv();
         await m.proc.stop();
         throw err;
     }
