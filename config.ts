@@ -7,6 +7,7 @@
  */
 import { MLFLOW_PYFUNC_RUNTIME, OLDER_THAN_HINT, OLDER_THAN_PATTERN, runtimeNeeded, SCHEDULE_HINT, SCHEDULE_PATTERN } from "./lib/terms";
 import { check, ConfigError, ConfigIssue, ObjectSpec, show, Spec } from "./lib/schema";
+import { BUILT_MLFLOW_VERSION, MLFLOW_VERSION_HINT, MLFLOW_VERSION_PATTERN } from "./lib/mlflow-version";
 
 export { ConfigError } from "./lib/schema";
 export const PROJECT = "mlflow-platform";
@@ -249,6 +250,13 @@ export const configSpec: ObjectSpec = {
             fields: {
                 build: { kind: "boolean", default: true, description: "Build each image in use that config does not name (image.ref, training.image, serving.runtimeImage, access.oidc.proxyImage) and push it to ECR, pinned by digest; false: each image in use must be named." },
                 ref: { kind: "string", optional: true, description: "A prebuilt tracking-server image (ideally pinned by digest); skips its build." },
+                mlflowVersion: {
+                    kind: "string",
+                    optional: true,
+                    pattern: MLFLOW_VERSION_PATTERN,
+                    patternHint: MLFLOW_VERSION_HINT,
+                    description: `The MLflow version the tracking-server image runs; required with image.ref; unset with a built image: ${BUILT_MLFLOW_VERSION} (images/mlflow). A change of it is an upgrade: the tracking server stops, the database is backed up, the schema migrates once, the new version rolls out (docs/runbooks.md, "Upgrade MLflow"); an older version than the database's is refused.`,
+                },
                 repositoryName: { kind: "string", optional: true, description: "ECR repository of the built tracking-server image; unset: `mlflow-platform/<stack>/mlflow` (the trainer, serving and oauth2-proxy images go to `mlflow-platform/<stack>/trainer`, `…/serving` and `…/oauth2-proxy`; stacks sharing an account do not collide)." },
                 platform: { kind: "string", default: "linux/amd64", description: "Platform the images are built for.", pattern: /^linux\/(amd64|arm64)$/, patternHint: "linux/amd64 or linux/arm64" },
             },
@@ -451,6 +459,14 @@ export const configSpec: ObjectSpec = {
                             },
                             canaryTrafficPercent: { kind: "number", integer: true, min: 0, max: 100, optional: true, description: "Traffic to the new revision (KServe canary)." },
                             resources: resources("500m", "1Gi", "1", "2Gi", "each predictor pod"),
+                            workers: {
+                                kind: "number", integer: true, min: 1, max: 32, optional: true,
+                                description: `Server processes in each predictor pod of the project's runtime \`${MLFLOW_PYFUNC_RUNTIME}\` (uvicorn workers of MLflow's scoring server, env MLFLOW_MODELS_WORKERS; each loads its own copy of the model). Unset: one per CPU of resources.limits.cpu, rounded up (1 at the default limit of 1 CPU; measured with \`npx tsx cli/bench-serving.ts --sweep 1x1,2x1,3x1,4x1,1x2\`: at a 1-CPU limit on a quiet machine 1 worker gave the most requests/s, rows per CPU-second and the lowest p99; more workers only won on a loaded machine, by taking more of the host's CPU, and each adds a model copy and start-up time). Only for that runtime.`,
+                            },
+                            threadsPerWorker: {
+                                kind: "number", integer: true, min: 1, max: 64, optional: true,
+                                description: `Native compute threads (OpenMP / BLAS: OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS) each worker of the project's runtime \`${MLFLOW_PYFUNC_RUNTIME}\` may use per prediction. Unset: 1 (measured the same way: the scoring server already predicts several requests at once in threads; more native threads per request only contend for the pod's CPU limit). Only for that runtime.`,
+                            },
                         },
                     },
                 },
@@ -495,6 +511,10 @@ export interface ServedModel {
     readonly visibility: "clusterLocal" | "exposed";
     readonly canaryTrafficPercent?: number;
     readonly resources: Resources;
+    /** Uvicorn workers of the project's runtime; undefined: servingProcesses' default. */
+    readonly workers?: number;
+    /** Native compute threads per worker of the project's runtime; undefined: 1. */
+    readonly threadsPerWorker?: number;
 }
 export interface BatchProfile {
     readonly name: string;
@@ -579,7 +599,7 @@ export interface PlatformConfig {
         readonly adminPassword?: string;
         readonly flaskSecretKey?: string;
     };
-    readonly image: { readonly build: boolean; readonly ref?: string; readonly repositoryName?: string; readonly platform: string };
+    readonly image: { readonly build: boolean; readonly ref?: string; readonly mlflowVersion?: string; readonly repositoryName?: string; readonly platform: string };
     readonly trackingServer: {
         readonly replicas: number;
         readonly workers: number;
@@ -674,9 +694,38 @@ export function trainerImageUsers(cfg: PlatformConfig): string[] {
     ];
 }
 
+/** The MLflow version the tracking-server image runs: image.mlflowVersion, else the built image's. */
+export function mlflowVersionOf(cfg: Pick<PlatformConfig, "image">): string {
+    return cfg.image.mlflowVersion ?? BUILT_MLFLOW_VERSION;
+}
+
 /** Whether the stack declares the project's serving runtime (a served model runs on it). */
 export function servingRuntimeUsed(cfg: PlatformConfig): boolean {
     return runtimeNeeded({ installRuntime: cfg.serving.installRuntime, models: cfg.serving.models, defaultRuntime: cfg.serving.runtime });
+}
+
+/** A Kubernetes CPU quantity in cores ("1" → 1, "500m" → 0.5, "1.5" → 1.5); undefined for anything else. */
+export function cpuCores(q: string): number | undefined {
+    const m = /^([0-9]+(?:\.[0-9]+)?)(m?)$/.exec(q.trim());
+    return m ? Number(m[1]) / (m[2] ? 1000 : 1) : undefined;
+}
+
+/** What the project's runtime runs in each predictor pod of a model: uvicorn workers and native threads per worker. */
+export interface ServingProcesses {
+    readonly workers: number;
+    readonly threadsPerWorker: number;
+}
+
+/**
+ * serving.models[].workers and .threadsPerWorker with their defaults: one worker per CPU of the pod's CPU limit,
+ * rounded up (1 at 1 CPU), and 1 native thread per worker (measured: `npx tsx cli/bench-serving.ts --sweep ...`).
+ */
+export function servingProcesses(model: Pick<ServedModel, "workers" | "threadsPerWorker" | "resources">): ServingProcesses {
+    const cores = cpuCores(model.resources.limits.cpu);
+    return {
+        workers: model.workers ?? Math.max(1, Math.ceil(cores ?? 1)),
+        threadsPerWorker: model.threadsPerWorker ?? 1,
+    };
 }
 
 /** Rules across keys, which the per-key spec cannot express. */
@@ -690,6 +739,10 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
         if (c.image.build) add("image.build", `must be false when artifactStore.mode is "minio" (no ECR to push to): set image.ref to an image the local cluster can pull (got true)`);
     }
     if (!c.image.build && !c.image.ref) add("image.ref", `is required when image.build is false: an image such as registry.example.com/mlflow@sha256:... (got undefined)`);
+    if (c.image.ref !== undefined && c.image.mlflowVersion === undefined)
+        add("image.mlflowVersion", `is required with image.ref (${c.image.ref}): the MLflow version that image runs, such as ${BUILT_MLFLOW_VERSION}; the platform compares it with the database's before it migrates anything (got undefined)`);
+    if (c.image.ref === undefined && c.image.mlflowVersion !== undefined && c.image.mlflowVersion !== BUILT_MLFLOW_VERSION)
+        add("image.mlflowVersion", `is ${c.image.mlflowVersion}, but the image the stack builds (images/mlflow) runs MLflow ${BUILT_MLFLOW_VERSION}: set image.ref to an image of ${c.image.mlflowVersion}, or leave image.mlflowVersion unset`);
     const pgMajor = postgresImageMajor(c.database.inCluster.image);
     if (pgMajor === undefined)
         add("database.inCluster.image", `must name PostgreSQL's major version in its tag, e.g. postgres:${POSTGRES_MAJOR}.10 or registry.example.com/postgres:${POSTGRES_MAJOR}.10@sha256:... (got "${c.database.inCluster.image}"): a new major version cannot start on the existing data directory, so the platform checks it`);
@@ -787,6 +840,11 @@ function crossFieldIssues(c: PlatformConfig, k: (path: string) => string): Confi
         const refs = [m.alias !== undefined && "alias", m.version !== undefined && "version", m.storageUri !== undefined && "storageUri"].filter(Boolean);
         if (refs.length !== 1) add(path, `must set exactly one of alias, version or storageUri (got ${refs.length === 0 ? "none" : refs.join(" and ")})`);
         if (m.minReplicas > m.maxReplicas) add(`${path}.minReplicas`, `must not exceed maxReplicas (${m.maxReplicas}) (got ${m.minReplicas})`);
+        const runtime = m.runtime ?? c.serving.runtime;
+        for (const key of ["workers", "threadsPerWorker"] as const) {
+            if (m[key] !== undefined && runtime !== MLFLOW_PYFUNC_RUNTIME)
+                add(`${path}.${key}`, `applies only to the project's runtime "${MLFLOW_PYFUNC_RUNTIME}" (this model runs on "${runtime}": set that runtime's own settings, or remove ${key}) (got ${m[key]})`);
+        }
         if (m.minReplicas === 0 && c.serving.deploymentMode === "Standard")
             add(`${path}.minReplicas`, `must be at least 1 when serving.deploymentMode is "Standard" (scale to zero needs Knative) (got 0)`);
     });

@@ -1,411 +1,113 @@
 /**
- * `npm run bench [-- --json] [--runs <n>] [--delay-ms <ms>]`: the performance budget. A benchmark, not a test:
- * it prints numbers and exits 0 whatever they are (2 on bad arguments, 1 when a render fails).
+ * `npm run bench [-- --part <name>]... [--json] [--runs <n>] [--duration <s>] [--delay-ms <ms>]`: the
+ * performance budget. A benchmark, not a test: it prints the numbers it measured whatever they are. Exit 0
+ * when every part it ran measured, 1 when a part failed or a part named by `--part` cannot run here (its
+ * reason is in its section), 2 on bad arguments.
  *
- * In one run, alternating, `--runs` samples each (default 5), medians:
- * - programVsFloor: a fresh `node` process evaluating the prod stack under the render's mocks, versus a fresh
- *   process evaluating a one-resource program under the same mocks (the floor: loading @pulumi/pulumi dominates
- *   it). This is what every `pulumi preview`/`up` pays at start. It runs the precompiled bin/ (the deploy-time
- *   path) when bin/ is newer than the sources, else the sources through tsx (reported as `coldRuntime`).
- * - steadyState: the same two programs evaluated again in this process after one warm-up each (modules loaded
- *   once): the evaluation cost alone, which grows with the number of resources.
- * - models100VsModels1: 100 served models versus 1 against a registry stand-in on 127.0.0.1 that answers each
- *   MLflow call after `--delay-ms`: the whole prod program (100 InferenceServices, so more resources too) when
- *   serving.models triggers registry lookups, otherwise the resolver alone (`models100VsModels1Scope`).
- *   `registry.lookupsOnly` always times the resolver alone: with concurrent lookups its ratio stays near
- *   ceil(100 / serving.registry.concurrency) (`models100VsModels1Bound`); sequential ones approach 100.
- * - renderDevMs: renderStack for dev, in this process, after a warm-up.
+ * The parts (cli/bench-parts.ts), each measured side by side in itself, one after the other:
+ * - program (cli/bench-program.ts): the program's evaluation under the render's mocks, no cluster;
  * - engine (cli/bench-engine.ts): on the real engine and a test API server, a no-change preview of the local
- *   stack against one of a one-resource program, and a no-change up against a no-change preview. `--engine
- *   auto` (default) runs it when the engine toolchain is built (toolchain/build.sh --check), `on` builds it
- *   if needed, `off` skips it.
+ *   stack against its static twin (the same objects declared by a plain program) and a one-resource floor,
+ *   and a no-change up against a no-change preview.
+ * `--part` (repeatable) runs only the named parts, default all. `--json` prints one JSON document:
+ * `{ bench: { runs, durationSeconds, delayMs, machine }, parts: { <name>: <section> | { skipped } | { error } } }`.
  */
-import { spawn, spawnSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import * as os from "node:os";
-import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
-import { MlflowRegistryClient, resolveModels } from "../lib/registry";
-import type { PlatformConfig } from "../config";
-import { projectRoot } from "../lib/paths";
-import { renderStack } from "../lib/render";
 import { parseArgs, UsageError } from "./args";
+import { BENCH_PARTS } from "./bench-parts";
+import { round, type BenchPart } from "./bench-stats";
+import { DEFAULT_DELAY_MS, type ProgramPartOptions } from "./bench-program";
 import { guarded } from "./render";
-import { round, stat, type Stat } from "./bench-stats";
 
-/** The floor: one resource, registered through @pulumi/pulumi only. Kept as source text for the child processes. */
-const FLOOR_SOURCE = `async () => {
-    new pulumi.CustomResource("kubernetes:core/v1:ConfigMap", "floor", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "floor" }, data: { a: "b" } });
-    return {};
-}`;
-// eslint-disable-next-line no-new-func -- the same text the child processes evaluate, so both sides run one program.
-const floorProgram = new Function("pulumi", `return ${FLOOR_SOURCE};`)(pulumi) as () => Promise<Record<string, unknown>>;
-
-async function timed(fn: () => Promise<unknown>): Promise<{ ms: number; cpuMs: number }> {
-    const cpu = process.cpuUsage();
-    const t = performance.now();
-    await fn();
-    const used = process.cpuUsage(cpu);
-    return { ms: performance.now() - t, cpuMs: (used.user + used.system) / 1000 };
+export interface BenchArgs {
+    /** Names of the parts to run, in the order of `known`. */
+    readonly parts: string[];
+    /** Whether the parts were named (`--part`): one that cannot run is then a failure. */
+    readonly named: boolean;
+    readonly json: boolean;
+    readonly runs: number;
+    readonly durationSeconds: number;
+    readonly delayMs: number;
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Cold: a fresh process per sample.
-
-interface ColdRuntime {
-    readonly kind: "compiled" | "tsx";
-    readonly nodeArgs: string[];
-    readonly renderModule: string;
-    readonly note?: string;
-}
-
-function newestMtime(dir: string, ext: string, skip: ReadonlySet<string>): number {
-    let newest = 0;
-    const stack = [dir];
-    while (stack.length > 0) {
-        const d = stack.pop()!;
-        for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-            const p = path.join(d, e.name);
-            if (e.isDirectory()) {
-                if (!skip.has(e.name)) stack.push(p);
-            } else if (e.name.endsWith(ext) && !e.name.endsWith(".d.ts")) newest = Math.max(newest, fs.statSync(p).mtimeMs);
-        }
-    }
-    return newest;
-}
-
-/** The compiled bin/ when it is at least as new as every source the program loads; else tsx. */
-export function coldRuntime(root: string): ColdRuntime {
-    const compiled = path.join(root, "bin", "lib", "render.js");
-    const tsx: ColdRuntime = { kind: "tsx", nodeArgs: ["--import", "tsx"], renderModule: path.join(root, "lib", "render.ts") };
-    if (!fs.existsSync(compiled)) return { ...tsx, note: "bin/ is missing: run `npm run build` to measure the precompiled deploy path" };
-    const skip = new Set(["node_modules", "bin", "rendered", "test", "cli", "policy", "images", "docs", ".git"]);
-    const sources = newestMtime(root, ".ts", skip);
-    const built = Math.min(...["index.js", "program.js", "config.js", "lib/render.js"].map((f) => (fs.existsSync(path.join(root, "bin", f)) ? fs.statSync(path.join(root, "bin", f)).mtimeMs : 0)));
-    if (built < sources) return { ...tsx, note: "bin/ is older than the sources: run `npm run build` to measure the precompiled deploy path" };
-    return { kind: "compiled", nodeArgs: [], renderModule: compiled };
-}
-
-function childScript(runtime: ColdRuntime, root: string, stack: string, floor: boolean): string {
-    return [
-        `const t0 = performance.now();`,
-        `const { renderStack } = require(${JSON.stringify(runtime.renderModule)});`,
-        `const pulumi = require(require.resolve("@pulumi/pulumi", { paths: [${JSON.stringify(root)}] }));`,
-        `const program = ${floor ? FLOOR_SOURCE : "undefined"};`,
-        `renderStack({ root: ${JSON.stringify(root)}, stack: ${JSON.stringify(stack)}, program }).then((r) => {`,
-        `  const cpu = process.cpuUsage();`,
-        `  process.stdout.write(JSON.stringify({ inScriptMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, resources: r.resources.length }) + "\\n");`,
-        `  process.exit(0);`,
-        `}, (e) => { process.stderr.write(String(e && e.stack || e) + "\\n"); process.exit(1); });`,
-    ].join("\n");
-}
-
-/** Spawns one fresh process; wall time is measured here (process start included). */
-function coldSample(runtime: ColdRuntime, root: string, stack: string, floor: boolean): Promise<{ ms: number; cpuMs: number; resources: number }> {
-    return new Promise((resolve, reject) => {
-        const t = performance.now();
-        const child = spawn(process.execPath, [...runtime.nodeArgs, "-e", childScript(runtime, root, stack, floor)], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-        let out = "";
-        let err = "";
-        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-        child.on("error", reject);
-        child.on("close", (code) => {
-            const ms = performance.now() - t;
-            if (code !== 0) return reject(new Error(`bench: the ${floor ? "floor" : stack} child process exited ${code}: ${err.trim().split("\n").slice(0, 3).join(" | ")}`));
-            const line = out.trim().split("\n").pop() ?? "";
-            try {
-                const r = JSON.parse(line) as { cpuMs: number; resources: number };
-                resolve({ ms, cpuMs: r.cpuMs, resources: r.resources });
-            } catch {
-                reject(new Error(`bench: the ${floor ? "floor" : stack} child process printed no result: "${line.slice(0, 200)}"`));
-            }
-        });
+/** `npm run bench`'s arguments; a UsageError names the bad one and what would be valid. */
+export function parseBenchArgs(argv: readonly string[], known: readonly string[]): BenchArgs {
+    const args = parseArgs(argv, {
+        part: { type: "string", multiple: true, description: `a part to run: ${known.join(", ")} (repeatable; default all)` },
+        json: { type: "boolean", description: "print one JSON document" },
+        runs: { type: "string", default: "5", description: "samples of each timed measurement (at least 5)" },
+        duration: { type: "string", default: "10", description: "seconds of each fixed-duration load run" },
+        "delay-ms": { type: "string", default: String(DEFAULT_DELAY_MS), description: "registry stand-in delay per call (program part)" },
     });
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Registry stand-in: the two MLflow endpoints a lookup by alias calls, each answered after a fixed delay.
-
-export interface RegistryStandIn {
-    readonly uri: string;
-    /** Requests answered since the last reset. */
-    requests: number;
-    /** Most requests in flight at once since the last reset. */
-    maxInFlight: number;
-    reset(): void;
-    close(): Promise<void>;
-}
-
-export async function startRegistryStandIn(delayMs: number, bucket: string): Promise<RegistryStandIn> {
-    let inFlight = 0;
-    const server = http.createServer((req, res) => {
-        inFlight++;
-        state.maxInFlight = Math.max(state.maxInFlight, inFlight);
-        const url = new URL(req.url ?? "/", "http://127.0.0.1");
-        const name = url.searchParams.get("name") ?? "";
-        let status = 200;
-        let body: unknown;
-        if (req.method === "GET" && url.pathname === "/api/2.0/mlflow/registered-models/alias") {
-            body = { model_version: { name, version: "3", source: `models:/m-${name}`, run_id: `run-${name}`, aliases: [url.searchParams.get("alias") ?? ""] } };
-        } else if (req.method === "GET" && url.pathname === "/api/2.0/mlflow/model-versions/get") {
-            body = { model_version: { name, version: url.searchParams.get("version") ?? "", source: `models:/m-${name}`, run_id: `run-${name}` } };
-        } else if (req.method === "GET" && url.pathname === "/api/2.0/mlflow/model-versions/get-download-uri") {
-            body = { artifact_uri: `s3://${bucket}/1/models/m-${name}/artifacts` };
-        } else {
-            status = 404;
-            body = { error_code: "ENDPOINT_NOT_FOUND", message: `the bench's registry stand-in has no ${req.method} ${url.pathname}` };
-        }
-        setTimeout(() => {
-            state.requests++;
-            inFlight--;
-            res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
-        }, delayMs);
-    });
-    server.keepAliveTimeout = 1000;
-    await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", () => resolve()));
-    const port = (server.address() as AddressInfo).port;
-    const state: RegistryStandIn = {
-        uri: `http://127.0.0.1:${port}`,
-        requests: 0,
-        maxInFlight: 0,
-        reset() {
-            state.requests = 0;
-            state.maxInFlight = 0;
-        },
-        close: () =>
-            new Promise<void>((resolve) => {
-                server.closeAllConnections();
-                server.close(() => resolve());
-            }),
+    const named = args.values.part;
+    for (const p of named) if (!known.includes(p)) throw new UsageError(`--part "${p}" is not a part of the bench; known parts: ${known.join(", ")}`);
+    const int = (flag: string, value: string, min: number, what: string): number => {
+        const n = Number(value);
+        if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be ${what} (got "${value}")`);
+        return n;
     };
-    return state;
-}
-
-function servedModels(n: number): { name: string; registeredModel: string; alias: string }[] {
-    return Array.from({ length: n }, (_, i) => ({ name: `bench-${i}`, registeredModel: `BenchModel${i}`, alias: "production" }));
-}
-
-// ---------------------------------------------------------------------------------------------------------
-
-export interface BenchResult {
-    programVsFloor: number;
-    models100VsModels1: number;
-    renderDevMs: number;
-    [k: string]: unknown;
-}
-
-interface BenchOptions {
-    root: string;
-    runs: number;
-    delayMs: number;
-    log: (line: string) => void;
-}
-
-export async function bench(o: BenchOptions): Promise<BenchResult> {
-    const { root, runs, log } = o;
-
-    // Warm-up: loads every module once; the prod render also gives the config the registry part needs.
-    log("warm-up: prod, floor, dev");
-    const warm = await renderStack({ root, stack: "prod" });
-    await renderStack({ root, stack: "prod", program: floorProgram });
-    await renderStack({ root, stack: "dev" });
-    const cfg: PlatformConfig = warm.config;
-
-    const runtime = coldRuntime(root);
-    if (runtime.note) log(`note: ${runtime.note}`);
-    const cold = { program: [] as { ms: number; cpuMs: number }[], floor: [] as { ms: number; cpuMs: number }[] };
-    const steady = { program: [] as { ms: number; cpuMs: number }[], floor: [] as { ms: number; cpuMs: number }[], dev: [] as { ms: number; cpuMs: number }[] };
-    let programResources = 0;
-    for (let i = 0; i < runs; i++) {
-        log(`run ${i + 1}/${runs}: cold prod, cold floor, steady prod, steady floor, dev`);
-        const c = await coldSample(runtime, root, "prod", false);
-        programResources = c.resources;
-        cold.program.push(c);
-        cold.floor.push(await coldSample(runtime, root, "prod", true));
-        steady.program.push(await timed(() => renderStack({ root, stack: "prod" })));
-        steady.floor.push(await timed(() => renderStack({ root, stack: "prod", program: floorProgram })));
-        steady.dev.push(await timed(() => renderStack({ root, stack: "dev" })));
-    }
-    const med = (xs: { ms: number; cpuMs: number }[], k: "ms" | "cpuMs") => stat(xs.map((x) => x[k]));
-
-    // 100 served models vs 1.
-    const bucket = cfg.artifactStore.bucketName ?? "mlflow-artifacts-bench";
-    const concurrency = cfg.serving.registry.concurrency;
-    const registry = await startRegistryStandIn(o.delayMs, bucket);
-    const models = { one: [] as number[], hundred: [] as number[] };
-    const lookups = { one: [] as number[], hundred: [] as number[] };
-    let scope: "program" | "resolver";
-    let observed = { requests100: 0, maxInFlight100: 0 };
-    try {
-        const programRun = (n: number) =>
-            renderStack({
-                root,
-                stack: "prod",
-                mlflowUri: registry.uri,
-                sets: ["serving.verifyArtifacts=false", `serving.models=${JSON.stringify(servedModels(n))}`],
-            });
-        const client = new MlflowRegistryClient({ trackingUri: registry.uri, retries: 0 });
-        const targets = (n: number) => servedModels(n).map((m) => ({ servedName: m.name, registeredModel: m.registeredModel, alias: m.alias }));
-        const resolverRun = (n: number) => resolveModels(client, targets(n), { allowedPrefixes: [`s3://${bucket}`] }, concurrency);
-
-        // Does the program look models up? One served model against the stand-in tells.
-        registry.reset();
-        let programError: string | undefined;
-        try {
-            await programRun(1);
-        } catch (e) {
-            programError = e instanceof Error ? e.message.split("\n")[0] : String(e);
-        }
-        scope = registry.requests > 0 && programError === undefined ? "program" : "resolver";
-        if (scope === "resolver") log(`note: serving.models does not trigger registry lookups in the program${programError ? ` (${programError})` : ""}: timing the resolver alone`);
-        if (scope === "program") await programRun(100); // warm-up of the 100-model shape
-        await resolverRun(100);
-        for (let i = 0; i < runs; i++) {
-            log(`run ${i + 1}/${runs}: 1 model, 100 models (${scope === "program" ? "whole program, then " : ""}lookups alone)`);
-            if (scope === "program") {
-                models.one.push((await timed(() => programRun(1))).ms);
-                registry.reset();
-                models.hundred.push((await timed(() => programRun(100))).ms);
-                observed = { requests100: registry.requests, maxInFlight100: registry.maxInFlight };
-            }
-            lookups.one.push((await timed(() => resolverRun(1))).ms);
-            registry.reset();
-            lookups.hundred.push((await timed(() => resolverRun(100))).ms);
-            if (scope === "resolver") observed = { requests100: registry.requests, maxInFlight100: registry.maxInFlight };
-        }
-        if (scope === "resolver") {
-            models.one.push(...lookups.one);
-            models.hundred.push(...lookups.hundred);
-        }
-    } finally {
-        await registry.close();
-    }
-
-    const coldProgram = med(cold.program, "ms");
-    const coldFloor = med(cold.floor, "ms");
-    const steadyProgram = med(steady.program, "ms");
-    const steadyFloor = med(steady.floor, "ms");
-    const one = stat(models.one);
-    const hundred = stat(models.hundred);
-    const rounds = Math.ceil(100 / concurrency);
-    const callsPerLookup = 2; // alias → version, then get-download-uri
     return {
-        programVsFloor: round(coldProgram.median / coldFloor.median, 2),
-        models100VsModels1: round(hundred.median / one.median, 2),
-        renderDevMs: med(steady.dev, "ms").median,
-        models100VsModels1Scope: scope,
-        models100VsModels1Bound: rounds,
-        models100VsModels1IfSequential: 100,
-        coldStartMs: coldProgram.median,
-        coldFloorMs: coldFloor.median,
-        coldRuntime: runtime.kind,
-        programVsFloorCpu: round(med(cold.program, "cpuMs").median / med(cold.floor, "cpuMs").median, 2),
-        steadyState: {
-            programVsFloor: round(steadyProgram.median / steadyFloor.median, 2),
-            programMs: steadyProgram.median,
-            floorMs: steadyFloor.median,
-            programCpuMs: med(steady.program, "cpuMs").median,
-            floorCpuMs: med(steady.floor, "cpuMs").median,
-        },
-        registry: {
-            delayMs: o.delayMs,
-            concurrency,
-            models1Ms: one.median,
-            models100Ms: hundred.median,
-            boundMs: { models1: callsPerLookup * o.delayMs, models100: rounds * callsPerLookup * o.delayMs, ifSequential: 100 * callsPerLookup * o.delayMs },
-            requests100: observed.requests100,
-            maxInFlight100: observed.maxInFlight100,
-            lookupsOnly: { models1Ms: stat(lookups.one).median, models100Ms: stat(lookups.hundred).median, ratio: round(stat(lookups.hundred).median / stat(lookups.one).median, 2) },
-        },
-        programResources,
-        runs,
-        spread: {
-            coldProgramMs: coldProgram,
-            coldFloorMs: coldFloor,
-            steadyProgramMs: steadyProgram,
-            steadyFloorMs: steadyFloor,
-            renderDevMs: med(steady.dev, "ms"),
-            models1Ms: one,
-            models100Ms: hundred,
-            lookupsOnly1Ms: stat(lookups.one),
-            lookupsOnly100Ms: stat(lookups.hundred),
-        },
-        machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "unknown", node: process.version, loadavg: os.loadavg().map((l) => round(l, 2)) },
+        parts: named.length > 0 ? known.filter((k) => named.includes(k)) : [...known],
+        named: named.length > 0,
+        json: args.values.json,
+        runs: int("runs", args.values.runs, 5, "an integer of at least 5"),
+        durationSeconds: int("duration", args.values.duration, 1, "a whole number of seconds, at least 1"),
+        delayMs: int("delay-ms", args.values["delay-ms"], 1, "a positive integer"),
     };
 }
 
-function human(r: BenchResult): string {
-    const s = r.spread as Record<string, Stat>;
-    const st = r.steadyState as Record<string, number>;
-    const reg = r.registry as {
-        delayMs: number;
-        concurrency: number;
-        boundMs: Record<string, number>;
-        requests100: number;
-        maxInFlight100: number;
-        lookupsOnly: { ratio: number };
-    };
-    const m = r.machine as { cpus: number; node: string; loadavg: number[] };
-    const span = (x: Stat) => `median ${x.median} ms (min ${x.min}, max ${x.max})`;
-    return [
-        `programVsFloor      ${r.programVsFloor}  (target <= 1.3)  fresh process, ${r.coldRuntime}: prod ${span(s.coldProgramMs!)} vs floor ${span(s.coldFloorMs!)}; CPU ratio ${r.programVsFloorCpu}`,
-        `  steady state      ${st.programVsFloor}  prod ${span(s.steadyProgramMs!)} (${r.programResources} resources) vs floor ${span(s.steadyFloorMs!)}`,
-        `models100VsModels1  ${r.models100VsModels1}  (bound ${r.models100VsModels1Bound} = ceil(100 / concurrency ${reg.concurrency}); sequential would be 100)  scope: ${r.models100VsModels1Scope}`,
-        `  1 model ${span(s.models1Ms!)}, 100 models ${span(s.models100Ms!)}; ${reg.requests100} registry calls, ${reg.maxInFlight100} in flight at most`,
-        `  lookups alone     ${reg.lookupsOnly.ratio}  1 model ${span(s.lookupsOnly1Ms!)}, 100 models ${span(s.lookupsOnly100Ms!)}; at ${reg.delayMs} ms per call the bound is ${reg.boundMs.models1} vs ${reg.boundMs.models100} ms (sequential: ${reg.boundMs.ifSequential} ms)`,
-        `renderDevMs         ${r.renderDevMs}  ${span(s.renderDevMs!)}`,
-        `machine             ${m.cpus} CPUs, node ${m.node}, load ${m.loadavg.join(" ")}; ${r.runs} runs each, alternating`,
-    ].join("\n");
-}
+/** One part's section of the JSON document. */
+export type Section = object | { readonly skipped: string } | { readonly error: string };
 
-type EngineSection = import("./bench-engine").EngineBench | { readonly skipped: string };
-
-async function engineSection(mode: string, runs: number, log: (l: string) => void): Promise<EngineSection> {
-    if (mode === "off") return { skipped: "--engine off" };
-    if (mode === "auto") {
-        const check = spawnSync("bash", [path.join(projectRoot(), "toolchain", "build.sh"), "--check"], { stdio: "ignore" });
-        if (check.status !== 0) return { skipped: "the engine toolchain is not built (bash toolchain/build.sh, or --engine on)" };
+/** Runs the parts in turn; a part that throws gets `{ error }` and the others still run. */
+export async function runParts(parts: readonly BenchPart[], a: BenchArgs, log: (l: string) => void): Promise<{ sections: Record<string, Section>; failed: string[] }> {
+    const sections: Record<string, Section> = {};
+    const failed: string[] = [];
+    const opts: ProgramPartOptions = { log, runs: a.runs, durationSeconds: a.durationSeconds, delayMs: a.delayMs };
+    for (const p of parts.filter((x) => a.parts.includes(x.name))) {
+        const skipped = p.skip();
+        if (skipped !== undefined) {
+            log(`${p.name}: skipped: ${skipped}`);
+            sections[p.name] = { skipped };
+            if (a.named) failed.push(p.name);
+            continue;
+        }
+        log(`${p.name}: ${p.summary}`);
+        try {
+            sections[p.name] = await p.run(opts);
+        } catch (e) {
+            const error = e instanceof Error ? e.message : String(e);
+            log(`${p.name}: failed: ${error}`);
+            sections[p.name] = { error };
+            failed.push(p.name);
+        }
     }
-    // Loaded only here: the engine harness pulls in the Automation API. require (not import()) so tsx and
-    // the compiled bin/ resolve it alike.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { benchEngine } = require("./bench-engine") as typeof import("./bench-engine");
-    return benchEngine({ runs, log });
+    return { sections, failed };
 }
 
-function engineHuman(e: EngineSection): string {
-    if ("skipped" in e) return `engine              skipped: ${e.skipped}`;
-    const span = (x: Stat) => `median ${x.median} ms (min ${x.min}, max ${x.max})`;
-    return [
-        `engine preview      ${e.previewLocalVsFloor}  no-change preview: local stack (${e.localResources} resources) ${span(e.previewLocalMs)} vs one-resource program ${span(e.previewFloorMs)}`,
-        `engine up/preview   ${e.upVsPreview}  no-change up ${span(e.upLocalMs)} vs no-change preview`,
-    ].join("\n");
+function humanSection(p: BenchPart, s: Section): string {
+    if ("skipped" in s && typeof s.skipped === "string") return `${p.name}: skipped: ${s.skipped}`;
+    if ("error" in s && typeof s.error === "string") return `${p.name}: failed: ${s.error}`;
+    return `== ${p.name}\n${p.human(s)}`;
 }
 
 export async function main(argv: string[]): Promise<number> {
     return guarded("bench", async () => {
-        const args = parseArgs(argv, {
-            json: { type: "boolean", description: "print JSON" },
-            runs: { type: "string", default: "5", description: "samples of each measurement (at least 5)" },
-            "delay-ms": { type: "string", default: "50", description: "registry stand-in delay per call" },
-            engine: { type: "string", default: "auto", description: "the real-engine part: auto (when the toolchain is built), on, off" },
-        });
-        const runs = Number(args.values.runs);
-        const delayMs = Number(args.values["delay-ms"]);
-        if (!Number.isInteger(runs) || runs < 5) throw new UsageError(`--runs must be an integer of at least 5 (got "${args.values.runs}")`);
-        if (!Number.isInteger(delayMs) || delayMs < 1) throw new UsageError(`--delay-ms must be a positive integer (got "${args.values["delay-ms"]}")`);
-        const engineMode = String(args.values.engine);
-        if (!["auto", "on", "off"].includes(engineMode)) throw new UsageError(`--engine must be auto, on or off (got "${engineMode}")`);
-        const json = args.values.json;
+        const a = parseBenchArgs(argv, BENCH_PARTS.map((p) => p.name));
         const log = (l: string) => process.stderr.write(`bench: ${l}\n`);
-        const result = await bench({ root: projectRoot(), runs, delayMs, log });
-        const engine = await engineSection(engineMode, runs, log);
-        const withEngine = { ...result, engine };
-        process.stdout.write(json ? `${JSON.stringify(withEngine, null, 2)}\n` : `${human(result)}\n${engineHuman(engine)}\n`);
-        return 0;
+        const loadStart = os.loadavg().map((l) => round(l, 2));
+        const { sections, failed } = await runParts(BENCH_PARTS, a, log);
+        const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "unknown", node: process.version, loadavg: { start: loadStart, end: os.loadavg().map((l) => round(l, 2)) } };
+        if (a.json) {
+            const doc = { bench: { runs: a.runs, durationSeconds: a.durationSeconds, delayMs: a.delayMs, machine }, parts: sections };
+            process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+        } else {
+            const lines = BENCH_PARTS.filter((p) => p.name in sections).map((p) => humanSection(p, sections[p.name]!));
+            lines.push(`machine: ${machine.cpus} CPUs, node ${machine.node}, load ${machine.loadavg.start.join(" ")} at start, ${machine.loadavg.end.join(" ")} at end`);
+            process.stdout.write(`${lines.join("\n")}\n`);
+        }
+        if (failed.length > 0) log(`not measured: ${failed.join(", ")}`);
+        return failed.length > 0 ? 1 : 0;
     });
 }
 

@@ -3,7 +3,7 @@ import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import type { BackupConfig, Resources } from "../config";
 import type { AwsCredentialSource } from "../manifests/common";
-import { BACKUP_NAME, BACKUP_SERVICE_ACCOUNT, backupCronJob, backupDatabases, backupEncryption, backupLaunchCommand, backupPrefix, backupServiceAccount } from "../manifests/backup";
+import { type BackupPodSpec, BACKUP_NAME, BACKUP_SERVICE_ACCOUNT, backupCronJob, backupDatabases, backupEncryption, backupLaunchCommand, backupPrefix, backupServiceAccount } from "../manifests/backup";
 
 export interface DatabaseBackupArgs {
     /** Namespace of the CronJob (plain: it is part of the launch command). */
@@ -69,33 +69,33 @@ export class DatabaseBackup extends pulumi.ComponentResource {
     /** s3://…/backups: each database's dumps are under `<prefix>/<db>/`. */
     public readonly prefix: pulumi.Output<string>;
     public readonly cronJob: batchv1.CronJob;
+    /** The pod of one backup as the CronJob runs it (the pre-upgrade backup runs it once too). */
+    public readonly podSpec: BackupPodSpec;
     /** The pods' ServiceAccount (`mlflow-db-backup`). */
     public readonly serviceAccount: corev1.ServiceAccount;
 
     constructor(name: string, args: DatabaseBackupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlflow-platform:database:DatabaseBackup", name, {}, opts);
         this.serviceAccount = new corev1.ServiceAccount(name, backupServiceAccount(args.namespace, args.aws, args.serviceAccountAnnotations), { parent: this });
+        this.podSpec = {
+            namespace: args.namespace,
+            postgresImage: args.database.image,
+            uploaderImage: args.uploaderImage,
+            host: args.database.host,
+            port: args.database.port,
+            username: args.database.username,
+            passwordSecretName: args.database.passwordSecretName,
+            databases: backupDatabases(args.database.database, args.authDatabase),
+            artifactRoot: args.artifactRoot,
+            aws: args.aws,
+            encryption: backupEncryption(args.serverSideEncryption, args.kmsKeyArn),
+            serviceAccountName: BACKUP_SERVICE_ACCOUNT,
+            resources: args.resources ?? DEFAULT_RESOURCES,
+            workDirSize: args.workDirSize ?? "20Gi",
+        };
         this.cronJob = new batchv1.CronJob(
             name,
-            backupCronJob({
-                namespace: args.namespace,
-                schedule: args.config.schedule,
-                postgresImage: args.database.image,
-                uploaderImage: args.uploaderImage,
-                host: args.database.host,
-                port: args.database.port,
-                username: args.database.username,
-                passwordSecretName: args.database.passwordSecretName,
-                databases: backupDatabases(args.database.database, args.authDatabase),
-                artifactRoot: args.artifactRoot,
-                aws: args.aws,
-                encryption: backupEncryption(args.serverSideEncryption, args.kmsKeyArn),
-                serviceAccountName: BACKUP_SERVICE_ACCOUNT,
-                resources: args.resources ?? DEFAULT_RESOURCES,
-                activeDeadlineSeconds: args.activeDeadlineSeconds ?? 3600,
-                backoffLimit: args.backoffLimit ?? 2,
-                workDirSize: args.workDirSize ?? "20Gi",
-            }),
+            backupCronJob({ ...this.podSpec, schedule: args.config.schedule, activeDeadlineSeconds: args.activeDeadlineSeconds ?? 3600, backoffLimit: args.backoffLimit ?? 2 }),
             { parent: this, dependsOn: [this.serviceAccount] },
         );
         this.cronJobName = BACKUP_NAME;

@@ -4,9 +4,11 @@
  * backup and gc → tracking server; registry lookups → serving).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, type PlatformConfig } from "../config";
+import { ConfigError, mlflowVersionOf, type PlatformConfig } from "../config";
 import { clusterChecks, requireClusterApis } from "../lib/cluster-apis";
 import { resolveKubeConnection, type KubeconfigSource } from "../lib/kube-api";
+import { planMlflowUpgrade, UpgradeRefused, type SchemaRecord, type UpgradePlan } from "../lib/mlflow-version";
+import { readSchemaRecord } from "../lib/schema-record";
 import { awsRegion } from "../lib/load-config";
 import type { ResolvedModel } from "../lib/registry/resolver";
 import { allowedStoragePrefixes, lookupServedModels, registryUri } from "../lib/serving-lookup";
@@ -22,6 +24,9 @@ import { BatchJobs } from "./batch-jobs";
 import { DatabaseBackup } from "./database-backup";
 import { DatabaseMigration } from "./database-migration";
 import { GarbageCollection } from "./garbage-collection";
+import { GC_CRONJOB } from "../manifests/gc";
+import { TRACKING_SERVICE_NAME } from "../manifests/tracking-server";
+import { MlflowUpgrade } from "./mlflow-upgrade";
 import { InClusterDatabase } from "./in-cluster-database";
 import { MinioStore } from "./minio-store";
 import { ModelServing, type ServedModelOutput } from "./model-serving";
@@ -48,6 +53,12 @@ export interface MlflowPlatformArgs {
      * (the default provider's).
      */
     readonly kubeconfig?: KubeconfigSource;
+    /**
+     * What the cluster records about the tracking server's database (the MLflow version it was migrated to). Defaults
+     * to reading it from the cluster (ConfigMap mlflow-schema) before anything is registered; offline (the render's
+     * mocks), a fresh install.
+     */
+    readonly schemaRecord?: SchemaRecord;
 }
 
 /**
@@ -83,13 +94,15 @@ export class MlflowPlatform extends pulumi.ComponentResource {
         // Pre-flight checks first, before any resource is registered: a failure changes nothing at all.
         // The custom kinds the stack declares (KServe for served models, ServiceMonitor), then the registry lookups.
         await requireClusterApis(cfg, () => kubeconfig);
+        // The MLflow version the database was migrated to, against the configured one: a downgrade is refused here.
+        const upgrade = await upgradePlan(cfg, kubeconfig, args.schemaRecord);
         const served = await lookupServedModels(cfg, { region, s3Endpoint: cfg.artifactStore.mode === "minio" ? process.env.AWS_ENDPOINT_URL_S3 : undefined });
-        return new MlflowPlatform(name, { config: cfg, kubeconfig, region, served }, opts);
+        return new MlflowPlatform(name, { config: cfg, kubeconfig, region, served, upgrade }, opts);
     }
 
     private constructor(
         name: string,
-        args: { config: PlatformConfig; kubeconfig: KubeconfigSource; region: string; served: ResolvedModel[] },
+        args: { config: PlatformConfig; kubeconfig: KubeconfigSource; region: string; served: ResolvedModel[]; upgrade: UpgradePlan },
         opts?: pulumi.ComponentResourceOptions,
     ) {
         super("mlflow-platform:index:MlflowPlatform", name, {}, opts);
@@ -148,6 +161,47 @@ export class MlflowPlatform extends pulumi.ComponentResource {
                   )
                 : undefined;
 
+        // Backups of the in-cluster database to <artifact root>/backups/ (RDS backs itself up).
+        const backup =
+            backsUpInCluster(cfg) && inCluster
+                ? new DatabaseBackup(
+                      "db-backup",
+                      {
+                          namespace: cfg.namespace,
+                          config: cfg.backup,
+                          database: { host: inCluster.host, username: inCluster.username, passwordSecretName: inCluster.passwordSecretName, database: inCluster.database, image: inCluster.image },
+                          authDatabase,
+                          uploaderImage: trackingImage,
+                          artifactRoot: artifacts.rootUri,
+                          aws,
+                          serviceAccountAnnotations: roleAnnotation(BACKUP_SERVICE_ACCOUNT),
+                          kmsKeyArn: local ? undefined : cfg.artifactStore.kmsKeyArn,
+                          serverSideEncryption: local ? "none" : undefined, // MinIO without KMS refuses SSE
+                      },
+                      part({ dependsOn: [ns, inCluster, ...artifacts.waitFor, ...(access?.ready ?? [])] }),
+                  )
+                : undefined;
+
+
+        // An MLflow version upgrade: the writers stop and the database is backed up before the schema migrates.
+        const plan = args.upgrade;
+        const upgrade =
+            plan.kind === "upgrade"
+                ? new MlflowUpgrade(
+                      "mlflow-upgrade",
+                      {
+                          namespace: cfg.namespace,
+                          from: plan.from,
+                          to: plan.to,
+                          image: trackingImage,
+                          backup: db.mode === "rds" && rds ? { kind: "snapshot", dbInstanceIdentifier: rds.instance.identifier } : { kind: "dump", pod: requireBackup(backup, plan).podSpec },
+                          cronJobs: cfg.gc.enabled ? [GC_CRONJOB] : [],
+                          telemetry: cfg.telemetry.enabled,
+                      },
+                      part({ dependsOn: [ns, backend, ...(backup ? [backup] : []), ...(access?.ready ?? [])] }),
+                  )
+                : undefined;
+
         const tracking = new TrackingServer(
             "tracking-server",
             {
@@ -163,9 +217,12 @@ export class MlflowPlatform extends pulumi.ComponentResource {
                 access: access?.forTrackingServer,
                 // The schema migration (and so the Deployment) waits for a verified copy and the artifact store.
                 waitFor: [...(move ? [move.job] : []), ...artifacts.waitFor],
+                mlflowVersion: plan.to,
+                upgrade: upgrade ? { ready: upgrade.ready, migration: { from: upgrade.from, to: upgrade.to, backup: upgrade.backupLocation } } : undefined,
             },
             part({ dependsOn: [ns, backend] }),
         );
+        upgrade?.resume([tracking.deployment, tracking.schemaRecord]);
 
         const training = new TrainingJobs(
             "training",
@@ -215,27 +272,6 @@ export class MlflowPlatform extends pulumi.ComponentResource {
                   part({ dependsOn: [ns, training] }),
               )
             : undefined;
-
-        // Backups of the in-cluster database to <artifact root>/backups/ (RDS backs itself up).
-        const backup =
-            backsUpInCluster(cfg) && inCluster
-                ? new DatabaseBackup(
-                      "db-backup",
-                      {
-                          namespace: cfg.namespace,
-                          config: cfg.backup,
-                          database: { host: inCluster.host, username: inCluster.username, passwordSecretName: inCluster.passwordSecretName, database: inCluster.database, image: inCluster.image },
-                          authDatabase,
-                          uploaderImage: trackingImage,
-                          artifactRoot: artifacts.rootUri,
-                          aws,
-                          serviceAccountAnnotations: roleAnnotation(BACKUP_SERVICE_ACCOUNT),
-                          kmsKeyArn: local ? undefined : cfg.artifactStore.kmsKeyArn,
-                          serverSideEncryption: local ? "none" : undefined, // MinIO without KMS refuses SSE
-                      },
-                      part({ dependsOn: [ns, inCluster, ...artifacts.waitFor, ...(access?.ready ?? [])] }),
-                  )
-                : undefined;
 
         // Garbage collection of deleted runs (mlflow gc), as the tracking server: its database and bucket.
         const gc = cfg.gc.enabled
@@ -390,6 +426,40 @@ function artifactRegion(cfg: PlatformConfig): string {
     const region = awsRegion(cfg);
     if (!region) throw new ConfigError([{ key: "aws:region", message: "aws:region is required for an S3 artifact store: pulumi config set aws:region eu-west-1 (or set mlflow-platform:cluster.region)" }]);
     return region;
+}
+
+/**
+ * The MLflow upgrade this run does: the cluster's record (ConfigMap mlflow-schema) against image.mlflowVersion. A
+ * refusal is a ConfigError naming image.mlflowVersion. Offline (the render, mocks): nothing is recorded, a fresh install.
+ */
+async function upgradePlan(cfg: PlatformConfig, kubeconfig: KubeconfigSource, given?: SchemaRecord): Promise<UpgradePlan> {
+    const to = mlflowVersionOf(cfg);
+    const record = given ?? (clusterChecks.enabled ? await readSchemaRecord(kubeconfig, cfg.namespace, TRACKING_SERVICE_NAME) : { trackingDeployed: false });
+    let plan: UpgradePlan;
+    try {
+        plan = planMlflowUpgrade(record, to);
+    } catch (e) {
+        if (e instanceof UpgradeRefused) throw new ConfigError([{ key: `mlflow-platform:${e.key}`, message: `mlflow-platform:${e.key} ${e.message}` }]);
+        throw e;
+    }
+    if (plan.kind === "upgrade" && cfg.database.mode === "inCluster" && !cfg.backup.enabled)
+        throw new ConfigError([
+            {
+                key: "mlflow-platform:backup.enabled",
+                message: `mlflow-platform:backup.enabled must be true for the MLflow upgrade from ${plan.from} to ${plan.to} (got false): the upgrade takes a verified backup of the in-cluster database before the schema migrates, as the backup's ServiceAccount. Nothing was changed.`,
+            },
+        ]);
+    if (plan.kind === "unrecorded")
+        void pulumi.log.warn(
+            `the MLflow version of the tracking server's database is not recorded (a stack deployed before mlflow-platform recorded it): this up records ${to}. If the running server is older, this up migrates its schema without the upgrade's stop and backup steps: cancel, and first run one up with image.mlflowVersion (or image.ref) at the running version (docs/runbooks.md, "Upgrade MLflow").`,
+        );
+    return plan;
+}
+
+/** The backup component an in-cluster upgrade's dump runs as (upgradePlan refused the stack without one). */
+function requireBackup(backup: DatabaseBackup | undefined, plan: { from: string; to: string }): DatabaseBackup {
+    if (!backup) throw new Error(`the MLflow upgrade from ${plan.from} to ${plan.to} has no backup to take: upgradePlan should have refused backup.enabled false`);
+    return backup;
 }
 
 /** Whether the in-cluster database is backed up by the CronJob (RDS backs itself up). */

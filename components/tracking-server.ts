@@ -20,7 +20,9 @@ import {
     trackingServerService,
     trackingUri,
     TRACKING_SERVICE_NAME,
+    type MigrationUpgrade,
 } from "../manifests/tracking-server";
+import { schemaRecordConfigMap } from "../manifests/upgrade";
 
 export const TRACKING_SERVICE_ACCOUNT = "mlflow";
 
@@ -73,6 +75,10 @@ export interface TrackingServerArgs {
     readonly waitFor?: pulumi.Input<pulumi.Resource>[];
     /** MLflow's usage telemetry on in its containers (telemetry.enabled). Defaults to off. */
     readonly telemetry?: boolean;
+    /** The MLflow version of the image (image.mlflowVersion): recorded in the ConfigMap mlflow-schema once the schema is migrated to it. */
+    readonly mlflowVersion: string;
+    /** A version upgrade in this up: the migration waits for `ready` (the writers stopped, the backup taken) and names the backup when it fails. Defaults to none. */
+    readonly upgrade?: { readonly ready: readonly pulumi.Resource[]; readonly migration: MigrationUpgrade };
 }
 
 /** Name of the schema-migration Job of one image: a new image is a new Job, run once. */
@@ -91,6 +97,8 @@ export class TrackingServer extends pulumi.ComponentResource {
     public readonly serviceName: string;
     public readonly serviceAccountName: pulumi.Output<string>;
     public readonly deployment: appsv1.Deployment;
+    /** The ConfigMap mlflow-schema: the MLflow version the schema was migrated to. */
+    public readonly schemaRecord: corev1.ConfigMap;
     /** How workloads reach the server: its URI, and the credentials Secret when it is behind auth. */
     public readonly connection: TrackingConnection;
 
@@ -122,9 +130,12 @@ export class TrackingServer extends pulumi.ComponentResource {
                 backendStoreSecretName: args.backendStoreSecretName,
                 resources: c.resources,
                 telemetry: args.telemetry,
+                upgrade: args.upgrade?.migration,
             }),
-            { ...child, dependsOn: [sa, ...(args.waitFor ?? []), ...(access?.ready ?? [])] },
+            { ...child, dependsOn: [sa, ...(args.waitFor ?? []), ...(access?.ready ?? []), ...(args.upgrade?.ready ?? [])] },
         );
+        // The version the schema is migrated to, read by the next run's pre-flight (lib/schema-record.ts).
+        this.schemaRecord = new corev1.ConfigMap(`${name}-schema`, schemaRecordConfigMap(args.namespace, args.mlflowVersion, args.upgrade?.migration.from), { ...child, dependsOn: [migration] });
         // With an autoscaler the replica count is the autoscaler's: the Deployment is created with minReplicas
         // and ignores the field afterwards. Leaving `replicas` out instead (as the HPA docs suggest for
         // client-side apply) makes a server-side apply drop the field the program owned, and the running

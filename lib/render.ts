@@ -17,6 +17,11 @@ export interface RenderedResource {
     readonly parent?: string;
     /** `pulumi:providers:<package>::<name>` of an explicit provider (a program composing the platform passes its own); undefined: the default one. */
     readonly provider?: string;
+    /**
+     * With `dependencies`: the `type::name` of every resource this one's registration waited for, as the SDK
+     * sent them (its dependsOn and its inputs' resources; a component as itself; not its parent's).
+     */
+    readonly dependsOn?: readonly string[];
     readonly inputs: Record<string, unknown>;
     /**
      * Resource options that guard data or change what the engine diffs, present only when set: `protect`,
@@ -51,6 +56,15 @@ export interface RenderOptions {
     readonly mlflowUri?: string;
     /** The program; defaults to the project's index. */
     readonly program?: () => Promise<Record<string, unknown> | void>;
+    /**
+     * `mask` (default): secret values read "[secret]" (every value of a Kubernetes Secret among them). `keep`:
+     * resource inputs as the program registered them, each secret a Pulumi secret envelope with its value
+     * (isSecretEnvelope): for a program that re-declares the same resources (the bench's static twin).
+     * Outputs are masked either way.
+     */
+    readonly secrets?: "mask" | "keep";
+    /** Each resource's `dependsOn`: what its registration waited for (for the bench's ordered twin). */
+    readonly dependencies?: boolean;
 }
 
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -69,10 +83,14 @@ export function maskSecrets(value: unknown): unknown {
     return value;
 }
 
+/** Whether `value` is a Pulumi secret envelope as the mock monitor hands inputs over (`{ <sig>: <secret sig>, value }`). */
+export function isSecretEnvelope(value: unknown): value is { readonly value: unknown } {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+}
+
 /** A Pulumi secret envelope's value; anything else as it is. */
 function unwrapSecret(value: unknown): unknown {
-    const obj = value as Record<string, unknown> | undefined;
-    return obj && typeof obj === "object" && obj[SECRET_SIG_KEY] === SECRET_SIG ? obj.value : value;
+    return isSecretEnvelope(value) ? value.value : value;
 }
 
 /**
@@ -126,6 +144,7 @@ type RegisterRequest = {
     getName(): string;
     getParent(): string;
     getProvider?(): string;
+    getDependenciesList?(): string[];
     getProtect?(): boolean;
     getRetainondelete?(): boolean;
     getIgnorechangesList?(): string[];
@@ -178,6 +197,7 @@ async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
     const providers = new Map<string, string>();
     const guards = new Map<string, NonNullable<RenderedResource["options"]>>();
     const urns = new Map<string, string>();
+    const dependencies = new Map<string, string[]>();
     const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: RegisterCallback): void };
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, cb) => {
@@ -197,6 +217,7 @@ async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
             ...(ignoreChanges.length > 0 ? { ignoreChanges } : {}),
         };
         if (Object.keys(guard).length > 0) guards.set(id, guard);
+        if (opts.dependencies) dependencies.set(id, req.getDependenciesList?.() ?? []);
         register(req, (err, resp) => {
             if (resp) urns.set(resp.getUrn(), id);
             cb(err, resp);
@@ -230,11 +251,22 @@ async function renderOnce(opts: RenderOptions): Promise<RenderResult> {
         .map((r) => {
             const parentUrn = parents.get(`${r.type}::${r.name}`);
             const parent = parentUrn ? urns.get(parentUrn) : undefined;
-            const raw = r.type.startsWith("kubernetes:") ? maskKubernetesSecret(r.inputs) : r.inputs;
-            const inputs = maskSecrets(raw) as Record<string, unknown>;
+            const keep = opts.secrets === "keep";
+            const raw = r.type.startsWith("kubernetes:") && !keep ? maskKubernetesSecret(r.inputs) : r.inputs;
+            const inputs = keep ? raw : (maskSecrets(raw) as Record<string, unknown>);
             const options = guards.get(`${r.type}::${r.name}`);
             const provider = providers.get(`${r.type}::${r.name}`);
-            return { type: r.type, name: r.name, ...(parent && !parent.startsWith("pulumi:pulumi:Stack") ? { parent } : {}), ...(provider ? { provider } : {}), inputs, ...(options ? { options } : {}) };
+            const deps = dependencies.get(`${r.type}::${r.name}`);
+            const dependsOn = deps ? [...new Set(deps.map((u) => urns.get(u)).filter((d): d is string => d !== undefined))] : undefined;
+            return {
+                type: r.type,
+                name: r.name,
+                ...(parent && !parent.startsWith("pulumi:pulumi:Stack") ? { parent } : {}),
+                ...(provider ? { provider } : {}),
+                ...(dependsOn ? { dependsOn } : {}),
+                inputs,
+                ...(options ? { options } : {}),
+            };
         });
     const kubernetes = sortKubernetes(
         resources

@@ -71,6 +71,9 @@ export interface BackupSpec {
     readonly workDirSize: string;
 }
 
+/** What the pod of a backup needs: the CronJob's spec without its schedule and Job limits. */
+export type BackupPodSpec = Omit<BackupSpec, "schedule" | "activeDeadlineSeconds" | "backoffLimit">;
+
 const DB_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const CRON = /^\S+(\s+\S+){4}$/;
 
@@ -138,7 +141,8 @@ printf '%s: OK: dumps of %s verified at %s\n' "$PROG" "$BACKUP_DATABASES" "$stam
  * The upload step (Python with boto3 in the MLflow image). Checks MANIFEST against the files (every database
  * present, size, `PGDMP` header, sha256) before it uploads any, then uploads each to
  * `<BACKUP_S3_PREFIX>/<db>/<stamp>.dump` with the requested server-side encryption and no ACL (the bucket's owner
- * owns it), and checks the stored object's size and encryption. Errors are one line on stderr, exit 1.
+ * owns it), and checks the stored object's size and encryption; with BACKUP_MANIFEST_OBJECT=true it then uploads
+ * MANIFEST to `<BACKUP_S3_PREFIX>/MANIFEST`, last. Errors are one line on stderr, exit 1.
  */
 export const UPLOAD_SCRIPT = String.raw`import hashlib
 import os
@@ -227,6 +231,17 @@ def main():
         if "ServerSideEncryption" in extra and head.get("ServerSideEncryption") != extra["ServerSideEncryption"]:
             fail(f"s3://{bucket}/{key} is stored with encryption {head.get('ServerSideEncryption')!r}, expected {extra['ServerSideEncryption']!r}")
         print(f"{PROG}: uploaded s3://{bucket}/{key} ({e['size']} bytes, {e['tables']} tables, sha256 {e['sha256']})", flush=True)
+    if os.environ.get("BACKUP_MANIFEST_OBJECT") == "true":
+        # Last: its presence says every dump of this backup is stored (it names the stamp of their keys).
+        key = "/".join(p for p in (key_prefix, "MANIFEST") if p)
+        size = os.path.getsize(manifest)
+        s3.upload_file(manifest, bucket, key, ExtraArgs={**extra, "ContentType": "text/plain", "Metadata": {"stamp": stamp}})
+        head = s3.head_object(Bucket=bucket, Key=key)
+        if head["ContentLength"] != size:
+            fail(f"s3://{bucket}/{key} holds {head['ContentLength']} bytes, expected {size}")
+        if "ServerSideEncryption" in extra and head.get("ServerSideEncryption") != extra["ServerSideEncryption"]:
+            fail(f"s3://{bucket}/{key} is stored with encryption {head.get('ServerSideEncryption')!r}, expected {extra['ServerSideEncryption']!r}")
+        print(f"{PROG}: uploaded s3://{bucket}/{key} (the MANIFEST, last)", flush=True)
     print(f"{PROG}: OK: {len(expected)} database(s) backed up at {stamp}")
 
 
@@ -243,7 +258,8 @@ export const DUMP_COMMAND = ["bash", "-c", DUMP_SCRIPT] as const;
 /** The command of the upload container (the MLflow image's ENTRYPOINT is mlflow, so it is set). */
 export const UPLOAD_COMMAND = ["python", "-c", UPLOAD_SCRIPT] as const;
 
-function checkSpec(spec: BackupSpec): void {
+/** Databases of a backup pod: at least one, each a plain identifier, none twice. */
+function checkDatabases(spec: Pick<BackupSpec, "databases">): void {
     if (spec.databases.length === 0) throw new Error("backup: at least one database to dump");
     const seen = new Set<string>();
     for (const db of spec.databases) {
@@ -251,15 +267,24 @@ function checkSpec(spec: BackupSpec): void {
         if (seen.has(db)) throw new Error(`backup: database "${db}" appears twice`);
         seen.add(db);
     }
-    if (!CRON.test(spec.schedule.trim())) throw new Error(`backup: schedule "${spec.schedule}" is not a five-field cron expression`);
-    if (!Number.isInteger(spec.backoffLimit) || spec.backoffLimit < 0) throw new Error(`backup: backoffLimit must be an integer >= 0, got ${spec.backoffLimit}`);
-    if (!Number.isInteger(spec.activeDeadlineSeconds) || spec.activeDeadlineSeconds < 60) {
-        throw new Error(`backup: activeDeadlineSeconds must be an integer >= 60, got ${spec.activeDeadlineSeconds}`);
+}
+
+/** backoffLimit and activeDeadlineSeconds of a backup Job (the CronJob's and the pre-upgrade one). */
+export function checkBackupJobLimits(who: string, limits: { readonly backoffLimit: number; readonly activeDeadlineSeconds: number }): void {
+    if (!Number.isInteger(limits.backoffLimit) || limits.backoffLimit < 0) throw new Error(`${who}: backoffLimit must be an integer >= 0, got ${limits.backoffLimit}`);
+    if (!Number.isInteger(limits.activeDeadlineSeconds) || limits.activeDeadlineSeconds < 60) {
+        throw new Error(`${who}: activeDeadlineSeconds must be an integer >= 60, got ${limits.activeDeadlineSeconds}`);
     }
 }
 
+function checkSpec(spec: BackupSpec): void {
+    checkDatabases(spec);
+    if (!CRON.test(spec.schedule.trim())) throw new Error(`backup: schedule "${spec.schedule}" is not a five-field cron expression`);
+    checkBackupJobLimits("backup", spec);
+}
+
 /** The dump container's environment: libpq's connection variables, the password from its Secret. */
-export function dumpEnv(spec: BackupSpec): k8s.types.input.core.v1.EnvVar[] {
+export function dumpEnv(spec: BackupPodSpec): k8s.types.input.core.v1.EnvVar[] {
     return [
         env("PGHOST", spec.host),
         env("PGPORT", String(spec.port ?? POSTGRES_PORT)),
@@ -273,15 +298,24 @@ export function dumpEnv(spec: BackupSpec): k8s.types.input.core.v1.EnvVar[] {
     ];
 }
 
+/** Where one backup pod uploads to, when not the scheduled backups' `<root>/backups`. */
+export interface BackupDestination {
+    /** s3://bucket/... under which each dump goes to `<prefix>/<db>/<stamp>.dump`. */
+    readonly s3Prefix: Input<string>;
+    /** Upload the checked MANIFEST to `<prefix>/MANIFEST` after every dump (its presence says the backup is whole). */
+    readonly manifestObject: boolean;
+}
+
 /** The upload container's environment: where to, how encrypted, and the pod's artifact credentials (awsEnv). */
-export function uploadEnv(spec: BackupSpec): k8s.types.input.core.v1.EnvVar[] {
+export function uploadEnv(spec: BackupPodSpec, destination?: BackupDestination): k8s.types.input.core.v1.EnvVar[] {
     const out = [
         env("BACKUP_DATABASES", spec.databases.join(" ")),
         env("BACKUP_DIR", BACKUP_DIR),
-        env("BACKUP_S3_PREFIX", backupPrefix(spec.artifactRoot)),
+        env("BACKUP_S3_PREFIX", destination?.s3Prefix ?? backupPrefix(spec.artifactRoot)),
         env("BACKUP_SSE", spec.encryption.algorithm),
     ];
     if (spec.encryption.algorithm === "aws:kms" && spec.encryption.kmsKeyId !== undefined) out.push(env("BACKUP_SSE_KMS_KEY_ID", spec.encryption.kmsKeyId));
+    if (destination?.manifestObject) out.push(env("BACKUP_MANIFEST_OBJECT", "true"));
     out.push(env("HOME", "/tmp"), ...telemetryEnv(), ...awsEnv(spec.aws));
     return out;
 }
@@ -297,10 +331,54 @@ export function backupServiceAccount(namespace: string, aws: AwsCredentialSource
     };
 }
 
+/**
+ * The pod of one backup, as the CronJob runs it and the pre-upgrade Job (manifests/upgrade.ts) too: the dump init
+ * container in the postgres image, then the upload container in the MLflow image, sharing the emptyDir `/backup`.
+ * Labelled a database client (the PostgreSQL NetworkPolicy admits it); `labels` are the pod's other labels.
+ */
+export function backupPodTemplate(spec: BackupPodSpec, podLabels: Record<string, string>, destination?: BackupDestination): k8s.types.input.core.v1.PodTemplateSpec {
+    checkDatabases(spec);
+    const mounts = [{ name: "backup", mountPath: BACKUP_DIR }, TMP_MOUNT];
+    return {
+        metadata: { labels: { ...podLabels, [DB_CLIENT_LABEL]: "true" } },
+        spec: {
+            restartPolicy: "Never",
+            serviceAccountName: spec.serviceAccountName,
+            // IRSA's projected token is injected by the webhook; static keys need no token at all.
+            automountServiceAccountToken: spec.aws.keysSecretName === undefined,
+            securityContext: podSecurityContext(),
+            initContainers: [
+                {
+                    name: DUMP_CONTAINER,
+                    image: spec.postgresImage,
+                    imagePullPolicy: "IfNotPresent",
+                    command: [...DUMP_COMMAND],
+                    env: dumpEnv(spec),
+                    resources: resourceRequirements(spec.resources),
+                    securityContext: containerSecurityContext(),
+                    volumeMounts: mounts,
+                },
+            ],
+            containers: [
+                {
+                    name: UPLOAD_CONTAINER,
+                    image: spec.uploaderImage,
+                    imagePullPolicy: "IfNotPresent",
+                    command: [...UPLOAD_COMMAND],
+                    env: uploadEnv(spec, destination),
+                    resources: resourceRequirements(spec.resources),
+                    securityContext: containerSecurityContext(),
+                    volumeMounts: mounts,
+                },
+            ],
+            volumes: [{ name: "backup", emptyDir: { sizeLimit: spec.workDirSize } }, TMP_VOLUME],
+        },
+    };
+}
+
 export function backupCronJob(spec: BackupSpec): k8s.types.input.batch.v1.CronJob {
     checkSpec(spec);
     const podLabels = { ...labels(BACKUP_COMPONENT, BACKUP_NAME), [DB_CLIENT_LABEL]: "true" };
-    const mounts = [{ name: "backup", mountPath: BACKUP_DIR }, TMP_MOUNT];
     return {
         apiVersion: "batch/v1",
         kind: "CronJob",
@@ -322,41 +400,7 @@ export function backupCronJob(spec: BackupSpec): k8s.types.input.batch.v1.CronJo
                 spec: {
                     backoffLimit: spec.backoffLimit,
                     activeDeadlineSeconds: spec.activeDeadlineSeconds,
-                    template: {
-                        metadata: { labels: podLabels },
-                        spec: {
-                            restartPolicy: "Never",
-                            serviceAccountName: spec.serviceAccountName,
-                            // IRSA's projected token is injected by the webhook; static keys need no token at all.
-                            automountServiceAccountToken: spec.aws.keysSecretName === undefined,
-                            securityContext: podSecurityContext(),
-                            initContainers: [
-                                {
-                                    name: DUMP_CONTAINER,
-                                    image: spec.postgresImage,
-                                    imagePullPolicy: "IfNotPresent",
-                                    command: [...DUMP_COMMAND],
-                                    env: dumpEnv(spec),
-                                    resources: resourceRequirements(spec.resources),
-                                    securityContext: containerSecurityContext(),
-                                    volumeMounts: mounts,
-                                },
-                            ],
-                            containers: [
-                                {
-                                    name: UPLOAD_CONTAINER,
-                                    image: spec.uploaderImage,
-                                    imagePullPolicy: "IfNotPresent",
-                                    command: [...UPLOAD_COMMAND],
-                                    env: uploadEnv(spec),
-                                    resources: resourceRequirements(spec.resources),
-                                    securityContext: containerSecurityContext(),
-                                    volumeMounts: mounts,
-                                },
-                            ],
-                            volumes: [{ name: "backup", emptyDir: { sizeLimit: spec.workDirSize } }, TMP_VOLUME],
-                        },
-                    },
+                    template: backupPodTemplate(spec, podLabels),
                 },
             },
         },

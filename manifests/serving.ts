@@ -7,7 +7,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Input } from "@pulumi/pulumi";
-import type { Resources, ServedModel } from "../config";
+import { servingProcesses, type Resources, type ServedModel } from "../config";
 import type { ResolvedModel } from "../lib/registry/resolver";
 import {
     CLUSTER_SERVING_RUNTIME_KIND,
@@ -186,12 +186,28 @@ export function inferenceService(model: ServedModel, resolved: ResolvedModel, op
                     runtime,
                     storageUri: storageDirectoryUri(resolved.storageUri),
                     resources: resourceRequirements(model.resources),
+                    ...(runtime === MLFLOW_PYFUNC_RUNTIME ? { env: runtimeProcessEnv(model) } : {}),
                     // No readOnlyRootFilesystem here: it would override the runtime's own setting.
                     securityContext: { allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
                 },
             },
         },
     };
+}
+
+/**
+ * The env of a model on the project's runtime that sets its processes (serving.models[].workers, .threadsPerWorker):
+ * `mlflow models serve` reads MLFLOW_MODELS_WORKERS (its --workers option) and passes it to uvicorn; the OpenMP and
+ * BLAS libraries scikit-learn, numpy and scipy predict with read the thread counts. KServe merges the model's env
+ * over the runtime container's by name.
+ */
+export function runtimeProcessEnv(model: Pick<ServedModel, "workers" | "threadsPerWorker" | "resources">): { name: string; value: string }[] {
+    const p = servingProcesses(model);
+    const threads = String(p.threadsPerWorker);
+    return [
+        { name: "MLFLOW_MODELS_WORKERS", value: String(p.workers) },
+        ...["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"].map((name) => ({ name, value: threads })),
+    ];
 }
 
 /** The public S3 endpoint (host, no scheme) of a region. */

@@ -259,6 +259,25 @@ export function trackingServerPdb(namespace: string, replicas: number): k8s.type
  * `mlflow db upgrade` as a Job named after the image: it runs once per image change (a new image is a new
  * Job), before the Deployment rolls, instead of every pod racing to migrate the schema at start.
  */
+/** What a migration that is part of a version upgrade knows: the versions and where the backup taken first is. */
+export interface MigrationUpgrade {
+    readonly from: string;
+    readonly to: string;
+    /** The pre-upgrade backup: `s3://…/backups/pre-upgrade-<from>-to-<to>/` or the RDS snapshot's identifier. */
+    readonly backup: Input<string>;
+}
+
+/**
+ * Runs the migration ("$@"); when it fails, says in one line, on stderr and as the pod's termination message,
+ * that the schema may be half-migrated and which backup restores it.
+ */
+export const MIGRATION_FAILURE_SH = String.raw`"$@" && exit 0
+rc=$?
+msg="mlflow db upgrade from MLflow $UPGRADE_FROM to $UPGRADE_TO failed (exit $rc): the schema may be half-migrated (MLflow's migrations are not transactional) and no pod of either version serves. The database is restorable from the backup taken before the migration: $UPGRADE_BACKUP (scripts/restore-database.sh; docs/runbooks.md, 'Upgrade MLflow', 'The way back')"
+printf '%s\n' "$msg" >&2
+printf '%s\n' "$msg" > "${"${"}TERMINATION_LOG:-/dev/termination-log}" 2>/dev/null || true
+exit "$rc"`;
+
 export function dbUpgradeJob(spec: {
     namespace: string;
     name: Input<string>;
@@ -268,13 +287,19 @@ export function dbUpgradeJob(spec: {
     resources: Resources;
     /** MLflow's usage telemetry on (telemetry.enabled). Defaults to off. */
     telemetry?: boolean;
+    /** The version upgrade this migration is part of and the backup taken before it. Defaults to none: a fresh schema or the same version. */
+    upgrade?: MigrationUpgrade;
 }): k8s.types.input.batch.v1.Job {
+    const upgrade = spec.upgrade;
+    const migrate = ["mlflow", "db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"];
     return {
         apiVersion: "batch/v1",
         kind: "Job",
-        metadata: meta(spec.name, spec.namespace, "schema-migration"),
+        metadata: meta(spec.name, spec.namespace, "schema-migration", upgrade ? { "mlflow-platform/upgrade-from": upgrade.from, "mlflow-platform/upgrade-to": upgrade.to, "mlflow-platform/restorable-from": upgrade.backup } : undefined),
         spec: {
-            backoffLimit: 2,
+            // An upgrade's migration is not retried: MLflow's migrations are not transactional, a second run on a
+            // half-migrated schema may fail differently and hide the first error.
+            backoffLimit: upgrade ? 0 : 2,
             activeDeadlineSeconds: 1800,
             template: {
                 metadata: { labels: { ...labels("schema-migration"), [DB_CLIENT_LABEL]: "true" } },
@@ -288,8 +313,15 @@ export function dbUpgradeJob(spec: {
                             image: spec.image,
                             // Once the database accepts the pod's connections (a NetworkPolicy engine admits a new pod a
                             // moment late); the kubelet expands $(MLFLOW_BACKEND_STORE_URI) from the Secret.
-                            command: afterDatabase("MLFLOW_BACKEND_STORE_URI", ["mlflow", "db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"]),
-                            env: [secretEnv("MLFLOW_BACKEND_STORE_URI", spec.backendStoreSecretName, BACKEND_URI_KEY), env("HOME", "/tmp"), ...telemetryEnv(spec.telemetry)],
+                            command: afterDatabase("MLFLOW_BACKEND_STORE_URI", upgrade ? ["sh", "-c", MIGRATION_FAILURE_SH, "db-upgrade", ...migrate] : migrate),
+                            env: [
+                                secretEnv("MLFLOW_BACKEND_STORE_URI", spec.backendStoreSecretName, BACKEND_URI_KEY),
+                                env("HOME", "/tmp"),
+                                ...(upgrade ? [env("UPGRADE_FROM", upgrade.from), env("UPGRADE_TO", upgrade.to), env("UPGRADE_BACKUP", upgrade.backup)] : []),
+                                ...telemetryEnv(spec.telemetry),
+                            ],
+                            // The failure line (MIGRATION_FAILURE_SH) is the container's termination message.
+                            terminationMessagePolicy: "FallbackToLogsOnError",
                             resources: resourceRequirements(spec.resources),
                             securityContext: containerSecurityContext(),
                             volumeMounts: [TMP_MOUNT],

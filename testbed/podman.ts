@@ -278,9 +278,15 @@ export interface RunningContainer {
 
 /** Starts a long-running container and waits until GET url answers 200 (a readiness probe). */
 export async function startContainer(s: PodmanRunSpec, ready: { url: string; timeoutMs: number; label: string }): Promise<RunningContainer> {
+  const c = launchContainer(s);
+  await waitForHttp200(c.proc, ready.url, ready.timeoutMs, `${ready.label} (podman run ${s.image}; ${s.describe})`);
+  return c;
+}
+
+/** Starts a long-running container and returns at once (the caller decides when it is ready). */
+export function launchContainer(s: PodmanRunSpec): RunningContainer {
   const proc = spawnManaged("podman", podmanRunArgv(s), { env: podmanEnv() });
   registerCleanup(() => removeSync(s.name), () => removeSync(s.name));
-  await waitForHttp200(proc, ready.url, ready.timeoutMs, `${ready.label} (podman run ${s.image}; ${s.describe})`);
   let stopped: ReturnType<RunningContainer["stop"]> | undefined;
   return {
     spec: s,
@@ -296,4 +302,46 @@ export async function startContainer(s: PodmanRunSpec, ready: { url: string; tim
       return stopped;
     },
   };
+}
+
+export interface ContainerCpu {
+  /** CPU time the container's cgroup used so far (all its processes), seconds. */
+  readonly usageSeconds: number;
+  /** CFS periods in which the cgroup was throttled by its CPU limit, and the time it was held back (seconds). */
+  readonly throttledPeriods?: number;
+  readonly throttledSeconds?: number;
+}
+
+/** The CPU accounting files of the cgroup a process is in (cgroup v1 cpuacct/cpu, or v2), from /proc/<pid>/cgroup. */
+export function cgroupCpuFiles(pid: number): { usage: string; v2: boolean; stat?: string } {
+  const lines = fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").trim().split("\n");
+  const v1 = (ctrl: string) => lines.map((l) => l.split(":")).find(([, ctrls]) => ctrls.split(",").includes(ctrl))?.[2];
+  const acct = v1("cpuacct");
+  if (acct !== undefined) {
+    const base = fs.existsSync("/sys/fs/cgroup/cpuacct") ? "/sys/fs/cgroup/cpuacct" : "/sys/fs/cgroup/cpu,cpuacct";
+    const cpu = v1("cpu");
+    const cpuBase = fs.existsSync("/sys/fs/cgroup/cpu") ? "/sys/fs/cgroup/cpu" : "/sys/fs/cgroup/cpu,cpuacct";
+    return { usage: path.join(base, acct, "cpuacct.usage"), v2: false, ...(cpu !== undefined ? { stat: path.join(cpuBase, cpu, "cpu.stat") } : {}) };
+  }
+  const unified = lines.find((l) => l.startsWith("0::"))?.slice(3);
+  if (unified === undefined) throw new Error(`/proc/${pid}/cgroup names no cpuacct or unified cgroup`);
+  const file = path.join("/sys/fs/cgroup", unified, "cpu.stat");
+  return { usage: file, v2: true, stat: file };
+}
+
+/** Reads the CPU accounting of files from cgroupCpuFiles. */
+export function readCgroupCpu(files: { usage: string; v2: boolean; stat?: string }): ContainerCpu {
+  const stat = files.stat && fs.existsSync(files.stat) ? Object.fromEntries(fs.readFileSync(files.stat, "utf8").trim().split("\n").map((l) => l.split(" ")).map(([k, v]) => [k, Number(v)])) : {};
+  const usageSeconds = files.v2 ? (stat.usage_usec ?? NaN) / 1e6 : Number(fs.readFileSync(files.usage, "utf8")) / 1e9;
+  const throttledSeconds = files.v2 ? (stat.throttled_usec !== undefined ? stat.throttled_usec / 1e6 : undefined) : stat.throttled_time !== undefined ? stat.throttled_time / 1e9 : undefined;
+  return { usageSeconds, ...(stat.nr_throttled !== undefined ? { throttledPeriods: stat.nr_throttled } : {}), ...(throttledSeconds !== undefined ? { throttledSeconds } : {}) };
+}
+
+/** A reader of a running container's CPU accounting (its cgroup, found through its init process). */
+export async function containerCpuReader(name: string): Promise<() => ContainerCpu> {
+  const r = await podman(["inspect", "--format", "{{.State.Pid}}", name]);
+  const pid = Number(r.stdout.trim());
+  if (r.code !== 0 || !Number.isInteger(pid) || pid <= 0) throw new Error(`podman inspect ${name}: no running process (${(r.stdout + r.stderr).trim()})`);
+  const files = cgroupCpuFiles(pid);
+  return () => readCgroupCpu(files);
 }

@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { runChecked } from "./process";
 
-export type VenvName = "mlflow" | "trainer" | "serving" | "pytest" | "tools";
+export type VenvName = "mlflow" | "mlflow-previous" | "trainer" | "serving" | "pytest" | "tools";
 
 export interface Venv {
   /** The venv directory (real path). */
@@ -27,6 +27,7 @@ export const REPO_ROOT = path.resolve(__dirname, "..");
 
 const REQUIREMENTS: Record<VenvName, string> = {
   mlflow: "images/mlflow/requirements.txt",
+  "mlflow-previous": "test/integration/mlflow-previous-requirements.txt",
   trainer: "images/trainer/requirements.txt",
   serving: "images/serving/requirements.txt",
   pytest: "test/python/requirements.txt",

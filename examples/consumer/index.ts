@@ -17,7 +17,7 @@ function platformSettings(team: string): Record<string, unknown> {
         namespace: `mlflow-${team}`,
         // A cluster without AWS: MinIO for the artifacts, PostgreSQL in the cluster, images the team built.
         artifactStore: { mode: "minio" },
-        image: { build: false, ref: "registry.example.com/mlflow-platform/mlflow:3.17.2" },
+        image: { build: false, ref: "registry.example.com/mlflow-platform/mlflow:3.17.2", mlflowVersion: "3.17.2" },
         training: {
             image: "registry.example.com/mlflow-platform/trainer:3.17.2",
             profiles: [{ name: "baseline" }],

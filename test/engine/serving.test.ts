@@ -156,7 +156,7 @@ describe("engine: serving a registered model from a real MLflow registry", funct
 
   it("a cluster without KServe: a stack serving a model fails at preview naming KServe and how to install it; nothing is created", async () => {
     const ns = "mlflow-no-kserve";
-    const served = parseConfig({ artifactStore: { mode: "minio" }, image: { build: false, ref: "m:1" }, training: { image: "t:1" }, serving: { runtimeImage: "s:1", storageInitializer: { image: "i:1" }, models: [{ name: ISVC, alias: "production" }] } }, "t");
+    const served = parseConfig({ artifactStore: { mode: "minio" }, image: { build: false, ref: "m:1", mlflowVersion: "3.17.2" }, training: { image: "t:1" }, serving: { runtimeImage: "s:1", storageInitializer: { image: "i:1" }, models: [{ name: ISVC, alias: "production" }] } }, "t");
     // The check's own client against the real API server, with an exec credential plugin (as EKS's `aws eks get-token`).
     const admin = JSON.parse(fs.readFileSync(cluster.kubeconfig, "utf8")) as { users: { user: Record<string, string> }[] };
     const plugin = path.join(path.dirname(stack.workDir), "exec-plugin.js");

@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { configSpec, parseConfig, postgresImageMajor, secretPaths } from "../../config";
+import { configSpec, cpuCores, mlflowVersionOf, parseConfig, postgresImageMajor, secretPaths, servingProcesses } from "../../config";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { configReference, REFERENCE_PATH } from "../../cli/config-reference";
@@ -125,12 +125,46 @@ describe("config: rules across keys", () => {
         assert.match(errorsOf({ artifactStore: { bucketName: "b-1" }, serving: { models: [{ name: "m", alias: "a" }, { name: "m", alias: "b" }] } })[0], /serving\.models\[1\]\.name must be unique/);
         assert.match(errorsOf({ training: { profiles: [{ name: "p", params: {} }, { name: "p", params: {} }] } })[0], /training\.profiles\[1\]\.name must be unique/);
     });
+    it("a served model's workers and threads per worker: integers in range, only on the project's runtime", () => {
+        const served = (m: Record<string, unknown>, serving: Record<string, unknown> = {}) => ({ artifactStore: { bucketName: "b-1" }, serving: { ...serving, models: [{ name: "m", alias: "production", ...m }] } });
+        const ok = parseConfig(served({ workers: 3, threadsPerWorker: 2 }), "t").serving.models[0]!;
+        assert.equal(ok.workers, 3);
+        assert.equal(ok.threadsPerWorker, 2);
+        const unset = parseConfig(served({}), "t").serving.models[0]!;
+        assert.equal(unset.workers, undefined);
+        assert.equal(unset.threadsPerWorker, undefined);
+        assert.match(errorsOf(served({ workers: 0 }))[0], /^mlflow-platform:serving\.models\[0\]\.workers .*1/);
+        assert.match(errorsOf(served({ workers: 1.5 }))[0], /^mlflow-platform:serving\.models\[0\]\.workers /);
+        assert.match(errorsOf(served({ threadsPerWorker: 0 }))[0], /^mlflow-platform:serving\.models\[0\]\.threadsPerWorker /);
+        assert.match(errorsOf(served({ workers: "two" }))[0], /^mlflow-platform:serving\.models\[0\]\.workers /);
+        assert.match(errorsOf(served({ runtime: "kserve-mlserver", workers: 2 }))[0], /^mlflow-platform:serving\.models\[0\]\.workers applies only to the project's runtime "mlflow-pyfunc" \(this model runs on "kserve-mlserver"/);
+        assert.match(errorsOf(served({ threadsPerWorker: 2 }, { runtime: "kserve-mlserver" }))[0], /^mlflow-platform:serving\.models\[0\]\.threadsPerWorker applies only to the project's runtime/);
+        assert.doesNotThrow(() => parseConfig(served({ runtime: "kserve-mlserver" }), "t"));
+    });
+    it("the runtime's processes default to one worker per CPU of the limit (rounded up) and 1 thread each", () => {
+        const res = (cpu: string) => ({ requests: { cpu: "100m", memory: "1Gi" }, limits: { cpu, memory: "2Gi" } });
+        assert.deepEqual(servingProcesses({ resources: res("1") }), { workers: 1, threadsPerWorker: 1 });
+        assert.deepEqual(servingProcesses({ resources: res("500m") }), { workers: 1, threadsPerWorker: 1 });
+        assert.deepEqual(servingProcesses({ resources: res("1500m") }), { workers: 2, threadsPerWorker: 1 });
+        assert.deepEqual(servingProcesses({ resources: res("4") }), { workers: 4, threadsPerWorker: 1 });
+        assert.deepEqual(servingProcesses({ resources: res("4"), workers: 2, threadsPerWorker: 3 }), { workers: 2, threadsPerWorker: 3 });
+        assert.equal(cpuCores("250m"), 0.25);
+        assert.equal(cpuCores("2.5"), 2.5);
+        assert.equal(cpuCores("1Gi"), undefined);
+    });
     it("served models need a known artifact bucket to check storage URIs against", () => {
         assert.match(errorsOf({ serving: { models: [{ name: "m", alias: "production" }] } })[0], /^mlflow-platform:artifactStore\.bucketName is required when serving\.models is set/);
         assert.doesNotThrow(() => parseConfig({ serving: { allowedStoragePrefixes: ["s3://models-bucket"], models: [{ name: "m", alias: "production" }] } }, "t"));
     });
     it("image.build false needs image.ref", () => {
         assert.match(errorsOf({ image: { build: false } })[0], /^mlflow-platform:image\.ref is required when image\.build is false/);
+    });
+    it("image.mlflowVersion: required with image.ref, a release version, the built image's when the stack builds it", () => {
+        assert.match(errorsOf({ image: { ref: "r/mlflow:1" } })[0], /^mlflow-platform:image\.mlflowVersion is required with image\.ref \(r\/mlflow:1\): the MLflow version that image runs, such as 3\.17\.2/);
+        assert.match(errorsOf({ image: { ref: "r/mlflow:1", mlflowVersion: "latest" } })[0], /^mlflow-platform:image\.mlflowVersion .*an MLflow release version such as 3\.17\.2/);
+        assert.match(errorsOf({ image: { mlflowVersion: "3.10.0" } })[0], /^mlflow-platform:image\.mlflowVersion is 3\.10\.0, but the image the stack builds \(images\/mlflow\) runs MLflow 3\.17\.2/);
+        assert.equal(mlflowVersionOf(parseConfig({}, "t")), "3.17.2");
+        assert.equal(mlflowVersionOf(parseConfig({ image: { ref: "r/mlflow:1", mlflowVersion: "3.10.0" } }, "t")), "3.10.0");
     });
     it("static keys come in pairs", () => {
         assert.match(errorsOf({ staticKeys: { accessKeyId: "AKIA" } })[0], /^mlflow-platform:staticKeys needs both/);

@@ -373,7 +373,7 @@ describe("npm run diff: a new tracking-server image", function () {
     this.timeout(120000);
     const image = "registry.example.com/mlflow@sha256:1111111111111111111111111111111111111111111111111111111111111111";
     const run = (...extra: string[]) => {
-        const r = spawnSync(process.execPath, ["cli/run.js", "diff", "--from", "dev", "--to", "dev", "--set", `image.ref=${image}`, ...extra], { cwd: ROOT, encoding: "utf8" });
+        const r = spawnSync(process.execPath, ["cli/run.js", "diff", "--from", "dev", "--to", "dev", "--set", `image.ref=${image}`, "--set", "image.mlflowVersion=3.17.2", ...extra], { cwd: ROOT, encoding: "utf8" });
         assert.equal(r.status, 0, r.stderr);
         return r.stdout;
     };

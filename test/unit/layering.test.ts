@@ -17,6 +17,7 @@ const LAYERS: readonly { readonly name: string; readonly members: readonly strin
         members: [
             "lib/schema.ts",
             "lib/terms.ts",
+            "lib/mlflow-version.ts",
             "lib/paths.ts",
             "lib/kube-api.ts",
             "lib/secret-value.ts",
@@ -30,7 +31,7 @@ const LAYERS: readonly { readonly name: string; readonly members: readonly strin
     },
     {
         name: "spec (the config and decisions on config alone)",
-        members: ["config.ts", "lib/stack-config.ts", "lib/load-config.ts", "lib/stack-images.ts", "lib/cluster-apis.ts", "lib/serving-lookup.ts"],
+        members: ["config.ts", "lib/stack-config.ts", "lib/load-config.ts", "lib/stack-images.ts", "lib/cluster-apis.ts", "lib/schema-record.ts", "lib/serving-lookup.ts"],
     },
     { name: "manifests (config → Kubernetes objects)", members: ["manifests/"] },
     { name: "components (Pulumi resources)", members: ["components/"] },

@@ -157,13 +157,13 @@ describe("render: dev stack (current state)", function () {
         assert.equal(resourcesOfType(r, "kubernetes:apps/v1:Deployment")[0].options, undefined);
     });
     it("image.ref skips the tracking-server build and its repository; the trainer is still built", async () => {
-        const pinned = await render("dev", ["image.ref=registry.example.com/mlflow@sha256:" + "a".repeat(64)]);
+        const pinned = await render("dev", ["image.ref=registry.example.com/mlflow@sha256:" + "a".repeat(64), "image.mlflowVersion=3.17.2"]);
         assert.deepEqual(resourcesOfType(pinned, "docker-build:index:Image").map((x) => x.name), ["trainer-image"]);
         assert.deepEqual(resourcesOfType(pinned, "aws:ecr/repository:Repository").map((x) => x.inputs.name), ["mlflow-platform/dev/trainer"]);
         assert.equal(containersOf(findObject(pinned, "Deployment", "mlflow"))[0].image, "registry.example.com/mlflow@sha256:" + "a".repeat(64));
     });
     it("image.build=false with every image in use named builds nothing", async () => {
-        const named = await render("dev", ["image.build=false", "image.ref=registry.example.com/mlflow@sha256:" + "a".repeat(64), "training.image=registry.example.com/trainer@sha256:" + "b".repeat(64)]);
+        const named = await render("dev", ["image.build=false", "image.ref=registry.example.com/mlflow@sha256:" + "a".repeat(64), "image.mlflowVersion=3.17.2", "training.image=registry.example.com/trainer@sha256:" + "b".repeat(64)]);
         assert.equal(resourcesOfType(named, "docker-build:index:Image").length, 0);
         assert.equal(resourcesOfType(named, "aws:ecr/repository:Repository").length, 0);
         assert.equal(containersOf(findObject(named, "CronJob", "train-baseline"))[0].image, "registry.example.com/trainer@sha256:" + "b".repeat(64));

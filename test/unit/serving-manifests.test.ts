@@ -14,6 +14,7 @@ import {
     lineageAnnotations,
     protocolVersionFor,
     runtimeCommand,
+    runtimeProcessEnv,
     s3EndpointParts,
     servingServiceAccount,
     SERVING_SERVICE_ACCOUNT,
@@ -140,6 +141,25 @@ describe("serving manifests: InferenceService", () => {
         // MLflow's scoring server speaks neither KServe protocol: nothing declared, so KServe does not mismatch it.
         assert.equal(protocolVersionFor(MLFLOW_PYFUNC_RUNTIME), undefined);
         assert.equal("protocolVersion" in inferenceService(model(), resolved(), OPTS).spec.predictor.model, false);
+    });
+
+    it("sets the project runtime's workers and native threads per model as the env the runtime reads; other runtimes get none", () => {
+        const envOf = (m: ServedModel) => inferenceService(m, resolved(), OPTS).spec.predictor.model.env as { name: string; value: string }[] | undefined;
+        assert.deepEqual(envOf(model()), [
+            { name: "MLFLOW_MODELS_WORKERS", value: "1" },
+            { name: "OMP_NUM_THREADS", value: "1" },
+            { name: "OPENBLAS_NUM_THREADS", value: "1" },
+            { name: "MKL_NUM_THREADS", value: "1" },
+        ]);
+        const two = envOf(model({ workers: 3, threadsPerWorker: 2 }))!;
+        assert.equal(two.find((e) => e.name === "MLFLOW_MODELS_WORKERS")?.value, "3");
+        assert.deepEqual(two.filter((e) => e.name.endsWith("_NUM_THREADS")).map((e) => e.value), ["2", "2", "2"]);
+        // The default follows the CPU limit: one worker per core, rounded up.
+        const big = envOf(model({ resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "2500m", memory: "4Gi" } } }))!;
+        assert.equal(big.find((e) => e.name === "MLFLOW_MODELS_WORKERS")?.value, "3");
+        assert.deepEqual(runtimeProcessEnv(model({ workers: 2 })), envOf(model({ workers: 2 })));
+        assert.equal("env" in inferenceService(model({ runtime: "kserve-mlserver" }), resolved(), OPTS).spec.predictor.model, false);
+        assert.deepEqual(kserveErrors(inferenceService(model({ workers: 4 }), resolved(), OPTS)), []);
     });
 
     it("runs the predictor pod non-root without overriding the runtime's read-only root filesystem", () => {

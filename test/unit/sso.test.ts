@@ -123,7 +123,7 @@ describe("single sign-on (access.auth oidc)", function () {
     });
 
     it("image.build false: access.oidc.proxyImage is required by name, and is then what the sidecar runs", async () => {
-        const named = { image: { build: false, ref: "r/mlflow:1" }, training: { image: "r/trainer:1" } };
+        const named = { image: { build: false, ref: "r/mlflow:1", mlflowVersion: "3.17.2" }, training: { image: "r/trainer:1" } };
         const access = { mode: "ingress", auth: "oidc", ingress: { host: "mlflow.example.com", clusterIssuer: "x" }, oidc: { issuerUrl: "https://login.example.com/", clientId: "c", clientSecret: "s", allowedEmails: ["a@example.com"] } };
         assert.deepEqual(errorsOf({ ...named, access }), [
             'mlflow-platform:access.oidc.proxyImage is required when image.build is false and access.auth is "oidc" (the sign-in sidecar runs it): an oauth2-proxy image the cluster can pull, such as registry.example.com/oauth2-proxy@sha256:... (got undefined)',

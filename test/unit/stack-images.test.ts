@@ -22,7 +22,7 @@ describe("stack images: what the stack builds and what config names", () => {
         assert.deepEqual(imagesToBuild(parseConfig({ access: { ...sso, auth: "oidc", oidc: { ...sso.oidc, proxyImage: "r/oauth2-proxy:1" } } }, "t")), ["mlflow", "trainer"]);
     });
     it("a named image is not built", () => {
-        const c = parseConfig({ ...served, image: { ref: "r/mlflow@sha256:" + "a".repeat(64) }, training: { image: "r/trainer:1" }, serving: { ...served.serving, runtimeImage: "r/serving:1", storageInitializer: { image: "r/storage-initializer:1" } } }, "t");
+        const c = parseConfig({ ...served, image: { ref: "r/mlflow@sha256:" + "a".repeat(64), mlflowVersion: "3.17.2" }, training: { image: "r/trainer:1" }, serving: { ...served.serving, runtimeImage: "r/serving:1", storageInitializer: { image: "r/storage-initializer:1" } } }, "t");
         assert.deepEqual(imagesToBuild(c), []);
     });
     it("no trainer image without a workload that runs it", () => {
@@ -32,12 +32,12 @@ describe("stack images: what the stack builds and what config names", () => {
         assert.deepEqual(trainerImageUsers(parseConfig({ training: { profiles: [] }, batch: { profiles: [{ name: "nightly" }] } }, "t")), ["batch.profiles", "promotion.template"]);
     });
     it("image.build false: every image in use must be named, by key", () => {
-        const errors = errorsOf({ ...served, image: { build: false, ref: "r/mlflow:1" } });
+        const errors = errorsOf({ ...served, image: { build: false, ref: "r/mlflow:1", mlflowVersion: "3.17.2" } });
         assert.equal(errors.length, 3, errors.join("\n"));
         assert.match(errors[0], /^mlflow-platform:training\.image is required when image\.build is false \(training\.profiles, promotion\.template run the trainer image\)/);
         assert.match(errors[1], /^mlflow-platform:serving\.runtimeImage is required when image\.build is false and a served model runs on the project's runtime "mlflow-pyfunc"/);
         assert.match(errors[2], /^mlflow-platform:serving\.storageInitializer\.image is required when image\.build is false and serving\.models is set/);
-        assert.deepEqual(imagesToBuild(parseConfig({ image: { build: false, ref: "r/mlflow:1" }, training: { image: "r/trainer:1" } }, "t")), []);
+        assert.deepEqual(imagesToBuild(parseConfig({ image: { build: false, ref: "r/mlflow:1", mlflowVersion: "3.17.2" }, training: { image: "r/trainer:1" } }, "t")), []);
     });
 });
 

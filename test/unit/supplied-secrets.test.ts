@@ -22,7 +22,7 @@ import { allComponentsGenerated, allComponentsSupplied, RDS_READY, SUPPLIED } fr
 
 type Raw = Record<string, unknown>;
 
-const LOCAL: Raw = { artifactStore: { mode: "minio" }, image: { build: false, ref: "mlflow-platform/mlflow:local" }, training: { image: "mlflow-platform/trainer:local" } };
+const LOCAL: Raw = { artifactStore: { mode: "minio" }, image: { build: false, ref: "mlflow-platform/mlflow:local", mlflowVersion: "3.17.2" }, training: { image: "mlflow-platform/trainer:local" } };
 const INGRESS: Raw = { access: { mode: "ingress", auth: "basic", ingress: { host: "mlflow.example.com", clusterIssuer: "letsencrypt-prod" } } };
 const RDS: Raw = { database: { mode: "rds", rds: RDS_READY } };
 
