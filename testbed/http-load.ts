@@ -17,7 +17,11 @@ export interface LoadRequest {
 export interface LoadOptions {
     /** http://host:port */
     readonly baseUrl: string;
-    readonly request: LoadRequest;
+    /**
+     * The request every client sends, or a function giving client `client` (0-based) its `n`-th request (0-based,
+     * warm-up included): for loads whose requests must differ, e.g. metric batches of consecutive steps.
+     */
+    readonly request: LoadRequest | ((client: number, n: number) => LoadRequest);
     readonly clients: number;
     readonly warmupMs: number;
     readonly durationMs: number;
@@ -37,6 +41,11 @@ export interface LoadRun {
     readonly firstError?: string;
     /** Requests sent in all (warm-up included). */
     readonly sent: number;
+    /**
+     * Latency of each right answer that ENDED inside the window, whatever its start (warm-up included), ms: the
+     * throughput of a server slower than the window (every request outlasting it) is then not 0.
+     */
+    readonly endedInWindowMs?: number[];
 }
 
 function send(agent: http.Agent, url: URL, r: LoadRequest): Promise<{ status: number; body: string }> {
@@ -65,6 +74,7 @@ export async function closedLoopLoad(opts: LoadOptions): Promise<LoadRun> {
     const windowStart = start + Math.max(0, opts.warmupMs);
     const windowEnd = windowStart + opts.durationMs;
     const latenciesMs: number[] = [];
+    const endedInWindowMs: number[] = [];
     let errors = 0;
     let firstError: string | undefined;
     let sent = 0;
@@ -76,18 +86,21 @@ export async function closedLoopLoad(opts: LoadOptions): Promise<LoadRun> {
     };
     const startTimer = setTimeout(() => edge("start"), Math.max(0, windowStart - performance.now()));
     const endTimer = setTimeout(() => edge("end"), Math.max(0, windowEnd - performance.now()));
-    const client = async () => {
-        while (performance.now() < windowEnd) {
+    const requestOf = opts.request;
+    const client = async (_: unknown, index: number) => {
+        for (let n = 0; performance.now() < windowEnd; n++) {
+            const request = typeof requestOf === "function" ? requestOf(index, n) : requestOf;
             const t0 = performance.now();
             sent++;
             let wrong: string | undefined;
             try {
-                const res = await send(agent, url, opts.request);
+                const res = await send(agent, url, request);
                 wrong = opts.check(res.status, res.body);
             } catch (err) {
                 wrong = err instanceof Error ? err.message : String(err);
             }
             const t1 = performance.now();
+            if (wrong === undefined && t1 >= windowStart && t1 <= windowEnd) endedInWindowMs.push(t1 - t0);
             if (t0 < windowStart || t1 > windowEnd) continue;
             if (wrong !== undefined) {
                 errors++;
@@ -104,5 +117,5 @@ export async function closedLoopLoad(opts: LoadOptions): Promise<LoadRun> {
         edge("end");
         agent.destroy();
     }
-    return { latenciesMs, windowMs: windowEnd - windowStart, errors, ...(firstError !== undefined ? { firstError } : {}), sent };
+    return { latenciesMs, windowMs: windowEnd - windowStart, errors, ...(firstError !== undefined ? { firstError } : {}), sent, endedInWindowMs };
 }

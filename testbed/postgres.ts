@@ -42,7 +42,11 @@ export function findPgBin(): string {
 const IS_ROOT = typeof process.getuid === "function" && process.getuid() === 0;
 const DB_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
-export async function startPostgres(opts: { name?: string } = {}): Promise<PostgresServer> {
+/**
+ * `settings`: more postgresql.conf lines, after the harness's own (the last one wins), e.g. a small max_wal_size for
+ * a server that takes a heavy write load on a machine with little disk.
+ */
+export async function startPostgres(opts: { name?: string; settings?: readonly string[] } = {}): Promise<PostgresServer> {
   const binDir = findPgBin();
   const label = (opts.name ?? "pg").replace(/[^A-Za-z0-9_-]/g, "-");
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `mlflow-it-${label}-`));
@@ -79,7 +83,7 @@ export async function startPostgres(opts: { name?: string } = {}): Promise<Postg
       fs.appendFileSync(path.join(dataDir, "postgresql.conf"), [
         "", "# mlflow-platform integration test settings (last one wins)",
         "listen_addresses = '127.0.0.1'", `port = ${port}`, `unix_socket_directories = '${tmp}'`,
-        "fsync = off", "synchronous_commit = off", "full_page_writes = off", "max_connections = 100", "",
+        "fsync = off", "synchronous_commit = off", "full_page_writes = off", "max_connections = 100", ...(opts.settings ?? []), "",
       ].join("\n"));
       try {
         await asServer("pg_ctl", ["-D", dataDir, "-l", logFile, "-w", "-t", "60", "start"]);
