@@ -232,6 +232,14 @@ export const configSpec: ObjectSpec = {
                     },
                 },
                 defaultPermission: { kind: "string", enum: ["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"], default: "READ", description: "Permission of authenticated users on resources they did not create." },
+                credentialCacheSeconds: {
+                    kind: "number",
+                    integer: true,
+                    min: 0,
+                    max: 3600,
+                    default: 60,
+                    description: "With auth `basic`: seconds each server worker caches a verified password (MLflow's auth_cache_ttl_seconds). Without the cache every request pays MLflow's scrypt check twice (about 200 ms of CPU per log-batch: 0.21 of an unauthenticated server's batches/s, `npm run bench -- --part tracking`); with 60 s, 0.94-0.99. A password changed through the API is refused at once by the worker that changed it, and by the others after at most this long; 0 turns the cache off.",
+                },
                 adminPassword: {
                     kind: "string", optional: true, secret: true, minLength: 12, pattern: AUTH_PASSWORD,
                     patternHint: "at least 12 printable ASCII characters, not starting or ending with a space (MLflow's basic-auth app refuses shorter passwords)",
@@ -596,6 +604,7 @@ export interface PlatformConfig {
         readonly auth: "none" | "basic" | "oidc";
         readonly oidc: OidcConfig;
         readonly defaultPermission: "READ" | "EDIT" | "MANAGE" | "NO_PERMISSIONS";
+        readonly credentialCacheSeconds: number;
         readonly adminPassword?: string;
         readonly flaskSecretKey?: string;
     };

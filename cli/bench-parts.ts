@@ -6,5 +6,6 @@ import type { BenchPart } from "./bench-stats";
 import { part as engine } from "./bench-engine";
 import { part as program } from "./bench-program";
 import { part as serving } from "./bench-serving";
+import { part as tracking } from "./bench-tracking";
 
-export const BENCH_PARTS: readonly BenchPart[] = [program, engine, serving];
+export const BENCH_PARTS: readonly BenchPart[] = [program, engine, serving, tracking];

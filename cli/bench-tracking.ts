@@ -250,21 +250,21 @@ export function passOrder<T>(contenders: readonly T[], passes: number): T[][] {
 
 /**
  * The option variants, each measured beside what it varies: the platform's rendered args without the Prometheus
- * exporter, or with no host check (`--allowed-hosts *`); the basic-auth app with MLflow's credential cache on
- * (basic_auth.ini `auth_cache_ttl_seconds`); the sign-in sidecar without its CPU limit, or with the machine user's
+ * exporter, or with no host check (`--allowed-hosts *`); the basic-auth app with MLflow's credential cache off
+ * (basic_auth.ini `auth_cache_ttl_seconds = 0`, MLflow's default; the platform's is access.credentialCacheSeconds); the sign-in sidecar without its CPU limit, or with the machine user's
  * htpasswd line at bcrypt's lowest cost (4, where the platform's is MACHINE_BCRYPT_COST): the sidecar verifies it on
  * every request.
  */
 export const VARIANTS = {
     noPrometheus: "platform",
     anyHost: "platform",
-    basicAuthCached: "basicAuth",
+    basicAuthUncached: "basicAuth",
     ssoNoCpuLimit: "sso",
     ssoBcrypt4: "sso",
 } as const;
 export type Variant = keyof typeof VARIANTS;
-/** The credential cache's TTL the basicAuthCached variant sets. */
-export const AUTH_CACHE_TTL_SECONDS = 60;
+/** The credential cache's TTL the basicAuthUncached variant sets (MLflow's own default: off). */
+export const UNCACHED_TTL_SECONDS = 0;
 
 /** The rendered args without `--expose-prometheus <dir>`, or with `--allowed-hosts *` (no host check). */
 export function variantArgs(args: readonly string[], v: "noPrometheus" | "anyHost"): string[] {
@@ -335,8 +335,8 @@ interface PlatformStart {
     readonly database: string;
     readonly render: RenderResult;
     readonly variant?: "noPrometheus" | "anyHost";
-    /** Basic auth: the auth database, the admin's password, lines added to the rendered ini (a variant). */
-    readonly basic?: { authDatabase: string; adminPassword: string; iniExtra?: string };
+    /** Basic auth: the auth database, the admin's password, the credential cache's TTL when not the render's (a variant). */
+    readonly basic?: { authDatabase: string; adminPassword: string; credentialCacheSeconds?: number };
     /** Single sign-on: the machine password and the provider. */
     readonly sso?: { machinePassword: string };
     readonly label: string;
@@ -362,8 +362,11 @@ async function startRenderedMlflow(e: Env, s: PlatformStart): Promise<{ url: str
     if (s.basic) {
         await e.pg.createDatabase(s.basic.authDatabase);
         const ini = path.join(dir, "basic_auth.ini");
-        const text = basicAuthIni({ databaseUri: e.pg.url(s.basic.authDatabase), adminUsername: ADMIN_USERNAME, adminPassword: s.basic.adminPassword, defaultPermission: "READ" });
-        fs.writeFileSync(ini, text + (s.basic.iniExtra ?? ""), { mode: 0o600 });
+        const text = basicAuthIni({
+            databaseUri: e.pg.url(s.basic.authDatabase), adminUsername: ADMIN_USERNAME, adminPassword: s.basic.adminPassword, defaultPermission: "READ",
+            credentialCacheSeconds: s.basic.credentialCacheSeconds ?? s.render.config.access.credentialCacheSeconds,
+        });
+        fs.writeFileSync(ini, text, { mode: 0o600 });
         secrets.MLFLOW_FLASK_SERVER_SECRET_KEY = randomBytes(24).toString("hex");
         replace.MLFLOW_AUTH_CONFIG_PATH = ini;
     }
@@ -586,8 +589,8 @@ export async function runTrackingBench(opts: BenchPartOptions & { options?: bool
             }),
         ]);
         const workers = flagValue(renderedContainer(findRendered(plain, "Deployment", "mlflow"), "mlflow").args ?? [], "--workers");
-        const basicStart = (database: string, iniExtra?: string): PlatformStart => ({
-            database, render: basic, basic: { authDatabase: `${database}_auth`, adminPassword, ...(iniExtra ? { iniExtra } : {}) }, label: `${database} (platform + basic auth)`,
+        const basicStart = (database: string, credentialCacheSeconds?: number): PlatformStart => ({
+            database, render: basic, basic: { authDatabase: `${database}_auth`, adminPassword, ...(credentialCacheSeconds !== undefined ? { credentialCacheSeconds } : {}) }, label: `${database} (platform + basic auth)`,
         });
         const ssoStart: PlatformStart & { sso: { machinePassword: string } } = { database: "sso", render: sso, sso: { machinePassword }, label: "platform + single sign-on" };
         const starters: Record<Contender, () => Promise<Started>> = {
@@ -597,7 +600,7 @@ export async function runTrackingBench(opts: BenchPartOptions & { options?: bool
             sso: () => startSso(e, ssoStart),
             noPrometheus: () => startPlatform(e, { database: "noprometheus", render: plain, variant: "noPrometheus", label: "platform without --expose-prometheus" }),
             anyHost: () => startPlatform(e, { database: "anyhost", render: plain, variant: "anyHost", label: "platform with --allowed-hosts *" }),
-            basicAuthCached: () => startPlatform(e, basicStart("basiccached", `auth_cache_ttl_seconds = ${AUTH_CACHE_TTL_SECONDS}\n`)),
+            basicAuthUncached: () => startPlatform(e, basicStart("basicuncached", UNCACHED_TTL_SECONDS)),
             ssoNoCpuLimit: () => startSso(e, { ...ssoStart, database: "ssonolimit", label: "platform + single sign-on, sidecar without CPU limit" }, { noCpuLimit: true }),
             ssoBcrypt4: () => startSso(e, { ...ssoStart, database: "ssobcrypt4", label: "platform + single sign-on, htpasswd at bcrypt cost 4" }, { bcryptCost: 4 }),
         };

@@ -123,7 +123,7 @@ export class Access extends pulumi.ComponentResource {
             this.clientPassword = suppliedOrGenerated(c.adminPassword, { name: `${name}-admin-password`, length: 32, parent: this });
             const ini = pulumi.secret(
                 pulumi.all([args.authDatabaseUri, this.clientPassword]).apply(([databaseUri, adminPassword]) =>
-                    basicAuthIni({ databaseUri, adminUsername: ADMIN_USERNAME, adminPassword, defaultPermission: c.defaultPermission }),
+                    basicAuthIni({ databaseUri, adminUsername: ADMIN_USERNAME, adminPassword, defaultPermission: c.defaultPermission, credentialCacheSeconds: c.credentialCacheSeconds }),
                 ),
             );
             this.configChecksum = digest(ini);

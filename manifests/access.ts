@@ -106,7 +106,8 @@ export function iniValue(value: string): string {
 }
 
 /** MLflow's basic-auth app configuration (basic_auth.ini). */
-export function basicAuthIni(p: { databaseUri: string; adminUsername: string; adminPassword: string; defaultPermission: string }): string {
+export function basicAuthIni(p: { databaseUri: string; adminUsername: string; adminPassword: string; defaultPermission: string; credentialCacheSeconds: number }): string {
+    if (!Number.isInteger(p.credentialCacheSeconds) || p.credentialCacheSeconds < 0) throw new Error(`basic auth: credentialCacheSeconds must be a whole number of seconds >= 0, got ${p.credentialCacheSeconds}`);
     return [
         "[mlflow]",
         `default_permission = ${p.defaultPermission}`,
@@ -114,6 +115,8 @@ export function basicAuthIni(p: { databaseUri: string; adminUsername: string; ad
         `admin_username = ${iniValue(p.adminUsername)}`,
         `admin_password = ${iniValue(p.adminPassword)}`,
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
+        // Per worker; 0: every request verifies the password (scrypt, twice for a log-batch).
+        `auth_cache_ttl_seconds = ${p.credentialCacheSeconds}`,
         "",
     ].join("\n");
 }

@@ -167,7 +167,7 @@ describe("integration harness (PostgreSQL + moto + real MLflow server)", functio
     const ini = path.join(tmp, "basic_auth.ini");
     const password = `pw-${suffix}`;
     // The same basic_auth.ini the Access component puts in the mlflow-auth Secret.
-    fs.writeFileSync(ini, basicAuthIni({ databaseUri: pg.url(authDb), adminUsername: "admin", adminPassword: password, defaultPermission: "READ" }));
+    fs.writeFileSync(ini, basicAuthIni({ databaseUri: pg.url(authDb), adminUsername: "admin", adminPassword: password, defaultPermission: "READ", credentialCacheSeconds: 60 }));
     const port = await freePort();
     const auth = await startMlflowServer({
       args: mlflowServerArgs(port, ["--backend-store-uri", pg.url(db), "--default-artifact-root", `s3://${bucket}/`, "--workers", "1", "--app-name", "basic-auth"]),

@@ -246,10 +246,12 @@ describe("supplied secrets: a password with URI characters works", () => {
     });
     it("basic_auth.ini doubles % (MLflow reads it with configparser's interpolation)", () => {
         assert.equal(iniValue("a%40b%%c"), "a%%40b%%%%c");
-        const ini = basicAuthIni({ databaseUri: uri, adminUsername: "admin", adminPassword: "100%-admin-pw", defaultPermission: "READ" });
+        const ini = basicAuthIni({ databaseUri: uri, adminUsername: "admin", adminPassword: "100%-admin-pw", defaultPermission: "READ", credentialCacheSeconds: 60 });
         const read = (key: string) => (new RegExp(`^${key} = (.*)$`, "m").exec(ini)?.[1] ?? "").replace(/%%/g, "%");
         assert.equal(read("database_uri"), uri);
         assert.equal(read("admin_password"), "100%-admin-pw");
+        assert.equal(read("auth_cache_ttl_seconds"), "60", "MLflow's credential cache (access.credentialCacheSeconds): without it every request pays scrypt twice");
+        assert.throws(() => basicAuthIni({ databaseUri: uri, adminUsername: "admin", adminPassword: "x", defaultPermission: "READ", credentialCacheSeconds: -1 }), /credentialCacheSeconds must be a whole number of seconds >= 0, got -1/);
         assert.ok(!/%(?!%)[^%]/.test(ini.replace(/%%/g, "")), "no lone % is left for configparser");
     });
 });
