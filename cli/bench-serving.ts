@@ -37,13 +37,14 @@ import { cpuCores as cpuQuantityCores, type ServingProcesses } from "../config";
 import { projectRoot } from "../lib/paths";
 import { parseArgs, UsageError } from "./args";
 import { percentile, round, stat, type BenchPart, type BenchPartOptions, type Stat } from "./bench-stats";
+import { runStandalone } from "./bench-standalone";
 import { closedLoopLoad, type LoadRequest, type LoadRun } from "../testbed/http-load";
 import { injectedInitializer, isvcModelContainer, kserveMlserverContainers, kserveS3Env, mergeRuntimeContainer, MODEL_VOLUME_MOUNT, type MergeableContainer } from "../testbed/kserve-injection";
 import { startMlflowServer, type MlflowServer } from "../testbed/mlflow";
 import { startMoto, type S3Server } from "../testbed/moto";
 import { containerCpuReader, imageCacheRoot, launchContainer, podman, podmanRunSpec, runToCompletion, type ContainerCpu, type FullContainer, type PodSecurity, type RunningContainer } from "../testbed/podman";
 import { freePort } from "../testbed/ports";
-import { installExitHooks, lastJsonLine, runCommand, tail } from "../testbed/process";
+import { lastJsonLine, runCommand, tail } from "../testbed/process";
 import { findRendered, localEnv, renderedContainer, renderedEnvValue, withFlagValue } from "../testbed/rendered";
 import { splitS3 } from "../testbed/s3-objects";
 import { ensureVenv, REPO_ROOT } from "../testbed/venv";
@@ -783,27 +784,5 @@ export const part: BenchPart<ServingBench> = {
 };
 
 if (require.main === module) {
-    let args: StandaloneArgs;
-    try {
-        args = parseStandaloneArgs(process.argv.slice(2));
-    } catch (err) {
-        process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-        process.exit(err instanceof UsageError ? 2 : 1);
-    }
-    installExitHooks("bench-serving");
-    const why = part.skip();
-    if (why) {
-        process.stdout.write(args.json ? `${JSON.stringify({ skipped: why })}\n` : `serving             skipped: ${why}\n`);
-        process.exit(0);
-    }
-    runServingBench({ log: (l) => process.stderr.write(`${l}\n`), runs: args.runs, durationSeconds: args.durationSeconds, ...(args.workers !== undefined ? { workers: args.workers } : {}), ...(args.threadsPerWorker !== undefined ? { threadsPerWorker: args.threadsPerWorker } : {}), ...(args.sweep ? { sweep: args.sweep } : {}) }).then(
-        (r) => {
-            process.stdout.write(args.json ? `${JSON.stringify(r, null, 2)}\n` : `${servingHuman(r)}\n`);
-            process.exit(0);
-        },
-        (err: unknown) => {
-            process.stderr.write(`bench-serving: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-            process.exit(1);
-        },
-    );
+    runStandalone(part, process.argv.slice(2), parseStandaloneArgs, (args, log) => runServingBench({ log, runs: args.runs, durationSeconds: args.durationSeconds, ...(args.workers !== undefined ? { workers: args.workers } : {}), ...(args.threadsPerWorker !== undefined ? { threadsPerWorker: args.threadsPerWorker } : {}), ...(args.sweep ? { sweep: args.sweep } : {}) }));
 }

@@ -45,12 +45,13 @@ import { basicAuthIni } from "../manifests/access";
 import { htpasswdLine, MACHINE_USERNAME } from "../manifests/sso";
 import { parseArgs, UsageError } from "./args";
 import { percentile, round, type BenchPart, type BenchPartOptions } from "./bench-stats";
+import { runStandalone } from "./bench-standalone";
 import { closedLoopLoad, type LoadRequest, type LoadRun } from "../testbed/http-load";
 import { PROVIDER_CLIENT, startOidcProvider, type OidcProvider } from "../testbed/oidc-provider";
 import { imageCacheRoot, podman, podmanRunSpec, startContainer, type FullContainer, type RunningContainer } from "../testbed/podman";
 import { startPostgres, type PostgresServer } from "../testbed/postgres";
 import { freePort } from "../testbed/ports";
-import { installExitHooks, spawnManaged, waitForHttp200, type ManagedProcess } from "../testbed/process";
+import { spawnManaged, waitForHttp200, type ManagedProcess } from "../testbed/process";
 import { dockerEntrypoint, dockerEnv, findRendered, flagValue, localCommand, localEnv, renderedContainer, TEST_POD_IP, withFlagValue, type RenderedContainer } from "../testbed/rendered";
 import { ensureVenv, REPO_ROOT } from "../testbed/venv";
 
@@ -742,27 +743,5 @@ export const part: BenchPart<TrackingBench> = {
 };
 
 if (require.main === module) {
-    let args: TrackingArgs;
-    try {
-        args = parseTrackingArgs(process.argv.slice(2));
-    } catch (err) {
-        process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-        process.exit(err instanceof UsageError ? 2 : 1);
-    }
-    installExitHooks("bench-tracking");
-    const why = part.skip();
-    if (why) {
-        process.stdout.write(args.json ? `${JSON.stringify({ skipped: why })}\n` : `tracking            skipped: ${why}\n`);
-        process.exit(0);
-    }
-    runTrackingBench({ log: (l) => process.stderr.write(`${l}\n`), runs: 1, durationSeconds: args.durationSeconds, options: args.options }).then(
-        (r) => {
-            process.stdout.write(args.json ? `${JSON.stringify(r, null, 2)}\n` : `${trackingHuman(r)}\n`);
-            process.exit(0);
-        },
-        (err: unknown) => {
-            process.stderr.write(`bench-tracking: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-            process.exit(1);
-        },
-    );
+    runStandalone(part, process.argv.slice(2), parseTrackingArgs, (args, log) => runTrackingBench({ log, runs: 1, durationSeconds: args.durationSeconds, options: args.options }));
 }
