@@ -65,6 +65,8 @@ export interface RealNode {
   readonly containerdSocket: string;
   /** Imports OCI archives into containerd's k8s.io namespace (as `ctr images import` does). */
   importImages(archives: readonly string[]): Promise<void>;
+  /** A second name for an imported image (`ctr images tag --force`): a new reference to the same content. */
+  tagImage(source: string, target: string): Promise<void>;
   /** The last lines of every node component's output. */
   logs(lines?: number): string;
   /** Stops every component and puts the host back; throws naming what could not be put back. */
@@ -244,6 +246,7 @@ export async function startRealNode(cp: NodeControlPlane, ip: string, host: { re
     return {
       name: REAL_NODE_NAME, ip, containerdSocket: socket, logs, stop,
       importImages: imported,
+      tagImage: async (source, target) => { await ctr("images", "tag", "--force", source, target); },
     };
   } catch (err) {
     const message = `${err instanceof Error ? err.message : String(err)}\n${logs(30)}`;

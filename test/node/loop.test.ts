@@ -69,6 +69,10 @@ describe("real node: the local stack from the built images, and the seed's whole
     "training.profiles[1].params.random_state": 42,
     "batch.profiles[0].name": "nightly",
     "gc.enabled": true,
+    // The image runs 3.17.2; declared as its previous patch release, the upgrade step below is a real one: stop,
+    // backup, migration (a no-op here: test/integration/mlflow-upgrade.test.ts migrates a real 3.10.1 schema),
+    // rollout, resume, on the real node.
+    "image.mlflowVersion": "3.17.1",
   };
 
   const setEnv = (vars: Record<string, string>) => { for (const [key, v] of Object.entries(vars)) { if (!(key in saved)) saved[key] = process.env[key]; process.env[key] = v; } };
@@ -374,6 +378,69 @@ describe("real node: the local stack from the built images, and the seed's whole
   it("the gc CronJob runs and exits 0", () => withLogs(async () => {
     const r = await timed("gc Job", async () => jobResult(await launch(`kubectl create job --namespace ${NS} --from=cronjob/mlflow-gc mlflow-gc-manual`)));
     assert.ok(r.ok, r.log);
+  }));
+
+  it("an MLflow upgrade (image.mlflowVersion 3.17.1 → 3.17.2, a new image reference): stop, backup, migration, rollout, resume; every run and the alias kept; the predictor answers throughout", () => withLogs(async () => {
+    const exp = (await mlflowGet<{ experiment: { experiment_id: string } }>("experiments/get-by-name", { experiment_name: EXPERIMENT })).experiment.experiment_id;
+    const runsOf = async () => {
+      const res = await fetch(`${mlflow.url}/api/2.0/mlflow/runs/search`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ experiment_ids: [exp], max_results: 1000 }) });
+      const runs = ((await res.json()) as { runs?: Run[] }).runs ?? [];
+      return runs.map((r) => `${r.info.run_id} ${r.info.status} ${(r.data.metrics ?? []).map((m) => `${m.key}=${m.value}`).sort().join(",")}`).sort();
+    };
+    const aliasUri = async () => (await mlflowGet<{ model_version: { version: string; source: string } }>("registered-models/alias", { name: MODEL, alias: "production" })).model_version;
+    const [runsBefore, prodBefore] = [await runsOf(), await aliasUri()];
+    assert.ok(runsBefore.length >= 2, runsBefore.join("\n"));
+    await cluster.node!.tagImage("docker.io/mlflow-platform/mlflow:local", "docker.io/mlflow-platform/mlflow:local-upgrade");
+    await stack.configure({ "image.ref": "mlflow-platform/mlflow:local-upgrade", "image.mlflowVersion": "3.17.2" });
+
+    // The tracking server's ready pods, sampled every 250 ms while the up runs; the predictor asked alongside
+    // (inference never calls MLflow).
+    const predictor = await k.portForward(NS, `svc/${ISVC}-predictor`, 80);
+    const samples: { t: number; ready: number; predicted: boolean }[] = [];
+    let sampling = true;
+    const body = JSON.stringify({ dataframe_split: { columns: FEATURES, data: [[8.3, 41, 6.9, 1.0, 322, 2.5, 37.88, -122.23]] } });
+    const sampler_ = (async () => {
+      while (sampling) {
+        const pods = await podsOf("app.kubernetes.io/name=tracking-server").catch(() => []);
+        const ready = pods.filter((p) => (p.status?.containerStatuses ?? []).length > 0 && p.status!.containerStatuses!.every((cs) => cs.ready)).length;
+        const predicted = await fetch(`${predictor.url}/invocations`, { method: "POST", headers: { "Content-Type": "application/json" }, body, signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+        samples.push({ t: Date.now(), ready, predicted });
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    let up;
+    try {
+      up = await timed("pulumi up (MLflow upgrade)", () => stack.up());
+    } finally {
+      sampling = false;
+      await sampler_;
+      await predictor.stop();
+    }
+    const steps = up.steps.filter((x) => x.op !== "same").map((x) => `${x.op} ${x.object?.kind ?? x.type} ${x.object?.name ?? x.name}`);
+    for (const want of ["create Job mlflow-upgrade-3-17-1-to-3-17-2-stop", "create Job mlflow-upgrade-3-17-1-to-3-17-2-backup", "create Job mlflow-upgrade-3-17-1-to-3-17-2-resume", "update Deployment mlflow"])
+      assert.ok(steps.includes(want), `${want}: ${steps.join("; ")}`);
+    const down = samples.filter((x) => x.ready === 0);
+    assert.ok(down.length > 0, "the tracking server was stopped (no ready pod at some sample)");
+    const downSeconds = (down[down.length - 1].t - down[0].t) / 1000;
+    log(`MLflow upgrade on the real node: tracking server unavailable ${downSeconds.toFixed(1)} s (no ready pod from the first to the last of ${down.length} samples at 250 ms); the predictor answered ${samples.filter((x) => x.predicted).length} of ${samples.length} samples`);
+    assert.ok(samples.every((x) => x.predicted), "the predictor answered while the tracking server was stopped");
+    assert.equal(samples[samples.length - 1].ready, 1, "ready again at the end of the up");
+
+    // Every run and the alias are there, served by the new image.
+    await mlflow.stop();
+    mlflow = await k.portForward(NS, "svc/mlflow", 5000);
+    assert.deepEqual(await runsOf(), runsBefore);
+    assert.deepEqual(await aliasUri(), prodBefore);
+    const tracking = await podsOf("app.kubernetes.io/name=tracking-server");
+    assert.deepEqual(tracking.map((p) => p.spec.containers[0].image), ["mlflow-platform/mlflow:local-upgrade"]);
+    // The pre-upgrade backup is in MinIO, MANIFEST last; the record says 3.17.2; gc runs again.
+    const backup = outputs.backup as { prefix: string };
+    const objects = (await listObjects(s3, `${backup.prefix}/pre-upgrade-3.17.1-to-3.17.2/`)).map(([key]) => key.replace(/\d{8}T\d{6}Z/, "<stamp>"));
+    assert.deepEqual(objects.sort(), ["MANIFEST", "mlflow/<stamp>.dump"], objects.join(", "));
+    const record = await cluster.kube.get("v1", "ConfigMap", NS, "mlflow-schema");
+    assert.equal(record?.metadata.annotations?.["mlflow-platform.io/mlflow-version"], "3.17.2");
+    const gc = await cluster.kube.get("batch/v1", "CronJob", NS, "mlflow-gc");
+    assert.notEqual((gc?.spec as { suspend?: boolean } | undefined)?.suspend, true, "the gc CronJob is unsuspended");
   }));
 
   it("no container was OOMKilled, and every workload's peak memory stays within its limit with a margin", () => withLogs(async () => {
