@@ -10,7 +10,8 @@ import { sharedCluster, type Cluster } from "../../testbed/cluster";
 import { engineStack, localSecrets, secretConfig, type EngineStack, type Step } from "../../testbed/stack";
 import { main } from "../../program";
 
-const NS = "mlflow";
+/** Its own namespace: an earlier suite on the shared cluster leaves its retained StatefulSets in `mlflow`. */
+const NS = "mlflow-upgrade";
 const OLD = { "image.ref": "mlflow-platform/mlflow:local", "image.mlflowVersion": "3.10.0" };
 const NEW = { "image.ref": "mlflow-platform/mlflow:local-3.17.2", "image.mlflowVersion": "3.17.2" };
 
@@ -32,7 +33,7 @@ describe("engine: an MLflow upgrade is one config change and one up, its steps i
         cluster = await sharedCluster();
         await cluster.removeCrds("kserve");
         stack = await engineStack(cluster, { base: "local", stackName: "mlflow-upgrade", program: main });
-        await stack.configure({ ...secretConfig(localSecrets()), ...OLD, "gc.enabled": true });
+        await stack.configure({ ...secretConfig(localSecrets()), ...OLD, namespace: NS, "gc.enabled": true });
     });
 
     after(async () => {

@@ -13,6 +13,8 @@ import { engineStack, localSecrets, secretConfig, type EngineStack } from "../..
 import { main, PLATFORM_NAME } from "../../program";
 
 const PLATFORM_TYPE = "mlflow-platform:index:MlflowPlatform";
+/** Its own namespace: an earlier suite on the shared cluster leaves its retained StatefulSets in `mlflow`. */
+const NS = "mlflow-component";
 /** The kinds of object the stack makes in its namespace (Pods and Events come and go on their own). */
 const OBJECT_KINDS: readonly [string, string][] = [
     ["apps/v1", "Deployment"], ["apps/v1", "StatefulSet"], ["v1", "Service"], ["v1", "Secret"], ["v1", "ConfigMap"], ["v1", "ServiceAccount"],
@@ -50,7 +52,7 @@ describe("engine: the MlflowPlatform component keeps a stack deployed before it"
     const uids = async (): Promise<Map<string, string>> => {
         const out = new Map<string, string>();
         for (const [apiVersion, kind] of OBJECT_KINDS)
-            for (const o of await cluster.kube.list(apiVersion, kind, "mlflow")) out.set(`${kind}/${o.metadata.name}`, o.metadata.uid ?? "");
+            for (const o of await cluster.kube.list(apiVersion, kind, NS)) out.set(`${kind}/${o.metadata.name}`, o.metadata.uid ?? "");
         return out;
     };
 
@@ -64,6 +66,7 @@ describe("engine: the MlflowPlatform component keeps a stack deployed before it"
         // (A Gateway rather than an Ingress: no controller here would give an Ingress the address the provider waits for.)
         await stack.configure({
             ...secretConfig(localSecrets(), { basicAuth: true }),
+            namespace: NS,
             "access.mode": "gateway",
             "access.auth": "basic",
             "access.gateway.host": "mlflow.example.test",
