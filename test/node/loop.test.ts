@@ -316,8 +316,10 @@ describe("real node: the local stack from the built images, and the seed's whole
     await stack.withConfig({ "serving.models[0].storageUri": missing, "serving.verifyArtifacts": false, "serving.readyTimeoutSeconds": 300 }, () => stack.up(), ["serving.models[0].alias"])
       .then(() => assert.fail("up succeeded although no model is there"), (err: unknown) => { message = String(err); });
     for (const part of [`served model "${ISVC}"`, `${missing}/`, "storage initializer", "No model found"]) assert.ok(message.includes(part), `the error names ${part}:\n${message.slice(-1500)}`);
-    const isvc = await cluster.kube.get("serving.kserve.io/v1beta1", "InferenceService", NS, ISVC);
-    assert.equal(((isvc?.status as { modelStatus?: { states?: { targetModelState?: string } } } | undefined)?.modelStatus?.states?.targetModelState), "FailedToLoad");
+    // The up fails on the pod's state; KServe writes the model's state a moment later (seen in CI: still "Loading").
+    const state = async () => ((await cluster.kube.get("serving.kserve.io/v1beta1", "InferenceService", NS, ISVC))?.status as { modelStatus?: { states?: { targetModelState?: string } } } | undefined)?.modelStatus?.states?.targetModelState;
+    await cluster.kube.waitFor("KServe's targetModelState FailedToLoad", 60_000, async () => ((await state()) === "FailedToLoad" ? true : undefined)).catch(async () => undefined);
+    assert.equal(await state(), "FailedToLoad");
     await timed("pulumi up (back to production)", () => stack.up());
     assert.equal((await stack.outputs()).servedModelsLoaded, true);
   }));
