@@ -11,7 +11,7 @@ import {
     preUpgradeBackupPrefix,
     upgradeBackupJob,
     upgradeConfigMap,
-    upgradeJobName,
+    preUpgradeSnapshotId,
     upgradeResumeJob,
     upgradeRole,
     upgradeRoleBinding,
@@ -91,7 +91,7 @@ export class MlflowUpgrade extends pulumi.ComponentResource {
             this.ready = [backup];
             this.backupLocation = pulumi.output(preUpgradeBackupPrefix(args.backup.pod.artifactRoot, args.from, args.to));
         } else {
-            const id = pulumi.interpolate`${args.backup.dbInstanceIdentifier}-${upgradeJobName(args.from, args.to, "backup").replace(/^mlflow-upgrade-/, "pre-upgrade-").replace(/-backup$/, "")}`;
+            const id = pulumi.output(args.backup.dbInstanceIdentifier).apply((instance) => preUpgradeSnapshotId(instance, args.from, args.to));
             // Retained: the way back restores from it; the stack letting go of the resource must not delete it.
             const snapshot = new rds.Snapshot(`${name}-snapshot`, { dbInstanceIdentifier: args.backup.dbInstanceIdentifier, dbSnapshotIdentifier: id }, { ...child, dependsOn: [stop], retainOnDelete: true });
             this.ready = [snapshot];

@@ -80,6 +80,19 @@ export function preUpgradeBackupPrefix(artifactRoot: Input<string>, from: string
     return underArtifactRoot(artifactRoot, `backups/pre-upgrade-${from}-to-${to}/`, "pre-upgrade backup");
 }
 
+/**
+ * The RDS snapshot taken before an upgrade of an RDS backend store: `<instance>-pre-upgrade-<f>-to-<t>` (the versions
+ * as in the Job names, 3.10.0 → 3-10-0), at most 255 characters as RDS allows; longer: a hash of both versions.
+ */
+export function preUpgradeSnapshotId(instance: string, from: string, to: string): string {
+    checkVersions(from, to);
+    const slug = (v: string) => v.toLowerCase().replace(/[^a-z0-9]+/g, "-");
+    const id = `${instance}-pre-upgrade-${slug(from)}-to-${slug(to)}`;
+    if (id.length <= 255) return id;
+    const suffix = `-pre-upgrade-${crypto.createHash("sha256").update(`${instance}/${from}->${to}`).digest("hex").slice(0, 12)}`;
+    return `${instance.slice(0, 255 - suffix.length)}${suffix}`;
+}
+
 /** The sha256 (16 hex) of the script as the control pods' annotation records it. */
 export function upgradeScriptDigest(script: string): string {
     return crypto.createHash("sha256").update(script).digest("hex").slice(0, 16);

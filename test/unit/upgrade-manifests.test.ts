@@ -18,6 +18,7 @@ import {
     CONTROL_MARGIN_SECONDS,
     DEFAULT_UPGRADE_TARGETS,
     preUpgradeBackupPrefix,
+    preUpgradeSnapshotId,
     REPLICAS_ANNOTATION,
     SCRIPT_DIGEST_ANNOTATION,
     SUSPENDED_ANNOTATION,
@@ -332,5 +333,12 @@ describe("manifests: the MLflow upgrade steps (issue 20)", () => {
             assert.throws(() => upgradeBackupJob({ ...SPEC, databases: ["mlflow; drop"] }), /database name "mlflow; drop"/);
             assert.throws(() => upgradeBackupJob({ ...SPEC, from: "three" }), /upgraded from must be a release version.*"three"/);
         });
+    });
+
+    it("the RDS snapshot before an upgrade: <instance>-pre-upgrade-<from>-to-<to>, hashed when longer than RDS allows", () => {
+        assert.equal(preUpgradeSnapshotId("mlflow-prod", "3.10.0", "3.17.2"), "mlflow-prod-pre-upgrade-3-10-0-to-3-17-2");
+        const long = preUpgradeSnapshotId("i".repeat(240), "3.10.0", "3.17.2");
+        assert.ok(long.length <= 255 && /-pre-upgrade-[0-9a-f]{12}$/.test(long), long);
+        assert.throws(() => preUpgradeSnapshotId("mlflow-prod", "3.17.2", "3.17.2"), /same version/);
     });
 });
