@@ -80,8 +80,8 @@ export const KSERVE_S3 = {
 export const IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn";
 
 /**
- * The inference protocol each known runtime speaks, as KServe names it. The project's `mlflow-pyfunc` runs
- * `mlflow models serve` (POST /invocations, GET /ping): MLflow's own protocol, neither KServe v1 nor v2, so
+ * The inference protocol each known runtime speaks, as KServe names it. The project's `mlflow-pyfunc` speaks
+ * MLflow's scoring protocol (POST /invocations, GET /ping; images/serving/scoring_server.py): MLflow's own protocol, neither KServe v1 nor v2, so
  * neither side declares one (KServe checks protocol compatibility only when both do). `kserve-mlserver`
  * speaks the Open Inference Protocol (v2) and declares only v2.
  */
@@ -197,8 +197,9 @@ export function inferenceService(model: ServedModel, resolved: ResolvedModel, op
 
 /**
  * The env of a model on the project's runtime that sets its processes (serving.models[].workers, .threadsPerWorker):
- * `mlflow models serve` reads MLFLOW_MODELS_WORKERS (its --workers option) and passes it to uvicorn; the OpenMP and
- * BLAS libraries scikit-learn, numpy and scipy predict with read the thread counts. KServe merges the model's env
+ * the scoring server (images/serving/scoring_server.py) reads MLFLOW_MODELS_WORKERS, the name `mlflow models serve`
+ * gives its --workers option, for its uvicorn workers; the OpenMP and BLAS libraries scikit-learn, numpy and scipy
+ * predict with read the thread counts. KServe merges the model's env
  * over the runtime container's by name.
  */
 export function runtimeProcessEnv(model: Pick<ServedModel, "workers" | "threadsPerWorker" | "resources">): { name: string; value: string }[] {
@@ -285,13 +286,17 @@ export interface ClusterServingRuntimeOptions {
 }
 
 /**
- * The scoring server's command line: the model KServe downloaded, MLflow's server, no per-model environment.
- * Under dumb-init (images/serving): `mlflow models serve` runs uvicorn as a child and, as PID 1, ignores
- * SIGTERM, so without an init the pod only stops when the kubelet SIGKILLs it after the grace period.
+ * The scoring server's command line: the model KServe downloaded, served by images/serving/scoring_server.py
+ * (MLflow's scoring protocol answered by MLflow's own `invocations()`, one prediction thread per worker), no
+ * per-model environment. Under dumb-init (images/serving): it forwards SIGTERM to the server and its workers and
+ * reaps them.
  */
 export function runtimeCommand(): string[] {
-    return ["dumb-init", "--", "mlflow", "models", "serve", "-m", MODEL_MOUNT_PATH, "-h", "0.0.0.0", "-p", String(RUNTIME_PORT), "--env-manager", "local"];
+    return ["dumb-init", "--", "python", SCORING_SERVER_PATH, "--model", MODEL_MOUNT_PATH, "--host", "0.0.0.0", "--port", String(RUNTIME_PORT)];
 }
+
+/** Where images/serving installs scoring_server.py. */
+export const SCORING_SERVER_PATH = "/opt/serving/scoring_server.py";
 
 /**
  * The project's ClusterServingRuntime: MLflow's scoring server over `/mnt/models`, for modelFormat mlflow

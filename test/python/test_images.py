@@ -82,5 +82,6 @@ def test_trainer_entrypoint_and_layout():
 def test_serving_command_is_the_verified_scoring_server_command():
     ins = dockerfile_instructions(IMAGES / "serving" / "Dockerfile")
     assert json.loads(ins["CMD"][-1]) == [
-        "mlflow", "models", "serve", "-m", "/mnt/models", "-h", "0.0.0.0", "-p", "8080", "--env-manager", "local"
+        "python", "/opt/serving/scoring_server.py", "--model", "/mnt/models", "--host", "0.0.0.0", "--port", "8080"
     ]
+    assert "scoring_server.py /opt/serving/scoring_server.py" in ins["COPY"], ins["COPY"]

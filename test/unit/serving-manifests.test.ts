@@ -255,7 +255,7 @@ describe("serving manifests: ClusterServingRuntime", () => {
         assert.equal(container.name, "kserve-container");
         assert.equal(container.image, "ghcr.io/example/mlflow-platform-serving:0.1.0");
         assert.deepEqual([...(container.command as string[]), ...(container.args as string[])], runtimeCommand());
-        assert.deepEqual(runtimeCommand(), ["dumb-init", "--", "mlflow", "models", "serve", "-m", "/mnt/models", "-h", "0.0.0.0", "-p", "8080", "--env-manager", "local"]);
+        assert.deepEqual(runtimeCommand(), ["dumb-init", "--", "python", "/opt/serving/scoring_server.py", "--model", "/mnt/models", "--host", "0.0.0.0", "--port", "8080"]);
         assert.equal(rt.spec.protocolVersions, undefined);
     });
 
