@@ -261,7 +261,7 @@ export const VARIANTS = {
     anyHost: "platform",
     basicAuthUncached: "basicAuth",
     ssoNoCpuLimit: "sso",
-    ssoBcrypt4: "sso",
+    ssoBcrypt6: "sso",
 } as const;
 export type Variant = keyof typeof VARIANTS;
 /** The credential cache's TTL the basicAuthUncached variant sets (MLflow's own default: off). */
@@ -603,7 +603,7 @@ export async function runTrackingBench(opts: BenchPartOptions & { options?: bool
             anyHost: () => startPlatform(e, { database: "anyhost", render: plain, variant: "anyHost", label: "platform with --allowed-hosts *" }),
             basicAuthUncached: () => startPlatform(e, basicStart("basicuncached", UNCACHED_TTL_SECONDS)),
             ssoNoCpuLimit: () => startSso(e, { ...ssoStart, database: "ssonolimit", label: "platform + single sign-on, sidecar without CPU limit" }, { noCpuLimit: true }),
-            ssoBcrypt4: () => startSso(e, { ...ssoStart, database: "ssobcrypt4", label: "platform + single sign-on, htpasswd at bcrypt cost 4" }, { bcryptCost: 4 }),
+            ssoBcrypt6: () => startSso(e, { ...ssoStart, database: "ssobcrypt6", label: "platform + single sign-on, htpasswd at bcrypt cost 6 (the platform's before)" }, { bcryptCost: 6 }),
         };
         const live = new Map<Contender, Live>();
         const commands: Partial<Record<Contender, string[]>> = {};
