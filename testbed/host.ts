@@ -32,6 +32,8 @@ export interface HostSnapshot {
   readonly iptables: Readonly<Record<"ipv4" | "ipv6", string>>;
   /** The nftables tables (`ip filter`, `ip6 nat`, …): iptables-nft creates them and never removes them. */
   readonly nftTables: readonly string[];
+  /** The nftables chains, `<family> <table> <chain>`: in a table the host already had, iptables-nft adds base chains. */
+  readonly nftChains: readonly string[];
   /** `nft -s list ruleset`: every rule of every family, iptables-nft's included. */
   readonly nftRuleset: string;
   /** The kernel's ipsets (`ipset list -n`): a NetworkPolicy engine makes them. */
@@ -104,6 +106,12 @@ function nftTables(): string[] {
   return run("nft", ["list", "tables"]).split("\n").filter((l) => l.startsWith("table ")).map((l) => l.slice("table ".length).trim()).sort();
 }
 
+export function nftChains(): string[] {
+  let parsed: { nftables?: { chain?: { family: string; table: string; name: string } }[] };
+  try { parsed = JSON.parse(run("nft", ["-j", "list", "chains"]) || "{}"); } catch { return []; }
+  return (parsed.nftables ?? []).flatMap((e) => (e.chain ? [`${e.chain.family} ${e.chain.table} ${e.chain.name}`] : [])).sort();
+}
+
 function ipsets(): string[] {
   return run("ipset", ["list", "-n"]).split("\n").filter(Boolean).sort();
 }
@@ -124,6 +132,7 @@ export function snapshotHost(paths: readonly string[] = NODE_HOST_PATHS): HostSn
     cgroups: cgroupDirs(),
     iptables: { ipv4: iptablesState("iptables-save"), ipv6: iptablesState("ip6tables-save") },
     nftTables: nftTables(),
+    nftChains: nftChains(),
     nftRuleset: run("nft", ["-s", "list", "ruleset"]).trim(),
     ipsets: ipsets(),
     links: links(),
@@ -193,8 +202,10 @@ export function restoreHost(before: HostSnapshot, opts: RestoreOptions): string[
   for (const [fam, cmd] of [["ipv4", "iptables"], ["ipv6", "ip6tables"]] as const) undoIptables(before.iptables[fam], iptablesState(`${cmd}-save`), cmd);
   // The ipsets the rules referred to, once no rule does.
   for (const s of ipsets().filter((x) => !before.ipsets.includes(x))) run("ipset", ["destroy", s]);
-  // iptables-nft leaves the tables it created (empty, with their base chains): nft removes them.
+  // iptables-nft leaves the tables it created (empty, with their base chains): nft removes them. In a table the
+  // host had (a firewall's `ip filter`), it leaves the base chains it added (INPUT, OUTPUT), now empty: removed too.
   for (const t of nftTables().filter((x) => !before.nftTables.includes(x))) run("nft", ["delete", "table", ...t.split(" ")]);
+  for (const c of nftChains().filter((x) => !before.nftChains.includes(x) && before.nftTables.includes(x.split(" ").slice(0, 2).join(" ")))) run("nft", ["delete", "chain", ...c.split(" ")]);
   // 5. Cgroups, deepest first.
   for (let round = 0; round < 10; round++) {
     const left = newCgroups();
