@@ -23,7 +23,9 @@ export interface Venv {
   bin(tool: string): string;
 }
 
-export const REPO_ROOT = path.resolve(__dirname, "..");
+/** The checkout (found by its Pulumi.yaml, so also from the compiled bin/testbed). */
+export { REPO_ROOT } from "./toolchain";
+import { REPO_ROOT } from "./toolchain";
 
 const REQUIREMENTS: Record<VenvName, string> = {
   mlflow: "images/mlflow/requirements.txt",
