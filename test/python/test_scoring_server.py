@@ -160,7 +160,12 @@ def test_two_workers_serve_and_stop_on_sigterm(model_dir, tmp_path):
     try:
         for _ in range(4):
             assert server.call("POST", "/invocations", "application/json", _split([ROW]))[0] == 200
-        assert server.output().count("Started server process") == 2, server.output()
+        # /ping answers once the first worker is up; the second may still be loading its model copy.
+        deadline = time.monotonic() + 120
+        while server.output().count("Application startup complete") < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        log = server.output()
+        assert log.count("Started server process") == 2 and log.count("Application startup complete") == 2, log
     finally:
         code = server.stop(grace=30)
     assert code == 0, f"exit {code}: {server.output()}"
