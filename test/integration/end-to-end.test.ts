@@ -17,6 +17,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, S3Client, type BucketLocationConstraint } from "@aws-sdk/client-s3";
 import { main as promoteMain } from "../../cli/promote";
+import { SCORING_SERVER_PATH } from "../../manifests/serving";
 import type { CliIo } from "../../cli/resolve-model";
 import { MlflowRegistryClient, resolveModel } from "../../lib/registry";
 import type { KubernetesObject, RenderResult } from "../../lib/render";
@@ -376,7 +377,9 @@ describe("end-to-end", function () {
     assert.ok(files.includes("MLmodel"), `downloaded: ${files.join(", ")}`);
 
     const port = await freePort();
+    // The image's server (COPY scoring_server.py /opt/serving/) is the checkout's file on the host.
     let args = withArgReplaced(runtime.args ?? [], KSERVE_MODEL_DIR, modelDir);
+    args = withArgReplaced(args, SCORING_SERVER_PATH, path.join(REPO_ROOT, "images", "serving", "scoring_server.py"));
     args = withFlagValue(withFlagValue(args, ["-h", "--host"], "127.0.0.1"), ["-p", "--port"], String(port));
     const cmd = localCommand(runtime, { args, binDir: path.dirname(venv.python), env: localEnv(runtime), imageEnv: dockerEnv(SERVING_DOCKERFILE) });
     const cwd = fs.mkdtempSync(path.join(tmp, "serving-"));
