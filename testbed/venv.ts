@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { runChecked } from "./process";
+import { REPO_ROOT } from "./toolchain";
 
 export type VenvName = "mlflow" | "mlflow-previous" | "trainer" | "serving" | "pytest" | "tools";
 
@@ -24,8 +25,7 @@ export interface Venv {
 }
 
 /** The checkout (found by its Pulumi.yaml, so also from the compiled bin/testbed). */
-export { REPO_ROOT } from "./toolchain";
-import { REPO_ROOT } from "./toolchain";
+export { REPO_ROOT };
 
 const REQUIREMENTS: Record<VenvName, string> = {
   mlflow: "images/mlflow/requirements.txt",

@@ -7,7 +7,6 @@ import sys
 
 import mlflow
 import pytest
-from mlflow import MlflowClient
 
 import train
 
